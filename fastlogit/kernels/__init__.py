@@ -1,0 +1,5 @@
+"""Numba kernels: pure functions on validated arrays (see DESIGN.md).
+
+Nothing here checks its inputs or raises for bad data; :mod:`fastlogit.data`
+guarantees dtypes, layouts and shapes before a kernel is called.
+"""

@@ -1,0 +1,371 @@
+"""Stable sigmoid, log-sigmoid, softplus, log-sum-exp and softmax (Numba).
+
+Every formula here needs the exponential only of a non-positive number,
+``exp(-|x|)`` or ``exp(z_j - max(z))``, and the logarithm only of ``1 + t``
+with ``0 <= t <= 1``.  Both are written below as branch-free arithmetic
+(Cody-Waite range reduction with a polynomial, fdlibm's ``log1p``) so that
+LLVM vectorizes the elementwise loops; libm's ``exp`` is a scalar call per
+element and would leave the SIMD units idle.
+
+Scalar functions (``sigmoid``, ``log_sigmoid``, ``log1pexp``, ...) compute in
+float64 and are inlined into every kernel that needs them, in this module and
+in the loss kernels.  Array kernels (``*_into``) write into a caller-provided
+output; they trust their inputs (C-contiguous, float32/float64, matching
+shapes): validation lives in :mod:`fastlogit.data`.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+from numba.core import types
+from numba.extending import intrinsic
+
+# ---------------------------------------------------------------------------
+# Constants, each with its numerical reason.
+# ---------------------------------------------------------------------------
+LOG2E = 1.4426950408889634
+# ln 2 split so that k * LN2_HI is exact for |k| < 2**21 (LN2_HI has 32
+# significant bits, fdlibm's split); LN2_LO carries the rest.
+LN2_HI = 6.93147180369123816490e-01
+LN2_LO = 1.90821492927058770002e-10
+# exp(x) rounds to +0 in float64 for x < -745.1332 (half the smallest
+# subnormal); clamping below that keeps the integer exponent in range.
+EXP_CLAMP = -746.0
+SQRT2 = 1.4142135623730951
+
+# 1/j! for j = 2..13: the Taylor tail of exp(r) on |r| <= ln2/2 after r**13
+# is below 4e-18 relative, far under half an ulp.
+_E2 = 1.0 / 2.0
+_E3 = 1.0 / 6.0
+_E4 = 1.0 / 24.0
+_E5 = 1.0 / 120.0
+_E6 = 1.0 / 720.0
+_E7 = 1.0 / 5040.0
+_E8 = 1.0 / 40320.0
+_E9 = 1.0 / 362880.0
+_E10 = 1.0 / 3628800.0
+_E11 = 1.0 / 39916800.0
+_E12 = 1.0 / 479001600.0
+_E13 = 1.0 / 6227020800.0
+
+# fdlibm's minimax coefficients for log(1+f) = f - s*(f - R(s*s)),
+# s = f / (2 + f), |f| <= sqrt(2) - 1: error below 2**-58.45.
+_LG1 = 6.666666666666735130e-01
+_LG2 = 3.999999999940941908e-01
+_LG3 = 2.857142874366239149e-01
+_LG4 = 2.222219843214978396e-01
+_LG5 = 1.818357216161805012e-01
+_LG6 = 1.531383769920937332e-01
+_LG7 = 1.479819860511658591e-01
+
+# Arrays shorter than this run on one thread: starting the thread pool
+# costs more than the work.
+PARALLEL_MIN_SIZE = 1 << 15
+# Elements per parallel task: 64 KiB of float64 in and out, L2-resident.
+ELEMENT_BLOCK = 1 << 13
+# Rows per parallel task in the row-wise kernels.
+ROW_BLOCK = 512
+
+
+@intrinsic
+def _bits_to_float64(typingctx, bits):
+    """Reinterpret the bits of an int64 as a float64 (vectorizes to nothing)."""
+    sig = types.float64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return sig, codegen
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _pow2(k):
+    """2.0**k for integer -1022 <= k <= 1023, built from its bits."""
+    return _bits_to_float64((k + 1023) << 52)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def exp_nonpos(hi, lo):
+    """exp(hi + lo) as a pair (e, e_lo), for hi <= 0 (-inf allowed), |lo| <= ulp(hi).
+
+    ``lo`` carries the rounding error of a subtraction that produced ``hi``,
+    so that ``exp(a - b)`` is accurate even when ``a - b`` is not exact.
+    ``e`` is within 1 ulp (including subnormal results) and ``e + e_lo``
+    within ~0.2 ulp: callers that divide or sum exponentials use ``e_lo``
+    to stay under 2 ulp overall.  Branch free, so loops
+    calling it vectorize (kernels must use ``error_model="numpy"``: Python's
+    error model puts a zero check, and so a branch, on every division).  NaN is the caller's
+    business (the result is then meaningless, not a trap).
+    """
+    x = hi if hi > EXP_CLAMP else EXP_CLAMP
+    k = math.floor(x * LOG2E + 0.5)
+    r = (x - k * LN2_HI) - (k * LN2_LO - lo)
+    # expm1(r) as r + r*r*q(r), then 1 + it: the only large rounding is the
+    # final addition (half an ulp).
+    q = _E12 + r * _E13
+    q = _E11 + r * q
+    q = _E10 + r * q
+    q = _E9 + r * q
+    q = _E8 + r * q
+    q = _E7 + r * q
+    q = _E6 + r * q
+    q = _E5 + r * q
+    q = _E4 + r * q
+    q = _E3 + r * q
+    q = _E2 + r * q
+    e = r + r * r * q
+    p = 1.0 + e
+    p_lo = e - (p - 1.0)  # exact error of 1 + e (|e| < 1: Fast2Sum)
+    # Scale by 2**k in two exact halves, so that -1076 <= k <= 0 never
+    # leaves the normal exponent range before the final (single) rounding.
+    ki = np.int64(k)
+    k1 = ki >> 1
+    s1 = _pow2(k1)
+    s2 = _pow2(ki - k1)
+    return p * s1 * s2, p_lo * s1 * s2
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def log1p_unit(t, t_lo):
+    """log(1 + t + t_lo) for 0 <= t <= 1, fdlibm's log1p without its branches."""
+    u = 1.0 + t
+    # The rounding error of 1 + t (u - 1 is exact for u in [1, 2]) plus the
+    # caller's low part: log(u + c) = log(u) + c/u to first order.
+    c = ((t - (u - 1.0)) + t_lo) / u
+    big = u > SQRT2
+    k = 1.0 if big else 0.0
+    f = (0.5 * u if big else u) - 1.0
+    hfsq = 0.5 * f * f
+    s = f / (2.0 + f)
+    z = s * s
+    w = z * z
+    r1 = w * (_LG2 + w * (_LG4 + w * _LG6))
+    r2 = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
+    R = r1 + r2
+    return k * LN2_HI - ((hfsq - (s * (hfsq + R) + (k * LN2_LO + c))) - f)
+
+
+# ---------------------------------------------------------------------------
+# Scalar functions (float64 in, float64 out).  Inlined into the kernels.
+# ---------------------------------------------------------------------------
+@njit(cache=True, error_model="numpy", inline="always")
+def sigmoid(x):
+    """1 / (1 + exp(-x)), from exp(-|x|) so that nothing overflows."""
+    t, t_lo = exp_nonpos(-abs(x), 0.0)
+    u = 1.0 + t
+    # (num + num_lo) / (u + c), c the rounding error of 1 + t + t_lo, to
+    # first order: only the rounding of q is left (~0.6 ulp in all).
+    c = (t - (u - 1.0)) + t_lo
+    num_lo = 0.0 if x >= 0.0 else t_lo
+    q = (1.0 if x >= 0.0 else t) / u
+    out = q + (num_lo - q * c) / u
+    return out if x == x else x
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def log1pexp(x):
+    """log(1 + exp(x)) (softplus) = max(x, 0) + log1p(exp(-|x|))."""
+    t, t_lo = exp_nonpos(-abs(x), 0.0)
+    out = max(x, 0.0) + log1p_unit(t, t_lo)
+    return out if x == x else x
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def log_sigmoid(x):
+    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)); never log of a rounded 0."""
+    t, t_lo = exp_nonpos(-abs(x), 0.0)
+    out = min(x, 0.0) - log1p_unit(t, t_lo)
+    return out if x == x else x
+
+
+# ---------------------------------------------------------------------------
+# Elementwise array kernels on 1-d C-contiguous arrays.
+# ---------------------------------------------------------------------------
+OP_SIGMOID = 0
+OP_LOG_SIGMOID = 1
+OP_LOG1PEXP = 2
+
+
+@njit(cache=True, error_model="numpy")
+def elementwise_into(op, x, out):
+    """out[i] = f(x[i]) for the function selected by ``op`` (OP_*), one thread.
+
+    x, out: 1-d, C-contiguous, float32 or float64, same length.  Computed in
+    float64 and rounded once to ``out``'s dtype.
+    """
+    n = x.shape[0]
+    if op == OP_SIGMOID:
+        for i in range(n):
+            out[i] = sigmoid(np.float64(x[i]))
+    elif op == OP_LOG_SIGMOID:
+        for i in range(n):
+            out[i] = log_sigmoid(np.float64(x[i]))
+    else:
+        for i in range(n):
+            out[i] = log1pexp(np.float64(x[i]))
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def elementwise_into_parallel(op, x, out):
+    """:func:`elementwise_into` over blocks of ELEMENT_BLOCK on all threads."""
+    n = x.shape[0]
+    n_blocks = (n + ELEMENT_BLOCK - 1) // ELEMENT_BLOCK
+    for b in prange(n_blocks):
+        lo = b * ELEMENT_BLOCK
+        hi = min(lo + ELEMENT_BLOCK, n)
+        elementwise_into(op, x[lo:hi], out[lo:hi])
+
+
+# ---------------------------------------------------------------------------
+# Row-wise kernels on the last axis of a 2-d C-contiguous array.
+# ---------------------------------------------------------------------------
+@njit(cache=True, error_model="numpy", inline="always")
+def _diff_err(a, b, d):
+    """Exact rounding error of d = fl(a - b) (Knuth's two-sum, branch free).
+
+    0 when ``a`` is -inf (the two-sum would give NaN; ``exp(-inf) == 0`` and
+    ``-inf`` need no correction).
+    """
+    bv = a - d
+    av = d + bv
+    e = (a - av) - (b - bv)
+    return e if e == e else 0.0
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _sum_err(a, b, s):
+    """Exact rounding error of s = fl(a + b) (Knuth's two-sum)."""
+    bv = s - a
+    av = s - bv
+    return (a - av) + (b - bv)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def row_max(a, i):
+    """(max, argmax, has_nan, n_posinf) of row i of a 2-d array."""
+    K = a.shape[1]
+    m = -np.inf
+    jmax = 0
+    has_nan = False
+    n_posinf = 0
+    for j in range(K):
+        v = np.float64(a[i, j])
+        if v > m:
+            m = v
+            jmax = j
+        if v != v:
+            has_nan = True
+        if v == np.inf:
+            n_posinf += 1
+    return m, jmax, has_nan, n_posinf
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def row_sum_exp_but_max(a, i, m, jmax, start):
+    """start + sum over j != jmax of exp(a[i, j] - m), as a pair (s, s_lo).
+
+    Each difference is taken exactly (two-sum error passed to exp: |a - m|
+    up to ~1e3 would otherwise cost ~1e3 ulp) and the sum is compensated,
+    so ``s + s_lo`` is good to a fraction of an ulp.  Leaving out the max's
+    own term (exactly 1) lets log-sum-exp use log1p, which keeps full
+    relative accuracy when the other terms are tiny.
+    """
+    K = a.shape[1]
+    s = start
+    s_lo = 0.0
+    for j in range(K):
+        if j != jmax:
+            v = np.float64(a[i, j])
+            d = v - m
+            e, e_lo = exp_nonpos(d, _diff_err(v, m, d))
+            t = s + e
+            s_lo += _sum_err(s, e, t) + e_lo
+            s = t
+    return s, s_lo
+
+
+@njit(cache=True, error_model="numpy")
+def logsumexp_rows_into(a, out):
+    """out[i] = log(sum_j exp(a[i, j])), one thread.
+
+    a: (n, K) C-contiguous float32/float64; out: (n,).  A row with NaN gives
+    NaN, a row containing +inf gives +inf, a row of all -inf (or K == 0)
+    gives -inf.
+    """
+    n = a.shape[0]
+    for i in range(n):
+        m, jmax, has_nan, n_posinf = row_max(a, i)
+        if has_nan:
+            out[i] = np.nan
+        elif n_posinf > 0 or m == -np.inf:
+            out[i] = m
+        else:
+            s, s_lo = row_sum_exp_but_max(a, i, m, jmax, 0.0)
+            L = math.log1p(s)
+            # m + L rounded once with L's low part: m < 0 < L cancel.
+            t = m + L
+            out[i] = t + (_sum_err(m, L, t) + s_lo / (1.0 + s))
+
+
+@njit(cache=True, error_model="numpy")
+def softmax_rows_into(a, out, log):
+    """Row-wise softmax (``log=False``) or log-softmax (``log=True``), one thread.
+
+    a, out: (n, K) C-contiguous, same shape.  Limits: entries at -inf get 0
+    (log: -inf); a single +inf entry gets 1 (log: 0) and the rest 0
+    (log: -inf).  Rows whose limit is undefined (NaN, two or more +inf,
+    all -inf) are NaN.
+    """
+    n, K = a.shape
+    for i in range(n):
+        m, jmax, has_nan, n_posinf = row_max(a, i)
+        if has_nan or n_posinf > 1 or m == -np.inf:
+            for j in range(K):
+                out[i, j] = np.nan
+        elif n_posinf == 1:
+            for j in range(K):
+                hit = j == jmax
+                if log:
+                    out[i, j] = 0.0 if hit else -np.inf
+                else:
+                    out[i, j] = 1.0 if hit else 0.0
+        elif log:
+            s, s_lo = row_sum_exp_but_max(a, i, m, jmax, 0.0)
+            L = math.log1p(s) + s_lo / (1.0 + s)
+            for j in range(K):
+                v = np.float64(a[i, j])
+                d = v - m
+                # (d - L) + e: both d and -L are <= 0, so nothing cancels.
+                out[i, j] = (d - L) + _diff_err(v, m, d)
+        else:
+            s, s_lo = row_sum_exp_but_max(a, i, m, jmax, 1.0)
+            for j in range(K):
+                v = np.float64(a[i, j])
+                d = v - m
+                e, e_lo = exp_nonpos(d, _diff_err(v, m, d))
+                # (e + e_lo) / (s + s_lo) to first order: only q's rounding left.
+                q = e / s
+                out[i, j] = q + (e_lo - q * s_lo) / s
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def logsumexp_rows_into_parallel(a, out):
+    """:func:`logsumexp_rows_into` over blocks of ROW_BLOCK rows on all threads."""
+    n = a.shape[0]
+    n_blocks = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    for b in prange(n_blocks):
+        lo = b * ROW_BLOCK
+        hi = min(lo + ROW_BLOCK, n)
+        logsumexp_rows_into(a[lo:hi], out[lo:hi])
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def softmax_rows_into_parallel(a, out, log):
+    """:func:`softmax_rows_into` over blocks of ROW_BLOCK rows on all threads."""
+    n = a.shape[0]
+    n_blocks = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    for b in prange(n_blocks):
+        lo = b * ROW_BLOCK
+        hi = min(lo + ROW_BLOCK, n)
+        softmax_rows_into(a[lo:hi], out[lo:hi], log)

@@ -1,0 +1,47 @@
+"""The package as a user installs it: the compiled extension, a cheap import."""
+
+import subprocess
+import sys
+import textwrap
+
+
+def run_python(code):
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip()
+
+
+def test_sgd_extension_is_compiled_by_cython():
+    from fastlogit import _sgd
+
+    assert _sgd.compiled_with_cython()
+    assert _sgd.__file__.endswith((".so", ".pyd"))
+
+
+def test_import_compiles_no_kernel_and_loads_no_heavy_module():
+    # The import-time contract (import numba + 0.3 s) holds when nothing
+    # compiles and nothing large is imported: check the causes, not a clock.
+    out = run_python(
+        """
+        import sys
+        import numba.core.registry
+        import fastlogit
+        from fastlogit.kernels import special
+        from numba.core.dispatcher import Dispatcher
+        compiled = [n for n, f in vars(special).items()
+                    if isinstance(f, Dispatcher) and f.signatures]
+        heavy = [m for m in ("sklearn", "scipy.optimize", "matplotlib", "dask", "pandas", "mpmath")
+                 if m in sys.modules]
+        print(compiled, heavy)
+        """
+    )
+    assert out == "[] []"
+
+
+def test_public_functions_are_exported_at_top_level():
+    import fastlogit
+
+    for name in ("sigmoid", "log_sigmoid", "log1pexp", "logsumexp", "softmax", "log_softmax"):
+        assert callable(getattr(fastlogit, name))
+        assert name in fastlogit.__all__
