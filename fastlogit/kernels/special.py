@@ -262,25 +262,32 @@ def row_max(a, i):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def row_sum_exp_but_max(a, i, m, jmax, start):
-    """start + sum over j != jmax of exp(a[i, j] - m), as a pair (s, s_lo).
+def row_exp_shifted(a, i, m, e, e_lo):
+    """e[j] + e_lo[j] = exp(a[i, j] - m) for every j (vectorizes over j).
 
-    Each difference is taken exactly (two-sum error passed to exp: |a - m|
-    up to ~1e3 would otherwise cost ~1e3 ulp) and the sum is compensated,
-    so ``s + s_lo`` is good to a fraction of an ulp.  Leaving out the max's
-    own term (exactly 1) lets log-sum-exp use log1p, which keeps full
-    relative accuracy when the other terms are tiny.
+    Each difference is taken exactly (its two-sum error goes to exp:
+    |a - m| up to ~1e3 would otherwise cost ~1e3 ulp).  The max's own term
+    comes out as exactly (1, 0).
     """
-    K = a.shape[1]
+    for j in range(a.shape[1]):
+        v = np.float64(a[i, j])
+        d = v - m
+        e[j], e_lo[j] = exp_nonpos(d, _diff_err(v, m, d))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def sum_but_one(e, e_lo, skip, start):
+    """start + sum over j != skip of e[j] + e_lo[j], compensated: (s, s_lo).
+
+    Leaving out the max's own term (exactly 1) lets log-sum-exp use log1p,
+    which keeps full relative accuracy when the other terms are tiny.
+    """
     s = start
     s_lo = 0.0
-    for j in range(K):
-        if j != jmax:
-            v = np.float64(a[i, j])
-            d = v - m
-            e, e_lo = exp_nonpos(d, _diff_err(v, m, d))
-            t = s + e
-            s_lo += _sum_err(s, e, t) + e_lo
+    for j in range(e.shape[0]):
+        if j != skip:
+            t = s + e[j]
+            s_lo += _sum_err(s, e[j], t) + e_lo[j]
             s = t
     return s, s_lo
 
@@ -291,9 +298,11 @@ def logsumexp_rows_into(a, out):
 
     a: (n, K) C-contiguous float32/float64; out: (n,).  A row with NaN gives
     NaN, a row containing +inf gives +inf, a row of all -inf (or K == 0)
-    gives -inf.
+    gives -inf.  Scratch: two float64 rows of K.
     """
-    n = a.shape[0]
+    n, K = a.shape
+    e = np.empty(K)
+    e_lo = np.empty(K)
     for i in range(n):
         m, jmax, has_nan, n_posinf = row_max(a, i)
         if has_nan:
@@ -301,7 +310,8 @@ def logsumexp_rows_into(a, out):
         elif n_posinf > 0 or m == -np.inf:
             out[i] = m
         else:
-            s, s_lo = row_sum_exp_but_max(a, i, m, jmax, 0.0)
+            row_exp_shifted(a, i, m, e, e_lo)
+            s, s_lo = sum_but_one(e, e_lo, jmax, 0.0)
             L = math.log1p(s)
             # m + L rounded once with L's low part: m < 0 < L cancel.
             t = m + L
@@ -315,9 +325,11 @@ def softmax_rows_into(a, out, log):
     a, out: (n, K) C-contiguous, same shape.  Limits: entries at -inf get 0
     (log: -inf); a single +inf entry gets 1 (log: 0) and the rest 0
     (log: -inf).  Rows whose limit is undefined (NaN, two or more +inf,
-    all -inf) are NaN.
+    all -inf) are NaN.  Scratch: two float64 rows of K.
     """
     n, K = a.shape
+    e = np.empty(K)
+    e_lo = np.empty(K)
     for i in range(n):
         m, jmax, has_nan, n_posinf = row_max(a, i)
         if has_nan or n_posinf > 1 or m == -np.inf:
@@ -330,23 +342,22 @@ def softmax_rows_into(a, out, log):
                     out[i, j] = 0.0 if hit else -np.inf
                 else:
                     out[i, j] = 1.0 if hit else 0.0
-        elif log:
-            s, s_lo = row_sum_exp_but_max(a, i, m, jmax, 0.0)
-            L = math.log1p(s) + s_lo / (1.0 + s)
-            for j in range(K):
-                v = np.float64(a[i, j])
-                d = v - m
-                # (d - L) + e: both d and -L are <= 0, so nothing cancels.
-                out[i, j] = (d - L) + _diff_err(v, m, d)
         else:
-            s, s_lo = row_sum_exp_but_max(a, i, m, jmax, 1.0)
-            for j in range(K):
-                v = np.float64(a[i, j])
-                d = v - m
-                e, e_lo = exp_nonpos(d, _diff_err(v, m, d))
-                # (e + e_lo) / (s + s_lo) to first order: only q's rounding left.
-                q = e / s
-                out[i, j] = q + (e_lo - q * s_lo) / s
+            row_exp_shifted(a, i, m, e, e_lo)
+            if log:
+                s, s_lo = sum_but_one(e, e_lo, jmax, 0.0)
+                L = math.log1p(s) + s_lo / (1.0 + s)
+                for j in range(K):
+                    v = np.float64(a[i, j])
+                    d = v - m
+                    # (d - L) + err: d and -L are both <= 0, nothing cancels.
+                    out[i, j] = (d - L) + _diff_err(v, m, d)
+            else:
+                s, s_lo = sum_but_one(e, e_lo, jmax, 1.0)
+                for j in range(K):
+                    # (e + e_lo) / (s + s_lo) to first order: q's rounding is all.
+                    q = e[j] / s
+                    out[i, j] = q + (e_lo[j] - q * s_lo) / s
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
