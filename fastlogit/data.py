@@ -55,3 +55,160 @@ def check_axis(axis, ndim, name="axis"):
             f"{name}={axis} is out of bounds for an array of dimension {ndim}"
         )
     return axis % ndim
+
+
+def as_matrix(X, name="X"):
+    """Validate a data matrix; return ``(X, kernel_X)``.
+
+    ``X`` is the validated matrix (a C-contiguous float32/float64 ndarray or
+    a ``scipy.sparse.csr_matrix``/``csr_array`` with float32/float64 data)
+    and ``kernel_X`` what the Numba kernels take: the array itself, or the
+    tuple ``(data, indices, indptr)``.
+
+    Used in place: C-contiguous float arrays (read-only ones and memmaps
+    too) and CSR with float data.  Copied once: other layouts (F-order,
+    strided views) into C order, integer/bool data to float64, float16 to
+    float32, other sparse formats to CSR.
+    """
+    import scipy.sparse as sp
+
+    if sp.issparse(X):
+        if X.ndim != 2:
+            raise ValueError(f"{name} must be 2-d, got a sparse array of dimension {X.ndim}")
+        if X.format != "csr":
+            X = X.tocsr()
+        data, _ = as_float_array(X.data, f"{name}.data")
+        if data is not X.data:
+            X = X.copy()
+            X.data = data
+    else:
+        X, _ = as_float_array(X, name)
+        if X.ndim != 2:
+            raise ValueError(
+                f"{name} must be a 2-d array (n_samples, n_features), got shape {X.shape}"
+            )
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name} is empty: shape {X.shape}; it needs at least one row and one column")
+    return X, (X if isinstance(X, np.ndarray) else (X.data, X.indices, X.indptr))
+
+
+
+def as_vector(v, length, name, dtype=np.float64):
+    """A 1-d C-contiguous array of ``length`` and ``dtype``, or an error naming ``name``."""
+    arr = np.asarray(v)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if arr.ndim != 1 or arr.shape[0] != length:
+        raise ValueError(f"{name} must have shape ({length},), got {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def as_coef(coef, shape, name):
+    """float64 C-contiguous coefficients of exactly ``shape``, finite."""
+    arr = np.asarray(coef)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite")
+    return arr
+
+
+#: Rows per chunk when a check needs a temporary: it stays O(chunk), not O(n).
+CHECK_CHUNK = 1 << 16
+
+
+def _labels(y, n, name):
+    arr = np.asarray(y)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(f"{name} must have shape ({n},), got {arr.shape}")
+    return np.ascontiguousarray(arr)
+
+
+def _all_in_chunks(arr, predicate):
+    return all(predicate(arr[lo:lo + CHECK_CHUNK]).all() for lo in range(0, arr.shape[0], CHECK_CHUNK))
+
+
+def as_binary_labels(y, n, name="y"):
+    """Labels in {0, 1}, (n,), in their own numeric dtype (no O(n) copy or temporary)."""
+    arr = _labels(y, n, name)
+    if arr.dtype.kind == "f":
+        ok = _all_in_chunks(arr, lambda c: (c == 0) | (c == 1))
+    else:
+        ok = arr.size == 0 or (arr.min() >= 0 and arr.max() <= 1)
+    if not ok:
+        raise ValueError(f"{name} must hold only 0 and 1 for a binary model")
+    return arr.view(np.uint8) if arr.dtype.kind == "b" else arr
+
+
+def as_class_indices(y, n, n_classes, name="y"):
+    """Class indices in [0, n_classes), (n,), as an integer array.
+
+    Integer labels are used as they are; float labels holding whole numbers
+    are converted once to intp.
+    """
+    arr = _labels(y, n, name)
+    if arr.dtype.kind == "f":
+        if not _all_in_chunks(arr, lambda c: np.mod(c, 1) == 0):
+            raise TypeError(f"{name} must hold integer class indices, got non-integer values")
+        arr = arr.astype(np.intp)
+    elif arr.dtype.kind == "b":
+        arr = arr.view(np.uint8)
+    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
+        raise ValueError(
+            f"{name} must hold class indices in [0, {n_classes}) for coef with "
+            f"{n_classes} rows, got values in [{arr.min()}, {arr.max()}]"
+        )
+    return arr
+
+
+def as_sample_weight(sample_weight, n):
+    """None, or nonnegative finite float64 (n,) weights with a positive sum."""
+    if sample_weight is None:
+        return None
+    sw = as_vector(sample_weight, n, "sample_weight")
+    # Reductions, not elementwise masks: no temporary of size n.  A NaN or
+    # inf anywhere makes the sum non-finite.
+    total = sw.sum()
+    if not np.isfinite(total):
+        raise ValueError("sample_weight must be finite")
+    if n and sw.min() < 0:
+        raise ValueError("sample_weight must be nonnegative")
+    if n and not total > 0:
+        raise ValueError("sample_weight must not sum to zero")
+    return sw
+
+
+def check_reduction(reduction):
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    return reduction
+
+
+def check_n_threads(n_threads):
+    """None -> all of Numba's threads; else an int in [1, that]."""
+    import numba
+
+    most = numba.config.NUMBA_NUM_THREADS
+    if n_threads is None:
+        return most
+    if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, (int, np.integer)):
+        raise TypeError(f"n_threads must be an int or None, got {type(n_threads).__name__}")
+    if not 1 <= n_threads <= most:
+        raise ValueError(f"n_threads must be between 1 and {most}, got {n_threads}")
+    return int(n_threads)
+
+
+def as_scalar(value, name):
+    """A finite Python float, or an error naming ``name``."""
+    arr = np.asarray(value)
+    if arr.ndim != 0 or arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(arr)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value

@@ -7,12 +7,32 @@ fast path is a C-contiguous array (and, for the row-wise functions, the last
 axis); any other layout is copied once into C order.
 """
 
+from contextlib import contextmanager
+
+import numba
 import numpy as np
 
-from .data import as_float_array, check_axis
+from .data import (
+    as_binary_labels,
+    as_class_indices,
+    as_coef,
+    as_float_array,
+    as_matrix,
+    as_sample_weight,
+    as_scalar,
+    check_axis,
+    check_n_threads,
+    check_reduction,
+)
+from .kernels import binary as _binary
+from .kernels import multinomial as _multinomial
 from .kernels import special as _sp
 
-__all__ = ["sigmoid", "log_sigmoid", "log1pexp", "logsumexp", "softmax", "log_softmax"]
+__all__ = [
+    "sigmoid", "log_sigmoid", "log1pexp", "logsumexp", "softmax", "log_softmax",
+    "binary_loss_grad", "multinomial_loss_grad", "binary_hessp", "multinomial_hessp",
+    "binary_hessian", "binary_predict_raw", "multinomial_predict_raw",
+]
 
 
 def _elementwise(op, x):
@@ -166,3 +186,203 @@ def log_softmax(a, axis=-1):
     softmax is 0, 0 where it is 1).
     """
     return _softmax(a, axis, True)
+
+
+# ---------------------------------------------------------------------------
+# Fused loss, gradient and Hessian of the binary and multinomial models.
+# ---------------------------------------------------------------------------
+
+#: Rows per block of the binary Hessian (a 4096 x d float64 temporary).
+HESSIAN_BLOCK = 4096
+
+
+@contextmanager
+def _numba_threads(n_threads):
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+def _normalizer(reduction, sw, n):
+    check_reduction(reduction)
+    if reduction == "sum":
+        return 1.0
+    return 1.0 / (sw.sum() if sw is not None else n)
+
+
+def _binary_inputs(X, coef, intercept, sample_weight, reduction, n_threads):
+    X, Xk = as_matrix(X)
+    n, d = X.shape
+    w = as_coef(coef, (d,), "coef")
+    b = as_scalar(intercept, "intercept")
+    sw = as_sample_weight(sample_weight, n)
+    return X, Xk, w, b, sw, _normalizer(reduction, sw, n), check_n_threads(n_threads)
+
+
+def _multinomial_inputs(X, coef, intercept, sample_weight, reduction, n_threads):
+    X, Xk = as_matrix(X)
+    n, d = X.shape
+    W = np.asarray(coef)
+    if W.ndim != 2:
+        raise ValueError(f"coef must have shape (n_classes, {d}), got {W.shape}")
+    W = as_coef(W, (W.shape[0], d), "coef")
+    K = W.shape[0]
+    b = np.zeros(K) if intercept is None else as_coef(intercept, (K,), "intercept")
+    sw = as_sample_weight(sample_weight, n)
+    return X, Xk, W, b, sw, _normalizer(reduction, sw, n), check_n_threads(n_threads)
+
+
+def binary_loss_grad(X, y, coef, intercept=0.0, sample_weight=None, reduction="mean", n_threads=None):
+    """Binary log-loss and its gradient in one pass over ``X``.
+
+    Parameters
+    ----------
+    X : (n, d) ndarray (float32/float64, any layout) or scipy.sparse CSR.
+        C-contiguous float arrays and CSR are used in place (read-only and
+        memmapped ones too); other layouts are copied once into C order.
+    y : (n,) labels in {0, 1}.
+    coef : (d,) coefficients; intercept : float.
+    sample_weight : (n,) nonnegative weights, or None.
+    reduction : "mean" divides by the weight sum (n without weights), "sum"
+        returns plain sums (what chunked and distributed callers add up).
+    n_threads : threads to use (None: all).  The same value always gives
+        bit-identical results.
+
+    Returns
+    -------
+    loss : float, sum_i s_i * (log1pexp(z_i) - y_i z_i) (reduced),
+        z = X @ coef + intercept.
+    grad_coef : (d,) float64.
+    grad_intercept : float.
+
+    Extra memory is O(n_threads * d), independent of n.
+    """
+    X, Xk, w, b, sw, scale, T = _binary_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
+    d = w.shape[0]
+    y = as_binary_labels(y, X.shape[0])
+    parts = np.empty((T, d + 2))
+    scratch = np.empty((T, 2, _binary.ROW_BLOCK))
+    with _numba_threads(T):
+        _binary.loss_grad(Xk, y, w, b, sw, T, parts, scratch)
+    total = parts.sum(axis=0) * scale
+    return float(total[d + 1]), total[:d], float(total[d])
+
+
+def multinomial_loss_grad(X, y, coef, intercept=None, sample_weight=None, reduction="mean", n_threads=None):
+    """Softmax (multinomial) log-loss and its gradient in one pass over ``X``.
+
+    Parameters
+    ----------
+    X : (n, d) ndarray or CSR, as in :func:`binary_loss_grad`.
+    y : (n,) class indices in [0, K).
+    coef : (K, d) coefficients, as scikit-learn's ``coef_``.
+    intercept : (K,) or None (zeros).
+    sample_weight, reduction, n_threads : as in :func:`binary_loss_grad`.
+
+    Returns
+    -------
+    loss : float, sum_i s_i * (logsumexp(z_i) - z_i[y_i]) (reduced),
+        z = X @ coef.T + intercept.
+    grad_coef : (K, d) float64.
+    grad_intercept : (K,) float64.
+
+    No n x K temporary: extra memory is O(n_threads * K * d).
+    """
+    X, Xk, W, b, sw, scale, T = _multinomial_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
+    K, d = W.shape
+    y = as_class_indices(y, X.shape[0], K)
+    parts = np.empty((T, K, d + 1))
+    loss_parts = np.empty(T)
+    scratch = np.empty((T, 3, K))
+    with _numba_threads(T):
+        _multinomial.loss_grad(Xk, y, W, b, sw, T, parts, loss_parts, scratch)
+    total = parts.sum(axis=0) * scale
+    return float(loss_parts.sum() * scale), total[:, :d], total[:, d]
+
+
+def binary_hessp(X, coef, intercept, vec_coef, vec_intercept=0.0, sample_weight=None, reduction="mean", n_threads=None):
+    """Hessian of the binary log-loss at (coef, intercept) times (vec_coef, vec_intercept).
+
+    ``H = [X, 1].T @ diag(s * p * (1 - p)) @ [X, 1]`` (reduced as in
+    :func:`binary_loss_grad`), applied in one pass over ``X`` without forming
+    it: what Newton-CG needs.  Returns ``(hv_coef (d,), hv_intercept float)``.
+    """
+    X, Xk, w, b, sw, scale, T = _binary_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
+    d = w.shape[0]
+    v = as_coef(vec_coef, (d,), "vec_coef")
+    v_b = as_scalar(vec_intercept, "vec_intercept")
+    parts = np.empty((T, d + 1))
+    with _numba_threads(T):
+        _binary.hessp(Xk, w, b, v, v_b, sw, T, parts)
+    total = parts.sum(axis=0) * scale
+    return total[:d], float(total[d])
+
+
+def multinomial_hessp(X, coef, intercept, vec_coef, vec_intercept=None, sample_weight=None, reduction="mean", n_threads=None):
+    """Hessian of the softmax log-loss at (coef, intercept) times (vec_coef, vec_intercept).
+
+    One pass over ``X``; per row, class k gets ``s * p_k * (u_k - p.u) * [x, 1]``
+    with ``p = softmax(z)``, ``u = vec_coef @ x + vec_intercept``.
+    Returns ``(hv_coef (K, d), hv_intercept (K,))``.
+    """
+    X, Xk, W, b, sw, scale, T = _multinomial_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
+    K, d = W.shape
+    V = as_coef(vec_coef, (K, d), "vec_coef")
+    v_b = np.zeros(K) if vec_intercept is None else as_coef(vec_intercept, (K,), "vec_intercept")
+    parts = np.empty((T, K, d + 1))
+    scratch = np.empty((T, 4, K))
+    with _numba_threads(T):
+        _multinomial.hessp(Xk, W, b, V, v_b, sw, T, parts, scratch)
+    total = parts.sum(axis=0) * scale
+    return total[:, :d], total[:, d]
+
+
+def binary_hessian(X, coef, intercept=0.0, sample_weight=None, reduction="mean", n_threads=None):
+    """The binary log-loss Hessian ``[X, 1].T @ diag(s * p * (1 - p)) @ [X, 1]``.
+
+    A (d + 1, d + 1) float64 matrix (last row/column: the intercept), for the
+    Newton-Cholesky step when d is small.  One pass over ``X`` in blocks of
+    HESSIAN_BLOCK rows, each a BLAS product: extra memory is
+    O(HESSIAN_BLOCK * d + d**2), independent of n.
+    """
+    X, Xk, w, b, sw, scale, T = _binary_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
+    n, d = X.shape
+    H = np.zeros((d + 1, d + 1))
+    h = np.empty(min(n, HESSIAN_BLOCK))
+    for lo in range(0, n, HESSIAN_BLOCK):
+        hi = min(lo + HESSIAN_BLOCK, n)
+        Xb, Xbk = as_matrix(X[lo:hi])
+        hb = h[: hi - lo]
+        with _numba_threads(T):
+            _binary.curvature_into(Xbk, w, b, None if sw is None else sw[lo:hi], hb)
+        if isinstance(Xb, np.ndarray):
+            Xh = Xb * hb[:, None]
+            H[:d, :d] += Xb.T @ Xh
+        else:
+            Xh = Xb.multiply(hb[:, None]).tocsr()
+            H[:d, :d] += (Xb.T @ Xh).toarray()
+        H[:d, d] += np.asarray(Xh.sum(axis=0)).ravel()
+        H[d, d] += hb.sum()
+    H[d, :d] = H[:d, d]
+    return H * scale
+
+
+def binary_predict_raw(X, coef, intercept=0.0, n_threads=None):
+    """Decision function ``X @ coef + intercept``: (n,) float64."""
+    X, Xk, w, b, _, _, T = _binary_inputs(X, coef, intercept, None, "sum", n_threads)
+    out = np.empty(X.shape[0])
+    with _numba_threads(T):
+        _binary.predict_raw_into(Xk, w, b, out)
+    return out
+
+
+def multinomial_predict_raw(X, coef, intercept=None, n_threads=None):
+    """Decision function ``X @ coef.T + intercept``: (n, K) float64."""
+    X, Xk, W, b, _, _, T = _multinomial_inputs(X, coef, intercept, None, "sum", n_threads)
+    out = np.empty((X.shape[0], W.shape[0]))
+    with _numba_threads(T):
+        _multinomial.predict_raw_into(Xk, W, b, out)
+    return out

@@ -7,10 +7,15 @@ against the kernels; tests compare the kernels to these (and both to mpmath).
 """
 
 import numpy as np
+import scipy.sparse
 
 from .data import as_float_array, check_axis
 
-__all__ = ["sigmoid", "log_sigmoid", "log1pexp", "logsumexp", "softmax", "log_softmax"]
+__all__ = [
+    "sigmoid", "log_sigmoid", "log1pexp", "logsumexp", "softmax", "log_softmax",
+    "binary_loss_grad", "multinomial_loss_grad", "binary_hessp", "multinomial_hessp",
+    "binary_hessian", "binary_predict_raw", "multinomial_predict_raw",
+]
 
 
 def _scalar_or_array(out, was_scalar):
@@ -98,3 +103,159 @@ def log_softmax(a, axis=-1):
         out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
     out = _softmax_limits(a, axis, m, out, log=True)
     return _scalar_or_array(out.reshape(()) if was_scalar else out, was_scalar)
+
+
+# ---------------------------------------------------------------------------
+# Losses, gradients and Hessian products.
+#
+# X is a dense (n, d) array (float32 or float64, any layout) or a SciPy CSR
+# matrix; the products with X are plain ``@`` (NumPy upcasts float32 X to
+# float64 against the float64 parameters).  Everything returned is float64.
+# ``n_threads`` is accepted for signature parity and ignored.
+# ---------------------------------------------------------------------------
+
+
+def _as_matrix(X):
+    """X itself when sparse, else an ndarray (a memmap or a view is kept as is)."""
+    return X if scipy.sparse.issparse(X) else np.asarray(X)
+
+
+def _row_weights(sample_weight, n, reduction):
+    """Each row's factor in the reduced sum, float64 (n,).
+
+    ``s_i`` for ``"sum"``; ``s_i / sum(s)`` for ``"mean"`` (``1 / n`` when
+    ``sample_weight`` is None).
+    """
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f'reduction must be "mean" or "sum", got {reduction!r}')
+    s = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    return s / s.sum() if reduction == "mean" else s
+
+
+def _binary_scores(X, coef, intercept):
+    """``X @ coef + intercept``, float64 (n,)."""
+    z = X @ np.asarray(coef, dtype=np.float64)
+    return np.asarray(z, dtype=np.float64) + float(intercept)
+
+
+def _multinomial_scores(X, coef, intercept):
+    """``X @ coef.T + intercept``, float64 (n, K); intercept None means zeros."""
+    coef = np.asarray(coef, dtype=np.float64)
+    z = np.asarray(X @ coef.T, dtype=np.float64)
+    return z if intercept is None else z + np.asarray(intercept, dtype=np.float64)
+
+
+def _xt_dot(X, r):
+    """``X.T @ r`` as an ndarray: (d,) for r (n,), (d, K) for r (n, K)."""
+    return np.asarray(X.T @ r, dtype=np.float64)
+
+
+def binary_loss_grad(X, y, coef, intercept=0.0, sample_weight=None, reduction="mean",
+                     n_threads=None):
+    """Reference binary log-loss and its gradient.
+
+    ``X`` (n, d) dense or CSR, ``y`` (n,) labels in {0, 1} of any numeric
+    dtype, ``coef`` (d,), ``intercept`` a scalar, ``sample_weight`` (n,) or
+    None.  Returns ``(loss, grad_coef, grad_intercept)``: a float, float64
+    (d,), a float.  Per row, with ``z = x @ coef + intercept``,
+    ``loss_i = log1pexp(z) - y z`` and the residual is ``sigmoid(z) - y``.
+    """
+    X = _as_matrix(X)
+    z = _binary_scores(X, coef, intercept)
+    y = np.asarray(y, dtype=np.float64)
+    w = _row_weights(sample_weight, z.shape[0], reduction)
+    # log1pexp(z) - y z and sigmoid(z) - y, rewritten (equal for any y) so
+    # that nothing cancels for y in {0, 1}: at y = 1, z = 30 the loss
+    # 30 + 9e-14 - 30 keeps one digit, the residual sigmoid(30) - 1 three.
+    loss = np.sum(w * ((1 - y) * log1pexp(z) + y * log1pexp(-z)))
+    r = w * ((1 - y) * sigmoid(z) - y * sigmoid(-z))
+    return float(loss), _xt_dot(X, r), float(np.sum(r))
+
+
+def multinomial_loss_grad(X, y, coef, intercept=None, sample_weight=None, reduction="mean",
+                          n_threads=None):
+    """Reference multinomial (softmax) log-loss and its gradient.
+
+    ``X`` (n, d) dense or CSR, ``y`` (n,) integer class indices in
+    ``0..K-1``, ``coef`` (K, d) (scikit-learn's ``coef_``), ``intercept``
+    (K,) or None.  Returns ``(loss, grad_coef, grad_intercept)``: a float,
+    float64 (K, d), float64 (K,).  Per row, with ``z = coef @ x +
+    intercept``, ``loss_i = logsumexp(z) - z[y]`` and the residual is
+    ``softmax(z) - onehot(y)``.
+    """
+    X = _as_matrix(X)
+    z = _multinomial_scores(X, coef, intercept)
+    y = np.asarray(y).astype(np.intp)
+    rows = np.arange(z.shape[0])
+    w = _row_weights(sample_weight, z.shape[0], reduction)
+    loss = np.sum(w * (logsumexp(z, axis=1) - z[rows, y]))
+    R = softmax(z, axis=1)
+    R[rows, y] -= 1
+    R *= w[:, None]
+    return float(loss), _xt_dot(X, R).T, R.sum(axis=0)
+
+
+def _binary_curvature(X, coef, intercept, sample_weight, reduction):
+    """``w_i p_i (1 - p_i)``: 1 - p written as sigmoid(-z), exact where p rounds to 1."""
+    z = _binary_scores(X, coef, intercept)
+    return _row_weights(sample_weight, z.shape[0], reduction) * sigmoid(z) * sigmoid(-z)
+
+
+def binary_hessp(X, coef, intercept, vec_coef, vec_intercept=0.0, sample_weight=None,
+                 reduction="mean", n_threads=None):
+    """Reference product of the binary log-loss Hessian with a vector.
+
+    The Hessian at ``(coef, intercept)`` times ``(vec_coef, vec_intercept)``
+    (shapes as ``coef`` (d,) and a scalar).  Returns ``(hv_coef, hv_intercept)``:
+    float64 (d,) and a float.  With ``h_i = w_i p_i (1 - p_i)``, ``p =
+    sigmoid(z)``, ``u = X @ vec_coef + vec_intercept``: ``hv_coef = X.T @
+    (h u)``, ``hv_intercept = sum(h u)``.
+    """
+    X = _as_matrix(X)
+    h = _binary_curvature(X, coef, intercept, sample_weight, reduction)
+    hu = h * _binary_scores(X, vec_coef, vec_intercept)
+    return _xt_dot(X, hu), float(np.sum(hu))
+
+
+def multinomial_hessp(X, coef, intercept, vec_coef, vec_intercept=None, sample_weight=None,
+                      reduction="mean", n_threads=None):
+    """Reference product of the multinomial log-loss Hessian with a vector.
+
+    The Hessian at ``(coef (K, d), intercept (K,) or None)`` times
+    ``(vec_coef (K, d), vec_intercept (K,) or None)``.  Returns ``(hv_coef,
+    hv_intercept)``: float64 (K, d) and (K,).  With ``P = softmax(z)``, ``U =
+    X @ vec_coef.T + vec_intercept``: ``S = w (P U - P sum(P U))`` row-wise,
+    ``hv_coef = S.T @ X``, ``hv_intercept = S.sum(0)``.
+    """
+    X = _as_matrix(X)
+    z = _multinomial_scores(X, coef, intercept)
+    P = softmax(z, axis=1)
+    PU = P * _multinomial_scores(X, vec_coef, vec_intercept)
+    w = _row_weights(sample_weight, z.shape[0], reduction)
+    S = w[:, None] * (PU - P * PU.sum(axis=1, keepdims=True))
+    return _xt_dot(X, S).T, S.sum(axis=0)
+
+
+def binary_hessian(X, coef, intercept=0.0, sample_weight=None, reduction="mean",
+                   n_threads=None):
+    """Reference full Hessian of the binary log-loss, float64 (d + 1, d + 1).
+
+    ``[X, 1].T @ diag(h) @ [X, 1]`` with ``h`` as in :func:`binary_hessp`;
+    the last row and column belong to the intercept.  CSR input is
+    densified (an oracle for small d).
+    """
+    X = _as_matrix(X)
+    h = _binary_curvature(X, coef, intercept, sample_weight, reduction)
+    A = X.toarray() if scipy.sparse.issparse(X) else X
+    A = np.hstack([A, np.ones((A.shape[0], 1), dtype=A.dtype)])
+    return A.T @ (h[:, None] * A)
+
+
+def binary_predict_raw(X, coef, intercept=0.0, n_threads=None):
+    """Reference binary scores ``X @ coef + intercept``, float64 (n,)."""
+    return _binary_scores(_as_matrix(X), coef, intercept)
+
+
+def multinomial_predict_raw(X, coef, intercept=None, n_threads=None):
+    """Reference multinomial scores ``X @ coef.T + intercept``, float64 (n, K)."""
+    return _multinomial_scores(_as_matrix(X), coef, intercept)

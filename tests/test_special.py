@@ -5,7 +5,6 @@ function is checked against its NumPy twin in fastlogit.reference and
 against the limits the documentation promises.
 """
 
-import warnings
 
 import mpmath
 import numpy as np
@@ -28,12 +27,7 @@ SCIPY = {
 }
 
 
-@pytest.fixture(autouse=True)
-def floating_point_warnings_are_errors():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        with np.errstate(all="raise", under="ignore"):
-            yield
+pytestmark = pytest.mark.usefixtures("floating_point_warnings_are_errors")
 
 
 # -- limits ------------------------------------------------------------------

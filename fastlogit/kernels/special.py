@@ -179,6 +179,29 @@ def log_sigmoid(x):
     return out if x == x else x
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def binary_loss_residual(z, y):
+    """(log1pexp(z) - y*z, sigmoid(z) - y) from one exponential.
+
+    The loss is written ``(max(z, 0) - y*z) + log1p(exp(-|z|))``: for y in
+    {0, 1} the first term is exact (0, z or -z), so a confident right answer
+    keeps its tiny loss instead of cancelling ``z - z``.
+    """
+    t, t_lo = exp_nonpos(-abs(z), 0.0)
+    loss = (max(z, 0.0) - y * z) + log1p_unit(t, t_lo)
+    u = 1.0 + t
+    p = (1.0 if z >= 0.0 else t) / u
+    return loss, p - y
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def sigmoid_slope(z):
+    """sigmoid(z) * sigmoid(-z) = t / (1 + t)**2, t = exp(-|z|): no 1 - p cancellation."""
+    t, _ = exp_nonpos(-abs(z), 0.0)
+    q = 1.0 / (1.0 + t)
+    return t * q * q
+
+
 # ---------------------------------------------------------------------------
 # Elementwise array kernels on 1-d C-contiguous arrays.
 # ---------------------------------------------------------------------------

@@ -1,0 +1,92 @@
+"""Fused loss+gradient (and Hessian-vector) kernels against their NumPy twins.
+
+Run ``pytest benchmarks/test_kernels.py --benchmark-only``; each group is one
+problem (kernel, layout, shape, dtype) with ``fastlogit`` and ``reference``
+side by side.  ``extra_info["bytes_of_X"]`` gives the effective bandwidth as
+bytes / time.  The CSR reference is scipy.sparse's matrix-vector products.
+Sizes scale with ``FASTLOGIT_BENCH_SCALE`` (see conftest.py).
+"""
+
+import functools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import fastlogit
+from fastlogit import reference
+
+from conftest import _scaled
+
+IMPLEMENTATIONS = {"fastlogit": fastlogit, "reference": reference}
+
+# (name, kernel, layout, nominal shape, dtype, K)
+CASES = [
+    ("binary", "loss_grad", "dense", (1_000_000, 100), "float64", 2),
+    ("binary", "loss_grad", "dense", (100_000, 1_000), "float64", 2),
+    ("binary", "loss_grad", "dense", (1_000_000, 100), "float32", 2),
+    ("binary", "loss_grad", "csr", (1_000_000, 100_000), "float64", 2),
+    ("binary", "hessp", "dense", (1_000_000, 100), "float64", 2),
+    ("multinomial", "loss_grad", "dense", (1_000_000, 100), "float64", 10),
+    ("multinomial", "hessp", "dense", (1_000_000, 100), "float64", 10),
+]
+CSR_DENSITY = 0.0005
+
+
+@functools.lru_cache(maxsize=1)
+def problem(shape, dtype, layout, K):
+    """Seeded (X, y, coef, intercept) with the leading dimension scaled.
+
+    Labels are drawn from the model itself (logistic / softmax of the true
+    scores), so losses and gradients are those of a realistic fit.
+    """
+    n, d = _scaled(shape[0]), shape[1]
+    rng = np.random.default_rng(2024)
+    if layout == "csr":
+        per_row = max(1, int(d * CSR_DENSITY))
+        indptr = np.arange(n + 1, dtype=np.int64) * per_row
+        indices = rng.integers(0, d, n * per_row).astype(np.int32)
+        data = rng.standard_normal(n * per_row).astype(dtype)
+        X = sp.csr_matrix((data, indices, indptr), shape=(n, d))
+        scale = 1.0 / np.sqrt(per_row)
+    else:
+        X = rng.standard_normal((n, d), dtype=np.dtype(dtype).type)
+        scale = 1.0 / np.sqrt(d)
+    if K == 2:
+        coef = rng.standard_normal(d) * scale
+        p = fastlogit.sigmoid(fastlogit.binary_predict_raw(X, coef, 0.1))
+        y = (rng.random(n) < p).astype(np.float64)
+        return X, y, coef, 0.1
+    coef = rng.standard_normal((K, d)) * scale
+    intercept = rng.standard_normal(K)
+    P = fastlogit.softmax(fastlogit.multinomial_predict_raw(X, coef, intercept))
+    y = (P.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1).clip(0, K - 1)
+    return X, y, coef, intercept
+
+
+def bytes_of(X):
+    if sp.issparse(X):
+        return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    return X.nbytes
+
+
+@pytest.mark.parametrize("which", list(IMPLEMENTATIONS))
+@pytest.mark.parametrize(
+    "model, kernel, layout, shape, dtype, K", CASES,
+    ids=[f"{m}-{k}-{lay}-{s[0]}x{s[1]}-{dt}-K{K}" for m, k, lay, s, dt, K in CASES],
+)
+def test_kernel(benchmark, model, kernel, layout, shape, dtype, K, which):
+    X, y, coef, intercept = problem(shape, dtype, layout, K)
+    mod = IMPLEMENTATIONS[which]
+    if kernel == "loss_grad":
+        f = functools.partial(getattr(mod, f"{model}_loss_grad"), X, y, coef, intercept)
+    else:
+        f = functools.partial(getattr(mod, f"{model}_hessp"), X, coef, intercept, coef)
+    expected = f()  # warm-up: compiles or loads the kernel from cache
+    benchmark.group = f"{model} {kernel} {layout} {X.shape[0]}x{X.shape[1]} {dtype}" + (
+        f" K={K}" if model == "multinomial" else ""
+    )
+    benchmark.extra_info["bytes_of_X"] = bytes_of(X)
+    out = benchmark(f)
+    assert np.all(np.isfinite(out[0]))
+    np.testing.assert_allclose(out[1], expected[1], rtol=1e-12, atol=0)
