@@ -94,7 +94,11 @@ def as_matrix(X, name="X"):
 
 
 def as_vector(v, length, name, dtype=np.float64):
-    """A 1-d C-contiguous array of ``length`` and ``dtype``, or an error naming ``name``."""
+    """A 1-d C-contiguous numeric array of ``length``, or an error naming ``name``.
+
+    Converted to ``dtype``, or kept in its own numeric dtype when ``dtype``
+    is None (no copy when already contiguous).
+    """
     arr = np.asarray(v)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
@@ -120,22 +124,13 @@ def as_coef(coef, shape, name):
 CHECK_CHUNK = 1 << 16
 
 
-def _labels(y, n, name):
-    arr = np.asarray(y)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
-    if arr.ndim != 1 or arr.shape[0] != n:
-        raise ValueError(f"{name} must have shape ({n},), got {arr.shape}")
-    return np.ascontiguousarray(arr)
-
-
 def _all_in_chunks(arr, predicate):
     return all(predicate(arr[lo:lo + CHECK_CHUNK]).all() for lo in range(0, arr.shape[0], CHECK_CHUNK))
 
 
 def as_binary_labels(y, n, name="y"):
     """Labels in {0, 1}, (n,), in their own numeric dtype (no O(n) copy or temporary)."""
-    arr = _labels(y, n, name)
+    arr = as_vector(y, n, name, dtype=None)
     if arr.dtype.kind == "f":
         ok = _all_in_chunks(arr, lambda c: (c == 0) | (c == 1))
     else:
@@ -151,7 +146,7 @@ def as_class_indices(y, n, n_classes, name="y"):
     Integer labels are used as they are; float labels holding whole numbers
     are converted once to intp.
     """
-    arr = _labels(y, n, name)
+    arr = as_vector(y, n, name, dtype=None)
     if arr.dtype.kind == "f":
         if not _all_in_chunks(arr, lambda c: np.mod(c, 1) == 0):
             raise TypeError(f"{name} must hold integer class indices, got non-integer values")

@@ -354,7 +354,8 @@ def binary_hessian(X, coef, intercept=0.0, sample_weight=None, reduction="mean",
     h = np.empty(min(n, HESSIAN_BLOCK))
     for lo in range(0, n, HESSIAN_BLOCK):
         hi = min(lo + HESSIAN_BLOCK, n)
-        Xb, Xbk = as_matrix(X[lo:hi])
+        Xb = X[lo:hi]  # a view (dense) or a copy of the block's nonzeros (CSR)
+        Xbk = Xb if isinstance(Xb, np.ndarray) else (Xb.data, Xb.indices, Xb.indptr)
         hb = h[: hi - lo]
         with _numba_threads(T):
             _binary.curvature_into(Xbk, w, b, None if sw is None else sw[lo:hi], hb)

@@ -9,7 +9,7 @@ against the kernels; tests compare the kernels to these (and both to mpmath).
 import numpy as np
 import scipy.sparse
 
-from .data import as_float_array, check_axis
+from .data import as_float_array, check_axis, check_reduction
 
 __all__ = [
     "sigmoid", "log_sigmoid", "log1pexp", "logsumexp", "softmax", "log_softmax",
@@ -126,8 +126,7 @@ def _row_weights(sample_weight, n, reduction):
     ``s_i`` for ``"sum"``; ``s_i / sum(s)`` for ``"mean"`` (``1 / n`` when
     ``sample_weight`` is None).
     """
-    if reduction not in ("mean", "sum"):
-        raise ValueError(f'reduction must be "mean" or "sum", got {reduction!r}')
+    check_reduction(reduction)
     s = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     return s / s.sum() if reduction == "mean" else s
 
