@@ -296,7 +296,7 @@ def multinomial_loss_grad(X, y, coef, intercept=None, sample_weight=None, reduct
     y = as_class_indices(y, X.shape[0], K)
     parts = np.empty((T, K, d + 1))
     loss_parts = np.empty(T)
-    scratch = np.empty((T, 3, K))
+    scratch = np.empty((T, _binary.ROW_BLOCK + 3, K))
     with _numba_threads(T):
         _multinomial.loss_grad(Xk, y, W, b, sw, T, parts, loss_parts, scratch)
     total = parts.sum(axis=0) * scale
@@ -333,7 +333,7 @@ def multinomial_hessp(X, coef, intercept, vec_coef, vec_intercept=None, sample_w
     V = as_coef(vec_coef, (K, d), "vec_coef")
     v_b = np.zeros(K) if vec_intercept is None else as_coef(vec_intercept, (K,), "vec_intercept")
     parts = np.empty((T, K, d + 1))
-    scratch = np.empty((T, 4, K))
+    scratch = np.empty((T, 2 * _binary.ROW_BLOCK + 2, K))
     with _numba_threads(T):
         _multinomial.hessp(Xk, W, b, V, v_b, sw, T, parts, scratch)
     total = parts.sum(axis=0) * scale

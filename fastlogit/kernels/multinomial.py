@@ -2,9 +2,12 @@
 
 The same shape as :mod:`.binary`: one pass over the rows of X per call,
 rows split into ``n_threads`` contiguous chunks summing into per-thread
-buffers the caller allocates and reduces in order.  Per row, the K scores,
-the softmax and the K gradient updates all use the row while it is in L1;
-nothing of size n x K is ever formed.
+buffers the caller allocates and reduces in order.  Nothing of size n x K
+is ever formed.
+
+Rows go in blocks of ROW_BLOCK: the block's K scores per row (register
+blocked over rows for dense X, see :mod:`.rows`), its softmax and
+residuals, then one gradient update for the block while it is in L2.
 
 ``X`` is a 2-d C-contiguous float32/float64 array or a CSR tuple
 ``(data, indices, indptr)``; ``W`` is float64 (K, d), ``b`` float64 (K,),
@@ -13,18 +16,27 @@ nothing of size n x K is ever formed.
 
 import math
 
-
 from numba import njit, prange
 
-from .binary import _chunk
-from .rows import axpy_row, dot_row, n_rows
+from .binary import ROW_BLOCK, _chunk
+from .rows import add_outer_rows, n_rows, scores_rows
 from .special import row_exp_shifted, row_max, sum_but_one
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _scores(X, i, W, b, z):
-    for k in range(W.shape[0]):
-        z[0, k] = dot_row(X, i, W[k]) + b[k]
+def _softmax_row(Z, r, e, e_lo):
+    """p = softmax(Z[r]) into e (e_lo is scratch); returns (max, L).
+
+    ``logsumexp(Z[r]) = max + L``; exponentials of exact shifts, sum
+    compensated (the same pieces as :func:`.special.softmax`).
+    """
+    m, jmax, _, _ = row_max(Z, r)
+    row_exp_shifted(Z, r, m, e, e_lo)
+    s, s_lo = sum_but_one(e, e_lo, jmax, 0.0)
+    inv = 1.0 / (1.0 + s)
+    for k in range(e.shape[0]):
+        e[k] *= inv
+    return m, math.log1p(s) + s_lo / (1.0 + s)
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
@@ -33,35 +45,43 @@ def loss_grad(X, y, W, b, sw, n_threads, parts, loss_parts, scratch):
 
     parts: (n_threads, K, d + 1) float64, overwritten: thread t's gradient
     for class k in parts[t, k, :d], its intercept gradient in [t, k, d].
-    loss_parts: (n_threads,).  scratch: (n_threads, 3, K) float64.
+    loss_parts: (n_threads,).  scratch: (n_threads, ROW_BLOCK + 3, K)
+    float64: a block's scores (then residuals) and three rows of K.
+    Sums go through per-block partials: rounding grows with the block
+    count, not with n.
     """
     n = n_rows(X)
     K, d = W.shape
     for t in prange(n_threads):
         G = parts[t]
         G[:] = 0.0
-        z = scratch[t, 0:1]
-        e = scratch[t, 1]
-        e_lo = scratch[t, 2]
+        Z = scratch[t, :ROW_BLOCK]
+        e = scratch[t, ROW_BLOCK]
+        e_lo = scratch[t, ROW_BLOCK + 1]
+        g_b = scratch[t, ROW_BLOCK + 2]
         lo, hi = _chunk(n, n_threads, t)
         loss = 0.0
-        for i in range(lo, hi):
-            _scores(X, i, W, b, z)
-            m, jmax, _, _ = row_max(z, 0)
-            row_exp_shifted(z, 0, m, e, e_lo)
-            s, s_lo = sum_but_one(e, e_lo, jmax, 0.0)
-            L = math.log1p(s) + s_lo / (1.0 + s)
-            yi = y[i]
-            wi = sw[i] if sw is not None else 1.0
-            # logsumexp(z) - z[y] = (m - z[y]) + L: two terms >= 0, no cancellation.
-            loss += wi * ((m - z[0, yi]) + L)
-            inv = wi / (1.0 + s)
+        for start in range(lo, hi, ROW_BLOCK):
+            m_rows = min(ROW_BLOCK, hi - start)
+            scores_rows(X, start, m_rows, W, b, Z)
+            block_loss = 0.0
+            g_b[:] = 0.0
+            for r in range(m_rows):
+                yi = y[start + r]
+                wi = sw[start + r] if sw is not None else 1.0
+                zy = Z[r, yi]
+                m, L = _softmax_row(Z, r, e, e_lo)
+                # logsumexp(z) - z[y] = (m - z[y]) + L: both >= 0, no cancellation.
+                block_loss += wi * ((m - zy) + L)
+                for k in range(K):
+                    Z[r, k] = wi * e[k]
+                    g_b[k] += Z[r, k]
+                Z[r, yi] -= wi
+                g_b[yi] -= wi
+            loss += block_loss
             for k in range(K):
-                r = e[k] * inv
-                if k == yi:
-                    r -= wi
-                G[k, d] += r
-                axpy_row(G[k], r, X, i)
+                G[k, d] += g_b[k]
+            add_outer_rows(G, Z, X, start, m_rows)
         loss_parts[t] = loss
 
 
@@ -71,37 +91,40 @@ def hessp(X, W, b, V, v_b, sw, n_threads, parts, scratch):
 
     Per row, with p = softmax(z) and u = V x + v_b: adds
     sw * p_k * (u_k - p.u) * [x, 1] to class k.
-    parts: (n_threads, K, d + 1), overwritten; scratch: (n_threads, 4, K).
+    parts: (n_threads, K, d + 1), overwritten;
+    scratch: (n_threads, 2 * ROW_BLOCK + 2, K).
     """
     n = n_rows(X)
     K, d = W.shape
     for t in prange(n_threads):
         G = parts[t]
         G[:] = 0.0
-        z = scratch[t, 0:1]
-        e = scratch[t, 1]
-        e_lo = scratch[t, 2]
-        u = scratch[t, 3:4]
+        Z = scratch[t, :ROW_BLOCK]
+        U = scratch[t, ROW_BLOCK:2 * ROW_BLOCK]
+        e = scratch[t, 2 * ROW_BLOCK]
+        e_lo = scratch[t, 2 * ROW_BLOCK + 1]
         lo, hi = _chunk(n, n_threads, t)
-        for i in range(lo, hi):
-            _scores(X, i, W, b, z)
-            _scores(X, i, V, v_b, u)
-            m, jmax, _, _ = row_max(z, 0)
-            row_exp_shifted(z, 0, m, e, e_lo)
-            s, _ = sum_but_one(e, e_lo, jmax, 1.0)
-            pu = 0.0
-            for k in range(K):
-                e[k] /= s
-                pu += e[k] * u[0, k]
-            wi = sw[i] if sw is not None else 1.0
-            for k in range(K):
-                c = wi * e[k] * (u[0, k] - pu)
-                G[k, d] += c
-                axpy_row(G[k], c, X, i)
+        for start in range(lo, hi, ROW_BLOCK):
+            m_rows = min(ROW_BLOCK, hi - start)
+            scores_rows(X, start, m_rows, W, b, Z)
+            scores_rows(X, start, m_rows, V, v_b, U)
+            for r in range(m_rows):
+                _softmax_row(Z, r, e, e_lo)
+                pu = 0.0
+                for k in range(K):
+                    pu += e[k] * U[r, k]
+                wi = sw[start + r] if sw is not None else 1.0
+                for k in range(K):
+                    Z[r, k] = wi * e[k] * (U[r, k] - pu)
+                    G[k, d] += Z[r, k]
+            add_outer_rows(G, Z, X, start, m_rows)
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
 def predict_raw_into(X, W, b, out):
     """out[i, k] = x_i.W[k] + b[k] (the decision function), float64 (n, K)."""
-    for i in prange(n_rows(X)):
-        _scores(X, i, W, b, out[i:i + 1])
+    n = n_rows(X)
+    n_blocks = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    for blk in prange(n_blocks):
+        start = blk * ROW_BLOCK
+        scores_rows(X, start, min(ROW_BLOCK, n - start), W, b, out[start:])
