@@ -67,21 +67,23 @@ def _dot_row(X, i, w):
     return lambda X, i, w: _dot_dense(X, i, w)
 
 
-@overload(axpy_row, jit_options={"cache": True, "fastmath": REDUCTION_FLAGS, "error_model": "numpy"})
+@njit(cache=True, fastmath=REDUCTION_FLAGS, error_model="numpy")
+def _axpy_dense(g, r, X, i):
+    for j in range(X.shape[1]):
+        g[j] += r * X[i, j]
+
+
+@overload(axpy_row, jit_options={"cache": True, "error_model": "numpy"})
 def _axpy_row(g, r, X, i):
     if _is_csr(X):
+        # A scatter: no fast-math flags, which would only invite vector
+        # gather/scatter code (as for the dot product above).
         def axpy_csr(g, r, X, i):
             data, indices, indptr = X
             for k in range(indptr[i], indptr[i + 1]):
                 g[indices[k]] += r * data[k]
         return axpy_csr
-
-    def axpy_dense(g, r, X, i):
-        for j in range(X.shape[1]):
-            g[j] += r * X[i, j]
-    return axpy_dense
-
-
+    return lambda g, r, X, i: _axpy_dense(g, r, X, i)
 
 def scores_rows(X, i, m, W, b, Z):
     """Z[r, k] = X[i + r] . W[k] + b[k] for r < m (Z float64 (>= m, K))."""
@@ -158,3 +160,4 @@ def _add_outer_rows(G, R, X, i, m):
             for k in range(G.shape[0]):
                 axpy_row(G[k], R[q, k], X, i + q)
     return add_outer
+
