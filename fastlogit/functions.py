@@ -345,10 +345,11 @@ def binary_hessian(X, coef, intercept=0.0, sample_weight=None, reduction="mean",
 
     A (d + 1, d + 1) float64 matrix (last row/column: the intercept), for the
     Newton-Cholesky step when d is small.  One pass over ``X`` in blocks of
-    HESSIAN_BLOCK rows, each a BLAS product: extra memory is
+    HESSIAN_BLOCK rows, each a BLAS product (whose threads, not
+    ``n_threads``, set the parallelism): extra memory is
     O(HESSIAN_BLOCK * d + d**2), independent of n.
     """
-    X, Xk, w, b, sw, scale, T = _binary_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
+    X, _, w, b, sw, scale, _ = _binary_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
     n, d = X.shape
     H = np.zeros((d + 1, d + 1))
     h = np.empty(min(n, HESSIAN_BLOCK))
@@ -357,8 +358,7 @@ def binary_hessian(X, coef, intercept=0.0, sample_weight=None, reduction="mean",
         Xb = X[lo:hi]  # a view (dense) or a copy of the block's nonzeros (CSR)
         Xbk = Xb if isinstance(Xb, np.ndarray) else (Xb.data, Xb.indices, Xb.indptr)
         hb = h[: hi - lo]
-        with _numba_threads(T):
-            _binary.curvature_into(Xbk, w, b, None if sw is None else sw[lo:hi], hb)
+        _binary.curvature_into(Xbk, w, b, None if sw is None else sw[lo:hi], hb)
         if isinstance(Xb, np.ndarray):
             Xh = Xb * hb[:, None]
             H[:d, :d] += Xb.T @ Xh
