@@ -258,3 +258,141 @@ def binary_predict_raw(X, coef, intercept=0.0, n_threads=None):
 def multinomial_predict_raw(X, coef, intercept=None, n_threads=None):
     """Reference multinomial scores ``X @ coef.T + intercept``, float64 (n, K)."""
     return _multinomial_scores(_as_matrix(X), coef, intercept)
+
+
+# ---------------------------------------------------------------------------
+# The SGD loop (fastlogit._sgd), written plainly: explicit weights (no scale
+# trick), an explicit running sum for averaging, L1 by the same cumulative
+# clipping.  Slow (Python loops over batches and a Python shuffle): for tests.
+# ---------------------------------------------------------------------------
+_U64 = 1 << 64
+
+
+def _splitmix64(state):
+    state[0] = (state[0] + 0x9E3779B97F4A7C15) % _U64
+    z = state[0]
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % _U64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % _U64
+    return z ^ (z >> 31)
+
+
+def _bounded(state, bound):
+    m = _splitmix64(state) * bound
+    if m % _U64 < bound:
+        threshold = (_U64 - bound) % bound
+        while m % _U64 < threshold:
+            m = _splitmix64(state) * bound
+    return m >> 64
+
+
+def sgd_shuffle(rows, state):
+    """Fisher-Yates with SplitMix64, the twin of ``fastlogit._sgd.shuffle``.
+
+    rows: int64 array shuffled in place; state: a one-element list holding
+    the generator's 64-bit state, advanced in place.
+    """
+    for i in range(rows.shape[0] - 1, 0, -1):
+        j = _bounded(state, i + 1)
+        rows[i], rows[j] = rows[j], rows[i]
+
+
+_SCHEDULES = ("constant", "invscaling", "optimal", "adaptive", "adagrad")
+
+
+def sgd_epochs(X, y, sample_weight, n_classes, coef, intercept, *, n_epochs, batch_size,
+               learning_rate, eta0, power_t, alpha_opt, t0_opt, lam2, lam1, fit_intercept,
+               avg_start, sw_scale, seed, rows=None):
+    """``n_epochs`` epochs of minibatch SGD, as ``fastlogit._sgd`` runs them.
+
+    X: (n, d) ndarray or CSR; y: class indices; coef: (n_w, d) start
+    (n_w = 1 binary, else n_classes); intercept (n_w,); the remaining
+    arguments are the loop's settings (see ``fastlogit.sgd.fit_sgd``, which
+    stores them in ``result.state.config``); ``rows``: the training rows
+    (default all), shuffled every epoch with ``seed``.
+
+    Returns ``(coef, intercept, loss_sums)``: the averaged weights when
+    averaging has started, and per epoch the sum of normalized weight times
+    loss, each row at the weights of its step.
+    """
+    if learning_rate not in _SCHEDULES:
+        raise ValueError(f"learning_rate must be one of {_SCHEDULES}, got {learning_rate!r}")
+    sparse = scipy.sparse.issparse(X)
+    n = X.shape[0]
+    multinomial = n_classes > 2
+    W = np.array(coef, dtype=np.float64, copy=True)
+    b = np.array(intercept, dtype=np.float64, copy=True)
+    n_w, d = W.shape
+    q = np.zeros_like(W)
+    G2, G2b = np.zeros_like(W), np.zeros_like(b)
+    W_sum, b_sum, count = np.zeros_like(W), np.zeros_like(b), 0
+    u, t, seen = 0.0, 0, 0
+    state = [int(seed)]
+    rows = np.arange(n, dtype=np.int64) if rows is None else np.array(rows, dtype=np.int64)
+    loss_sums = []
+    for _ in range(n_epochs):
+        order = rows.copy()
+        sgd_shuffle(order, state)
+        loss_sum = 0.0
+        for lo in range(0, order.shape[0], batch_size):
+            batch = order[lo:lo + batch_size]
+            m = batch.shape[0]
+            Xb = X[batch]
+            Xd = Xb.toarray() if sparse else np.asarray(Xb, dtype=np.float64)
+            s = (sample_weight[batch] * sw_scale) if sample_weight is not None else np.ones(m)
+            Z = Xd @ W.T + b
+            yb = y[batch]
+            if multinomial:
+                loss = logsumexp(Z, axis=1) - Z[np.arange(m), yb]
+                R = softmax(Z, axis=1)
+                R[np.arange(m), yb] -= 1.0
+            else:
+                z = Z[:, 0]
+                loss = log1pexp(z) - yb * z
+                R = (sigmoid(z) - yb)[:, None]
+            R *= s[:, None]
+            loss_sum += float(np.sum(s * loss))
+            seen += m
+            averaging = avg_start > 0 and seen >= avg_start
+            if learning_rate == "optimal":
+                eta = 1.0 / (alpha_opt * (t0_opt + t))
+            elif learning_rate == "invscaling":
+                eta = eta0 / (t + 1.0) ** power_t
+            else:
+                eta = eta0
+            g = R.T @ Xd / m
+            gb = R.sum(axis=0) / m
+            if learning_rate == "adagrad":
+                gj = g + lam2 * W
+                G2 += gj * gj
+                step = eta / (np.sqrt(G2) + 1e-8)
+                W = W - step * gj
+                if lam1 > 0:
+                    W = np.sign(W) * np.maximum(np.abs(W) - step * lam1, 0.0)
+                if fit_intercept:
+                    G2b += gb * gb
+                    b = b - eta * gb / (np.sqrt(G2b) + 1e-8)
+            else:
+                factor = 1.0 - eta * lam2
+                W = (W * factor if factor > 0 else np.zeros_like(W)) - eta * g
+                if fit_intercept:
+                    b = b - eta * gb
+                if lam1 > 0:
+                    u += eta * lam1
+                    cols = np.unique(Xb.indices) if sparse else np.arange(d)
+                    w = W[:, cols]
+                    w0 = w.copy()
+                    qc = q[:, cols]
+                    pos, neg = w > 0, w < 0
+                    w = np.where(pos, np.maximum(0.0, w - (u + qc)), w)
+                    w = np.where(neg, np.minimum(0.0, w + (u - qc)), w)
+                    q[:, cols] = qc + (w - w0)
+                    W[:, cols] = w
+            if averaging:
+                W_sum += W
+                b_sum += b
+                count += 1
+            t += 1
+        loss_sums.append(loss_sum)
+    if count:
+        return W_sum / count, b_sum / count, loss_sums
+    return W, b, loss_sums

@@ -1,0 +1,261 @@
+/*
+ * Row primitives of the Cython SGD loop: dense dot products and updates of
+ * one row against float64 weights (x in float32 or float64), and the loop's
+ * own random generator.
+ *
+ * The dense loops are where an SGD epoch spends its time.  They are written
+ * with "omp simd" reductions (setup.py compiles with -fopenmp-simd: no
+ * OpenMP runtime, only the permission to reassociate these sums) and, on
+ * x86-64 Linux with GCC, cloned for AVX2 and AVX-512 and picked at load
+ * time, so one wheel runs at the machine's vector width.
+ */
+#ifndef FASTLOGIT_ROWS_H
+#define FASTLOGIT_ROWS_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define FL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define FL_CLONES
+#endif
+
+#define FL_DEFINE_ROW_OPS(SUFFIX, XT)                                                      \
+    FL_CLONES double fl_dot_##SUFFIX(const XT *x, const double *v, int64_t n)             \
+    {                                                                                      \
+        double s = 0.0;                                                                    \
+        _Pragma("omp simd reduction(+:s)")                                                 \
+        for (int64_t j = 0; j < n; j++)                                                    \
+            s += (double)x[j] * v[j];                                                      \
+        return s;                                                                          \
+    }                                                                                      \
+    FL_CLONES void fl_axpy_##SUFFIX(double a, const XT *x, double *v, int64_t n)          \
+    {                                                                                      \
+        _Pragma("omp simd")                                                                \
+        for (int64_t j = 0; j < n; j++)                                                    \
+            v[j] += a * (double)x[j];                                                      \
+    }                                                                                      \
+    /* out[k] = x . V[k], k < K, V rows of stride ldv: four classes per pass over x. */    \
+    FL_CLONES void fl_dots_##SUFFIX(const XT *x, const double *V, int64_t ldv, int64_t K,  \
+                                    int64_t n, double *out)                                \
+    {                                                                                      \
+        int64_t k = 0;                                                                     \
+        for (; k + 4 <= K; k += 4) {                                                       \
+            const double *v0 = V + k * ldv, *v1 = v0 + ldv, *v2 = v1 + ldv, *v3 = v2 + ldv;\
+            double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;                                 \
+            _Pragma("omp simd reduction(+:s0,s1,s2,s3)")                                   \
+            for (int64_t j = 0; j < n; j++) {                                              \
+                double xj = (double)x[j];                                                  \
+                s0 += xj * v0[j];                                                          \
+                s1 += xj * v1[j];                                                          \
+                s2 += xj * v2[j];                                                          \
+                s3 += xj * v3[j];                                                          \
+            }                                                                              \
+            out[k] = s0; out[k + 1] = s1; out[k + 2] = s2; out[k + 3] = s3;                \
+        }                                                                                  \
+        for (; k < K; k++)                                                                 \
+            out[k] = fl_dot_##SUFFIX(x, V + k * ldv, n);                                   \
+    }                                                                                      \
+    /* V[k] += a[k] * x, k < K: four classes per pass over x. */                           \
+    FL_CLONES void fl_axpys_##SUFFIX(const double *a, const XT *x, double *V, int64_t ldv, \
+                                     int64_t K, int64_t n)                                 \
+    {                                                                                      \
+        int64_t k = 0;                                                                     \
+        for (; k + 4 <= K; k += 4) {                                                       \
+            double *v0 = V + k * ldv, *v1 = v0 + ldv, *v2 = v1 + ldv, *v3 = v2 + ldv;      \
+            double a0 = a[k], a1 = a[k + 1], a2 = a[k + 2], a3 = a[k + 3];                 \
+            _Pragma("omp simd")                                                            \
+            for (int64_t j = 0; j < n; j++) {                                              \
+                double xj = (double)x[j];                                                  \
+                v0[j] += a0 * xj;                                                          \
+                v1[j] += a1 * xj;                                                          \
+                v2[j] += a2 * xj;                                                          \
+                v3[j] += a3 * xj;                                                          \
+            }                                                                              \
+        }                                                                                  \
+        for (; k < K; k++)                                                                 \
+            fl_axpy_##SUFFIX(a[k], x, V + k * ldv, n);                                     \
+    }
+
+/*
+ * Four rows at a time (the rows of a minibatch sit anywhere in X): each
+ * weight is loaded once for four rows and each x once for four classes, so
+ * the loop does two FMAs per load instead of one (a softmax epoch is bound
+ * by loads, not by memory), and four rows in flight hide the latency of
+ * fetching rows in random order.
+ */
+#define FL_DEFINE_ROW_BLOCK_OPS(SUFFIX, XT)                                                \
+    /* out[r * ldo + k] = xs[r] . V[k] for r < 4, k < K. */                                \
+    FL_CLONES void fl_scores4_##SUFFIX(const XT *const *xs, const double *V, int64_t ldv,   \
+                                       int64_t K, int64_t n, double *out, int64_t ldo)     \
+    {                                                                                      \
+        const XT *x0 = xs[0], *x1 = xs[1], *x2 = xs[2], *x3 = xs[3];                       \
+        int64_t k = 0;                                                                     \
+        for (; k + 4 <= K; k += 4) {                                                       \
+            const double *v0 = V + k * ldv, *v1 = v0 + ldv, *v2 = v1 + ldv, *v3 = v2 + ldv;\
+            double s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0; \
+            double s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0; \
+            _Pragma("omp simd reduction(+:s00,s01,s02,s03,s10,s11,s12,s13,s20,s21,s22,s23,s30,s31,s32,s33)") \
+            for (int64_t j = 0; j < n; j++) {                                              \
+                double a0 = (double)x0[j], a1 = (double)x1[j];                             \
+                double a2 = (double)x2[j], a3 = (double)x3[j];                             \
+                double w0 = v0[j], w1 = v1[j], w2 = v2[j], w3 = v3[j];                     \
+                s00 += a0 * w0; s01 += a0 * w1; s02 += a0 * w2; s03 += a0 * w3;            \
+                s10 += a1 * w0; s11 += a1 * w1; s12 += a1 * w2; s13 += a1 * w3;            \
+                s20 += a2 * w0; s21 += a2 * w1; s22 += a2 * w2; s23 += a2 * w3;            \
+                s30 += a3 * w0; s31 += a3 * w1; s32 += a3 * w2; s33 += a3 * w3;            \
+            }                                                                              \
+            double *o = out + k;                                                           \
+            o[0] = s00; o[1] = s01; o[2] = s02; o[3] = s03; o += ldo;                      \
+            o[0] = s10; o[1] = s11; o[2] = s12; o[3] = s13; o += ldo;                      \
+            o[0] = s20; o[1] = s21; o[2] = s22; o[3] = s23; o += ldo;                      \
+            o[0] = s30; o[1] = s31; o[2] = s32; o[3] = s33;                                \
+        }                                                                                  \
+        for (; k < K; k++) {                                                               \
+            const double *v0 = V + k * ldv;                                                \
+            double s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                         \
+            _Pragma("omp simd reduction(+:s0,s1,s2,s3)")                                   \
+            for (int64_t j = 0; j < n; j++) {                                              \
+                double w = v0[j];                                                          \
+                s0 += (double)x0[j] * w; s1 += (double)x1[j] * w;                          \
+                s2 += (double)x2[j] * w; s3 += (double)x3[j] * w;                          \
+            }                                                                              \
+            out[k] = s0; out[ldo + k] = s1; out[2 * ldo + k] = s2; out[3 * ldo + k] = s3;  \
+        }                                                                                  \
+    }                                                                                      \
+    /* V[k] += sum_r a[r * lda + k] * xs[r] for r < 4, k < K. */                           \
+    FL_CLONES void fl_axpys4_##SUFFIX(const double *a, int64_t lda, const XT *const *xs,   \
+                                      double *V, int64_t ldv, int64_t K, int64_t n)        \
+    {                                                                                      \
+        const XT *x0 = xs[0], *x1 = xs[1], *x2 = xs[2], *x3 = xs[3];                       \
+        int64_t k = 0;                                                                     \
+        for (; k + 4 <= K; k += 4) {                                                       \
+            double *v0 = V + k * ldv, *v1 = v0 + ldv, *v2 = v1 + ldv, *v3 = v2 + ldv;      \
+            const double *c0 = a + k, *c1 = c0 + lda, *c2 = c1 + lda, *c3 = c2 + lda;      \
+            _Pragma("omp simd")                                                            \
+            for (int64_t j = 0; j < n; j++) {                                              \
+                double a0 = (double)x0[j], a1 = (double)x1[j];                             \
+                double a2 = (double)x2[j], a3 = (double)x3[j];                             \
+                v0[j] += c0[0] * a0 + c1[0] * a1 + c2[0] * a2 + c3[0] * a3;                \
+                v1[j] += c0[1] * a0 + c1[1] * a1 + c2[1] * a2 + c3[1] * a3;                \
+                v2[j] += c0[2] * a0 + c1[2] * a1 + c2[2] * a2 + c3[2] * a3;                \
+                v3[j] += c0[3] * a0 + c1[3] * a1 + c2[3] * a2 + c3[3] * a3;                \
+            }                                                                              \
+        }                                                                                  \
+        for (; k < K; k++) {                                                               \
+            double *v0 = V + k * ldv;                                                      \
+            double c0 = a[k], c1 = a[lda + k], c2 = a[2 * lda + k], c3 = a[3 * lda + k];   \
+            _Pragma("omp simd")                                                            \
+            for (int64_t j = 0; j < n; j++)                                                \
+                v0[j] += c0 * (double)x0[j] + c1 * (double)x1[j]                           \
+                         + c2 * (double)x2[j] + c3 * (double)x3[j];                        \
+        }                                                                                  \
+    }
+
+FL_DEFINE_ROW_OPS(d, double)
+FL_DEFINE_ROW_OPS(f, float)
+FL_DEFINE_ROW_BLOCK_OPS(d, double)
+FL_DEFINE_ROW_BLOCK_OPS(f, float)
+
+/* Ask for the cache lines of x[0:n] ahead of use (rows come in random order). */
+static inline void fl_prefetch(const void *x, int64_t bytes)
+{
+#if defined(__GNUC__)
+    const char *p = (const char *)x;
+    for (int64_t off = 0; off < bytes; off += 64)
+        __builtin_prefetch(p + off, 0, 3);
+#else
+    (void)x;
+    (void)bytes;
+#endif
+}
+
+#include "_stable.h"
+
+/*
+ * Softmax residuals of a minibatch: Z[r] <- s_r * (softmax(Z[r]) - onehot(y_r)),
+ * returns sum_r s_r * loss_r.  The same formula as fl_softmax_row, in a
+ * function cloned for AVX2/AVX-512 so that the K exponentials of a row
+ * vectorize; there the compiler may fuse multiply-adds, so results can
+ * differ from fl_softmax_row (and Numba) in the last bit (the tests allow
+ * 1 ulp).  scratch: 2 * K doubles.
+ */
+FL_CLONES double fl_softmax_residuals(double *Z, int64_t m, int64_t K, const int64_t *y,
+                                      const int64_t *rows, const double *sw, double sw_scale,
+                                      double *scratch)
+{
+    double *p = scratch, *p_lo = scratch + K;
+    double total = 0.0;
+    for (int64_t r = 0; r < m; r++) {
+        double *z = Z + r * K;
+        int64_t i = rows[r], yi = y[i];
+        double si = sw ? sw[i] * sw_scale : 1.0;
+        double m_ = -INFINITY;
+        int64_t jmax = 0;
+        for (int64_t j = 0; j < K; j++) {
+            if (z[j] > m_) {
+                m_ = z[j];
+                jmax = j;
+            }
+        }
+        _Pragma("omp simd")
+        for (int64_t j = 0; j < K; j++) {
+            double d = z[j] - m_;
+            p[j] = fl_exp_nonpos(d, fl_diff_err(z[j], m_, d), &p_lo[j]);
+        }
+        double s = 0.0, s_lo = 0.0;
+        for (int64_t j = 0; j < K; j++) {
+            if (j != jmax) {
+                double t = s + p[j];
+                s_lo += fl_sum_err(s, p[j], t) + p_lo[j];
+                s = t;
+            }
+        }
+        double inv = 1.0 / (1.0 + s);
+        double L = log1p(s) + s_lo / (1.0 + s);
+        total += si * ((m_ - z[yi]) + L);
+        double c = si * inv;
+        for (int64_t j = 0; j < K; j++)
+            z[j] = c * p[j];
+        z[yi] -= si;
+    }
+    return total;
+}
+
+/* SplitMix64 (Steele, Lea, Flood 2014): the loop's generator, seeded by the caller. */
+static inline uint64_t fl_next_u64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* Uniform integer in [0, bound), bound >= 1, without modulo bias (Lemire 2019). */
+static inline uint64_t fl_bounded(uint64_t *state, uint64_t bound)
+{
+    unsigned __int128 m = (unsigned __int128)fl_next_u64(state) * bound;
+    uint64_t low = (uint64_t)m;
+    if (low < bound) {
+        uint64_t threshold = -bound % bound;
+        while (low < threshold) {
+            m = (unsigned __int128)fl_next_u64(state) * bound;
+            low = (uint64_t)m;
+        }
+    }
+    return (uint64_t)(m >> 64);
+}
+
+/* Fisher-Yates shuffle of a[0:n] in place. */
+static inline void fl_shuffle(int64_t *a, int64_t n, uint64_t *state)
+{
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)fl_bounded(state, (uint64_t)i + 1);
+        int64_t t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}
+
+#endif

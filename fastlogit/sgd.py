@@ -1,0 +1,323 @@
+"""The driver of the Cython SGD loop: state, schedules, early stopping, divergence.
+
+:func:`fit_sgd` runs epochs of :mod:`fastlogit._sgd` (the nogil minibatch
+loop) and makes the decisions taken between epochs.  It is what
+``LogisticRegression(solver="sgd")`` and ``partial_fit`` call; inputs are
+trusted (the estimator validates them with :mod:`fastlogit.data`).
+
+The objective is scikit-learn's (see :mod:`fastlogit.objective`)::
+
+    (1/S) sum_i s_i loss_i + (1 - l1_ratio) / (2 C S) ||W||^2 + l1_ratio / (C S) ||W||_1
+
+S the sum of sample weights.  A minibatch of m rows estimates the data
+term's gradient by ``(1/m) sum_B (n/S) s_i grad loss_i`` (weights
+normalized to mean 1), so every schedule sees the same scale with or
+without weights.
+
+Learning-rate schedules (``t`` counts minibatch steps from 0):
+
+- ``constant``: ``eta0``;
+- ``invscaling``: ``eta0 / (t + 1) ** power_t``;
+- ``optimal``: ``1 / (alpha (t0 + t))`` as in scikit-learn (Bottou's
+  heuristic), ``alpha`` the total penalty strength (``1/S`` when there is no
+  penalty), with ``t0`` chosen so that the first step is the smaller of
+  Bottou's guess ``alpha ** -0.25`` and ``1/L``, L the smoothness of the
+  loss estimated from the mean squared row norm (a larger first step only
+  makes the early iterates noise);
+- ``adaptive``: ``eta0``, divided by 5 each time ``n_iter_no_change``
+  epochs pass without improvement of ``tol`` (stops below 1e-6);
+- ``adagrad``: per coordinate, ``eta0 / sqrt(sum of squared gradients)``.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _sgd
+
+#: Rows per call into the nogil loop: between calls Python handles signals
+#: (Ctrl-C stops a long epoch promptly).
+SEGMENT_ROWS = 1 << 18
+#: 'adaptive' stops once its step falls below this (as scikit-learn does).
+ADAPTIVE_MIN_ETA = 1e-6
+#: Smoothness of the row loss in the score: sigmoid' <= 1/4, softmax's <= 1/2.
+_CURVATURE_BOUND = {False: 0.25, True: 0.5}
+#: Rows sampled to estimate the mean squared row norm of dense X.
+_NORM_SAMPLE = 1 << 16
+
+
+class SGDDivergenceError(FloatingPointError):
+    """SGD produced a non-finite loss or weight.
+
+    ``last_good`` holds the :class:`SGDResult` from before the failed epoch.
+    """
+
+    def __init__(self, message, last_good):
+        super().__init__(message)
+        self.last_good = last_good
+
+
+@dataclass
+class SGDResult:
+    coef: np.ndarray          # (n_w, d) float64; n_w = 1 for the binary model
+    intercept: np.ndarray     # (n_w,) float64
+    n_iter: int               # epochs run by this call
+    loss_curve: list          # per epoch: mean training loss + penalty
+    converged: bool
+    state: "SGDState"
+
+
+@dataclass
+class SGDState:
+    """Everything one call of :func:`fit_sgd` hands to the next (picklable)."""
+
+    arrays: dict
+    scalars: np.ndarray
+    rng: np.ndarray           # (1,) uint64: the loop's SplitMix64 state
+    config: dict
+    weight_seen: float = 0.0  # sum of sample weights over all calls
+    epochs: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def copy_arrays(self):
+        return {k: a.copy() for k, a in self.arrays.items()}, self.scalars.copy()
+
+
+def _empty2():
+    return np.zeros((0, 0))
+
+
+def _new_state(n_w, d, multinomial, *, coef, intercept, batch_size, schedule, eta0, average, sparse, seed):
+    v = np.zeros((n_w, d)) if coef is None else np.array(coef, dtype=np.float64, order="C").reshape(n_w, d)
+    b = np.zeros(n_w) if intercept is None else np.array(intercept, dtype=np.float64).reshape(n_w)
+    adagrad = schedule == "adagrad"
+    averaged = average > 0
+    arrays = {
+        "coef": v,
+        "intercept": b,
+        "avg_sum": np.zeros((n_w, d)) if averaged else _empty2(),
+        "avg_intercept_sum": np.zeros(n_w) if averaged else np.zeros(0),
+        "l1_applied": np.zeros((n_w, d)),
+        "adagrad_sum": np.zeros((n_w, d)) if adagrad else _empty2(),
+        "adagrad_intercept_sum": np.zeros(n_w) if adagrad else np.zeros(0),
+        "adagrad_grad": np.zeros((n_w, d)) if adagrad else _empty2(),
+        "batch_scores": np.zeros((batch_size, n_w)),
+        "row_scratch": np.zeros((6, n_w)),
+        "touched": np.zeros(d if (adagrad and sparse) else 0, dtype=np.int64),
+        "mark": np.zeros(d if (adagrad and sparse) else 0, dtype=np.uint8),
+    }
+    scalars = np.zeros(_sgd.N_SCALARS)
+    scalars[_sgd.SCALE] = 1.0
+    scalars[_sgd.ETA] = eta0
+    return SGDState(arrays=arrays, scalars=scalars, rng=np.array([seed], dtype=np.uint64),
+                    config={"multinomial": multinomial})
+
+
+def _mean_sq_row_norm(Xk, n):
+    if isinstance(Xk, tuple):
+        data = Xk[0]
+        return float(np.dot(data, data)) / n
+    step = max(1, n // _NORM_SAMPLE)
+    sample = np.asarray(Xk[::step], dtype=np.float64)
+    return float(np.einsum("ij,ij->", sample, sample)) / sample.shape[0]
+
+
+def _seed(random_state):
+    from sklearn.utils import check_random_state
+
+    return int(check_random_state(random_state).randint(0, 2**63 - 1, dtype=np.int64))
+
+
+def _validation_split(y, fraction, seed):
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    cv = StratifiedShuffleSplit(n_splits=1, test_size=fraction, random_state=seed % (2**32))
+    try:
+        train, val = next(cv.split(np.zeros(y.shape[0]), y))
+    except ValueError as exc:
+        raise ValueError(
+            f"validation_fraction={fraction} cannot hold out a stratified validation set "
+            f"from {y.shape[0]} samples ({exc}); use more data, a larger "
+            "validation_fraction, or early_stopping=False"
+        ) from None
+    return np.sort(train).astype(np.int64), np.sort(val).astype(np.int64)
+
+
+def _weights(state, config):
+    """Current (coef, intercept): the average when averaging has started."""
+    a, s = state.arrays, state.scalars
+    if config["avg_start"] > 0 and s[_sgd.AVG_COUNT] > 0:
+        coef = (s[_sgd.AVG_P] * a["coef"] - a["avg_sum"]) / s[_sgd.AVG_COUNT]
+        return coef, a["avg_intercept_sum"] / s[_sgd.AVG_COUNT]
+    return s[_sgd.SCALE] * a["coef"], a["intercept"].copy()
+
+
+def _penalty(coef, lam2, lam1):
+    out = 0.0
+    if lam2:
+        out += 0.5 * lam2 * float(np.dot(coef.ravel(), coef.ravel()))
+    if lam1:
+        out += lam1 * float(np.abs(coef).sum())
+    return out
+
+
+def _call(fn_dense, fn_csr, Xk, d, *args):
+    if isinstance(Xk, tuple):
+        data, indices, indptr = Xk
+        return fn_csr(data, indices, indptr, d, *args)
+    return fn_dense(Xk, *args)
+
+
+def fit_sgd(Xk, y, sample_weight, n_classes, *, C, l1_ratio, fit_intercept, batch_size,
+            learning_rate, eta0, power_t=0.5, average, early_stopping, validation_fraction,
+            n_iter_no_change, tol, max_iter, random_state, coef=None, intercept=None,
+            state=None, verbose=0):
+    """Run up to ``max_iter`` epochs of minibatch SGD.
+
+    Parameters
+    ----------
+    Xk : (n, d) C-contiguous float32/float64 ndarray, or a CSR tuple
+        ``(data, indices, indptr)`` (int32/int64 indices) with ``d`` known
+        from ``coef`` or ``Xk``; used in place, never copied.
+    y : (n,) integer class indices in [0, n_classes) (0/1 for binary).
+    sample_weight : (n,) float64 or None, class weights multiplied in.
+    n_classes : 2 -> the binary (sigmoid) model with coef (1, d); more ->
+        softmax with coef (n_classes, d).
+    C, l1_ratio : the penalty, as in scikit-learn (C=np.inf: none).
+    average : bool or int: average the iterates from the first step (True)
+        or once this many samples have been seen.
+    early_stopping : hold out ``validation_fraction`` (stratified) and
+        stop on its loss; otherwise stop on the training loss (when ``tol``
+        is not None).
+    tol : None runs exactly ``max_iter`` epochs.
+    state : the ``state`` of an earlier result to continue from (partial_fit);
+        ``coef``/``intercept`` then are ignored.
+
+    Returns an :class:`SGDResult`.  Raises :class:`SGDDivergenceError` when
+    an epoch produces a non-finite loss or weight; the state is then
+    restored to before that epoch.
+
+    Memory: an int64 permutation of the rows (8n bytes), and the labels as
+    int64 when they are another integer type; O(n_classes * d) besides.
+    """
+    from tqdm.auto import tqdm
+
+    if isinstance(Xk, tuple):
+        data, indices, indptr = Xk
+        if indptr.dtype != indices.dtype:
+            indptr = indptr.astype(indices.dtype)
+        Xk = (data, indices, indptr)
+        n = indptr.shape[0] - 1
+        sparse = True
+    else:
+        n = Xk.shape[0]
+        sparse = False
+    multinomial = n_classes > 2
+    n_w = n_classes if multinomial else 1
+    if coef is not None:
+        d = np.shape(coef)[-1]
+    elif state is not None:
+        d = state.arrays["coef"].shape[1]
+    elif sparse:
+        raise ValueError("fit_sgd needs coef (or state) to know the width of a CSR input")
+    else:
+        d = Xk.shape[1]
+    y = np.ascontiguousarray(y, dtype=np.int64)
+    sw = np.zeros(0) if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=np.float64)
+    avg_start = float(1 if average is True else int(average))
+
+    if state is None:
+        seed = _seed(random_state)
+        state = _new_state(n_w, d, multinomial, coef=coef, intercept=intercept,
+                           batch_size=batch_size, schedule=learning_rate, eta0=eta0,
+                           average=avg_start, sparse=sparse, seed=seed)
+        state.extra["seed"] = seed
+    if state.arrays["batch_scores"].shape[0] < batch_size:
+        state.arrays["batch_scores"] = np.zeros((batch_size, n_w))
+
+    if early_stopping:
+        train, val = _validation_split(y, validation_fraction, state.extra.get("seed", 0))
+    else:
+        train, val = np.arange(n, dtype=np.int64), None
+    S = float(sw[train].sum()) if sw.size else float(train.shape[0])
+    state.weight_seen += S
+    lam = 0.0 if np.isinf(C) else 1.0 / (C * state.weight_seen)
+    lam2, lam1 = (1.0 - l1_ratio) * lam, l1_ratio * lam
+
+    cfg = state.config
+    if "t0_opt" not in cfg:
+        alpha = lam if lam > 0 else 1.0 / S
+        first_step = alpha ** -0.25
+        smoothness = _CURVATURE_BOUND[multinomial] * (_mean_sq_row_norm(Xk, n) + float(fit_intercept))
+        if np.isfinite(smoothness):  # (rows with overflowing norms diverge anyway)
+            first_step = min(first_step, 1.0 / smoothness)
+        cfg.update(alpha_opt=alpha, t0_opt=1.0 / (alpha * first_step))
+    cfg.update(batch_size=int(batch_size), schedule=_sgd.SCHEDULES.index(learning_rate),
+               eta0=float(eta0), power_t=float(power_t), lam2=lam2, lam1=lam1,
+               fit_intercept=bool(fit_intercept), avg_start=avg_start,
+               sw_scale=train.shape[0] / S if sw.size else 1.0)
+    if learning_rate != "adaptive" and learning_rate != "adagrad":
+        state.scalars[_sgd.ETA] = eta0
+
+    loss_curve = []
+    best, no_improve = np.inf, 0
+    converged = tol is None
+    segment = max(1, SEGMENT_ROWS // batch_size) * batch_size
+    n_train = train.shape[0]
+    order = np.empty_like(train)
+    epochs = 0
+    bar = tqdm(total=max_iter, disable=not verbose, desc="fastlogit sgd", unit="epoch")
+    try:
+        for _ in range(max_iter):
+            saved = state.copy_arrays()
+            # A fresh permutation of the training rows, a function of the
+            # generator's state only (so a later call continues the sequence).
+            order[:] = train
+            _sgd.shuffle(order, state.rng)
+            loss_sum = 0.0
+            failed = False
+            for lo in range(0, n_train, segment):
+                out = _call(_sgd.epoch_dense, _sgd.epoch_csr, Xk, d, y, sw, order[lo:lo + segment],
+                            state.arrays, state.scalars, cfg)
+                loss_sum += out["loss_sum"]
+                if out["status"]:
+                    failed = True
+                    break
+            coef_now, b_now = _weights(state, cfg)
+            if failed or not (np.isfinite(coef_now).all() and np.isfinite(b_now).all()):
+                state.arrays, state.scalars = saved
+                good_coef, good_b = _weights(state, cfg)
+                last_good = SGDResult(good_coef, good_b, epochs, loss_curve, False, state)
+                raise SGDDivergenceError(
+                    f"SGD diverged in epoch {state.epochs + 1}: the "
+                    f"{'loss' if failed else 'weights'} became non-finite. Scale the "
+                    "features (e.g. sklearn.preprocessing.StandardScaler) or lower the "
+                    f"learning rate (learning_rate={learning_rate!r}, eta0={eta0}).",
+                    last_good,
+                )
+            epochs += 1
+            state.epochs += 1
+            epoch_loss = loss_sum / n_train + _penalty(coef_now, lam2, lam1)
+            loss_curve.append(epoch_loss)
+            if early_stopping:
+                total, weight = _call(_sgd.loss_dense, _sgd.loss_csr, Xk, d, y, sw, val,
+                                      np.ascontiguousarray(coef_now), b_now)
+                score = total / weight
+            else:
+                score = epoch_loss
+            bar.set_postfix(loss=f"{epoch_loss:.6g}")
+            bar.update()
+            if tol is not None:
+                no_improve = no_improve + 1 if score > best - tol else 0
+                best = min(best, score)
+                if no_improve >= n_iter_no_change:
+                    if learning_rate == "adaptive" and state.scalars[_sgd.ETA] > ADAPTIVE_MIN_ETA:
+                        state.scalars[_sgd.ETA] /= 5.0
+                        no_improve = 0
+                    else:
+                        converged = True
+                        break
+    finally:
+        bar.close()
+    coef_out, b_out = _weights(state, cfg)
+    return SGDResult(coef_out, b_out, epochs, loss_curve, converged, state)
