@@ -130,9 +130,26 @@ cdef inline void _scores(const floating *data, const index_t *indices, const ind
                          bint sparse, int64_t d, int64_t i, const State *st, int64_t K,
                          double *out) noexcept nogil:
     """out[k] = scale * x_i . v[k] + b[k]."""
-    cdef int64_t k, jj, col
-    cdef double xv
-    if sparse:
+    cdef int64_t k, jj, col, lo, hi
+    cdef double xv, s0, s1, s2, s3
+    if sparse and K == 1:
+        # Four independent sums: one chain of dependent adds would cost an
+        # add latency per nonzero.
+        lo = indptr[i]
+        hi = indptr[i + 1]
+        s0 = s1 = s2 = s3 = 0.0
+        jj = lo
+        while jj + 4 <= hi:
+            s0 += data[jj] * st.v[indices[jj]]
+            s1 += data[jj + 1] * st.v[indices[jj + 1]]
+            s2 += data[jj + 2] * st.v[indices[jj + 2]]
+            s3 += data[jj + 3] * st.v[indices[jj + 3]]
+            jj += 4
+        while jj < hi:
+            s0 += data[jj] * st.v[indices[jj]]
+            jj += 1
+        out[0] = (s0 + s1) + (s2 + s3)
+    elif sparse:
         for k in range(K):
             out[k] = 0.0
         for jj in range(indptr[i], indptr[i + 1]):
@@ -153,8 +170,12 @@ cdef inline void _add_row(const floating *data, const index_t *indices, const in
                           int64_t K) noexcept nogil:
     """V[k] += a[k] * x_i for every k (O(nnz * K) for a sparse row)."""
     cdef int64_t k, jj, col
-    cdef double xv
-    if sparse:
+    cdef double xv, a0
+    if sparse and K == 1:
+        a0 = a[0]
+        for jj in range(indptr[i], indptr[i + 1]):
+            V[indices[jj]] += a0 * data[jj]
+    elif sparse:
         for jj in range(indptr[i], indptr[i + 1]):
             col = indices[jj]
             xv = data[jj]
