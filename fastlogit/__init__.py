@@ -1,11 +1,13 @@
 """fastlogit: fast, numerically exact logistic and softmax regression.
 
-Importing fastlogit compiles nothing: every Numba kernel compiles (or loads
-from its on-disk cache) on its first call.
+Importing fastlogit compiles nothing and loads neither scikit-learn nor
+scipy.optimize: every Numba kernel compiles (or loads from its on-disk
+cache) on its first call, and :class:`LogisticRegression` (which needs
+scikit-learn) is imported on first access.
 """
 
+from . import functions as _functions
 from .functions import (
-    __all__,
     binary_hessian,
     binary_hessp,
     binary_loss_grad,
@@ -21,4 +23,24 @@ from .functions import (
     softmax,
 )
 
+__all__ = [*_functions.__all__, "LogisticRegression"]
+
 __version__ = "0.1.0"
+
+# Names served by a submodule imported on first access (PEP 562), so that
+# `import fastlogit` stays as cheap as `import numba`.
+_LAZY = {"LogisticRegression": "fastlogit.model"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fastlogit' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

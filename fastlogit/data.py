@@ -128,6 +128,22 @@ def _all_in_chunks(arr, predicate):
     return all(predicate(arr[lo:lo + CHECK_CHUNK]).all() for lo in range(0, arr.shape[0], CHECK_CHUNK))
 
 
+def check_finite(X, name="X"):
+    """Raise ``ValueError`` naming NaN or infinity if the matrix ``X`` holds one.
+
+    ``X`` is what :func:`as_matrix` returns.  Dense rows are checked
+    CHECK_CHUNK at a time (no temporary of size n); CSR checks its stored
+    values.  Callers that evaluate a loss anyway may defer this until the
+    loss comes out non-finite (NaN or inf anywhere in X poisons it).
+    """
+    values = X if isinstance(X, np.ndarray) else X.data
+    for lo in range(0, values.shape[0], CHECK_CHUNK):
+        chunk = values[lo:lo + CHECK_CHUNK]
+        if not np.isfinite(chunk).all():
+            what = "NaN" if np.isnan(chunk).any() else "infinity"
+            raise ValueError(f"Input {name} contains {what}; every value must be finite")
+
+
 def as_binary_labels(y, n, name="y"):
     """Labels in {0, 1}, (n,), in their own numeric dtype (no O(n) copy or temporary)."""
     arr = as_vector(y, n, name, dtype=None)

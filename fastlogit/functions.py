@@ -350,6 +350,17 @@ def binary_hessian(X, coef, intercept=0.0, sample_weight=None, reduction="mean",
     O(HESSIAN_BLOCK * d + d**2), independent of n.
     """
     X, _, w, b, sw, scale, _ = _binary_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
+    return _binary_hessian_sum(X, w, b, sw) * scale
+
+
+def _binary_hessian_sum(X, w, b, sw):
+    """The unreduced binary Hessian (a sum over rows), float64 (d + 1, d + 1).
+
+    ``X`` is what :func:`~fastlogit.data.as_matrix` returns (a C-contiguous
+    float ndarray or a CSR matrix), ``w`` float64 (d,), ``b`` a float, ``sw``
+    float64 (n,) or None: trusted, not checked.  Shared by
+    :func:`binary_hessian` and :class:`fastlogit.objective.Objective`.
+    """
     n, d = X.shape
     H = np.zeros((d + 1, d + 1))
     h = np.empty(min(n, HESSIAN_BLOCK))
@@ -368,7 +379,7 @@ def binary_hessian(X, coef, intercept=0.0, sample_weight=None, reduction="mean",
         H[:d, d] += np.asarray(Xh.sum(axis=0)).ravel()
         H[d, d] += hb.sum()
     H[d, :d] = H[:d, d]
-    return H * scale
+    return H
 
 
 def binary_predict_raw(X, coef, intercept=0.0, n_threads=None):

@@ -249,7 +249,9 @@ def fit_sgd(Xk, y, sample_weight, n_classes, *, C, l1_ratio, fit_intercept, batc
         alpha = lam if lam > 0 else 1.0 / S
         first_step = alpha ** -0.25
         smoothness = _CURVATURE_BOUND[multinomial] * (_mean_sq_row_norm(Xk, n) + float(fit_intercept))
-        if np.isfinite(smoothness):  # (rows with overflowing norms diverge anyway)
+        # (0: all-zero rows and no intercept, nothing to learn; inf: rows whose
+        # norms overflow, which diverge anyway)
+        if 0.0 < smoothness < np.inf:
             first_step = min(first_step, 1.0 / smoothness)
         cfg.update(alpha_opt=alpha, t0_opt=1.0 / (alpha * first_step))
     cfg.update(batch_size=int(batch_size), schedule=_sgd.SCHEDULES.index(learning_rate),

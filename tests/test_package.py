@@ -45,3 +45,19 @@ def test_public_functions_are_exported_at_top_level():
     for name in ("sigmoid", "log_sigmoid", "log1pexp", "logsumexp", "softmax", "log_softmax"):
         assert callable(getattr(fastlogit, name))
         assert name in fastlogit.__all__
+
+
+def test_estimator_is_exported_and_imported_on_first_use():
+    # LogisticRegression needs scikit-learn: importing it eagerly would break
+    # the cheap import above, so fastlogit resolves the name lazily (PEP 562).
+    out = run_python(
+        """
+        import sys
+        import fastlogit
+        before = "sklearn" in sys.modules
+        estimator = fastlogit.LogisticRegression()
+        print(before, "sklearn" in sys.modules, "LogisticRegression" in fastlogit.__all__,
+              "LogisticRegression" in dir(fastlogit), type(estimator).__module__)
+        """
+    )
+    assert out == "False True True True fastlogit.model"
