@@ -205,6 +205,11 @@ cdef void _scores_batch(const floating *data, const index_t *indices, const inde
     cdef int64_t r = 0, q, k, i
     if sparse:
         for r in range(m):
+            # Two stages: a row's offsets (indptr[i]) are a cache miss too, so
+            # they are fetched twice as far ahead as the row they locate.
+            q = r + 2 * PREFETCH_AHEAD
+            if q < m + lookahead:
+                fl_prefetch(indptr + rows[q], 2 * sizeof(index_t))
             q = r + PREFETCH_AHEAD
             if q < m + lookahead:
                 i = rows[q]
@@ -489,7 +494,7 @@ cdef int _epoch(const floating *data, const index_t *indices, const index_t *ind
     while pos < n:
         m = cfg.batch_size if n - pos > cfg.batch_size else n - pos
         status = _batch(data, indices, indptr, sparse, d, y, sw, rows + pos, m,
-                        min(PREFETCH_AHEAD + 4, n - pos - m), cfg, st, loss_out)
+                        min(2 * PREFETCH_AHEAD + 4, n - pos - m), cfg, st, loss_out)
         if status != 0:
             break
         pos += m

@@ -43,7 +43,7 @@ ADAPTIVE_MIN_ETA = 1e-6
 #: Smoothness of the row loss in the score: sigmoid' <= 1/4, softmax's <= 1/2.
 _CURVATURE_BOUND = {False: 0.25, True: 0.5}
 #: Rows sampled to estimate the mean squared row norm of dense X.
-_NORM_SAMPLE = 1 << 16
+_NORM_SAMPLE = 1 << 12
 
 
 class SGDDivergenceError(FloatingPointError):
@@ -114,9 +114,12 @@ def _new_state(n_w, d, multinomial, *, coef, intercept, batch_size, schedule, et
 
 
 def _mean_sq_row_norm(Xk, n):
+    """Mean of ||x_i||^2 over a sample of rows (a scale for the first step only)."""
     if isinstance(Xk, tuple):
-        data = Xk[0]
-        return float(np.dot(data, data)) / n
+        data, _, indptr = Xk
+        rows = min(n, _NORM_SAMPLE)
+        head = data[:indptr[rows]].astype(np.float64)
+        return float(np.dot(head, head)) / rows
     step = max(1, n // _NORM_SAMPLE)
     sample = np.asarray(Xk[::step], dtype=np.float64)
     return float(np.einsum("ij,ij->", sample, sample)) / sample.shape[0]
