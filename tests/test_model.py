@@ -549,3 +549,27 @@ def test_nan_or_inf_in_x_is_an_error_for_every_solver_dense_and_csr(solver, bad)
     for data in (X, scipy.sparse.csr_matrix(X)):
         with pytest.raises(ValueError, match="NaN" if np.isnan(bad) else "infinity"):
             LogisticRegression(solver=solver, l1_ratio=0.5 if solver == "proximal" else 0.0).fit(data, y)
+
+
+@pytest.mark.parametrize("K", [2, 3])
+def test_sgd_balanced_class_weight_equals_the_same_sample_weights_set_by_hand(K):
+    X, y = synthetic(n=900, d=6, K=K, seed=11)
+    y = np.where(np.arange(900) % 5 == 0, 0, y)  # unbalanced classes
+    counts = np.bincount(y)
+    by_hand = len(y) / (len(counts) * counts[y])  # n / (K * n_k)
+    params = dict(solver="sgd", max_iter=4, tol=None, average=True, random_state=5)
+    a = LogisticRegression(class_weight="balanced", **params).fit(X, y)
+    b = LogisticRegression(**params).fit(X, y, sample_weight=by_hand)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    np.testing.assert_array_equal(a.intercept_, b.intercept_)
+
+
+def test_sgd_divergence_is_a_clear_error_and_leaves_the_estimator_unfitted():
+    from fastlogit.sgd import SGDDivergenceError
+
+    X, y = synthetic(n=300, d=4)
+    model = LogisticRegression(solver="sgd", learning_rate="constant", eta0=1.0, max_iter=3, tol=None)
+    with pytest.raises(FloatingPointError, match="lower the learning rate") as info:
+        model.fit(X * 1e160, y)
+    assert isinstance(info.value, SGDDivergenceError)
+    assert not hasattr(model, "coef_")
