@@ -1,0 +1,235 @@
+"""The comparison behind ``fastlogit bench``: fastlogit against its NumPy
+reference (kernels) and against scikit-learn (full fits and one SGD epoch),
+on the built-in Gaussian data of :mod:`fastlogit.bench.problems`.
+"""
+
+import time
+import warnings
+from datetime import datetime, timezone
+
+import numpy as np
+
+from .machine import machine_info
+from .problems import gaussian_classes
+from .timing import measure, peak_memory
+
+SEED = 20240601
+N_CLASSES = 10
+N_FEATURES = 100
+#: Regularization of every fit, scikit-learn's default.
+C = 1.0
+#: Generous for both libraries: the fits stop on their own tolerance.
+MAX_ITER = 1000
+
+FULL = {"sizes": [10_000, 100_000, 1_000_000], "kernel_repeats": 21, "fit_repeats": 7}
+QUICK = {"sizes": [10_000, 100_000], "kernel_repeats": 15, "fit_repeats": 5}
+
+#: Kernels timed against their twin in fastlogit.reference: (name, model).
+KERNELS = [
+    ("binary_loss_grad", "binary"),
+    ("binary_hessp", "binary"),
+    ("binary_predict_raw", "binary"),
+    ("sigmoid", "binary"),
+    ("multinomial_loss_grad", "multinomial"),
+    ("multinomial_hessp", "multinomial"),
+    ("logsumexp", "multinomial"),
+    ("softmax", "multinomial"),
+]
+MEMORY_KERNELS = ["binary_loss_grad", "multinomial_loss_grad"]
+FITS = ["binary", "multinomial"]
+STEPS_PER_SIZE = len(KERNELS) + 2 * len(MEMORY_KERNELS) + 2 * len(FITS) + 2  # one per bar.update()
+
+
+def kernel_call(module, name, X, y, coef, intercept, scores):
+    """A no-argument call of kernel ``name`` from ``module`` on one problem."""
+    f = getattr(module, name)
+    if name.endswith("loss_grad"):
+        return lambda: f(X, y, coef, intercept)
+    if name.endswith("hessp"):
+        return lambda: f(X, coef, intercept, coef)
+    if name.endswith("predict_raw"):
+        return lambda: f(X, coef, intercept)
+    if name == "sigmoid":
+        return lambda: f(scores)
+    return lambda: f(scores, axis=-1)  # logsumexp, softmax over the classes
+
+
+def objective(X, y, coef, intercept, C):
+    """scikit-learn's L2 objective divided by ``C n``: mean log-loss + |coef|^2 / (2 C n)."""
+    import fastlogit
+
+    coef = np.asarray(coef, dtype=np.float64)
+    intercept = np.asarray(intercept, dtype=np.float64)
+    if coef.shape[0] == 1:  # a binary model stored as (1, d)
+        loss = fastlogit.binary_loss_grad(X, y, coef[0], float(intercept.reshape(-1)[0]))[0]
+    else:
+        loss = fastlogit.multinomial_loss_grad(X, y, coef, intercept)[0]
+    return float(loss + 0.5 * np.sum(coef**2) / (C * X.shape[0]))
+
+
+def make_fit(which, solver):
+    """A fresh estimator: fastlogit's or scikit-learn's, same objective."""
+    if which == "fastlogit":
+        from fastlogit import LogisticRegression
+
+        if solver == "sgd":
+            return LogisticRegression(solver="sgd", max_iter=1, tol=None, random_state=0)
+        return LogisticRegression(C=C, solver="lbfgs", max_iter=MAX_ITER)
+    if solver == "sgd":
+        from sklearn.linear_model import SGDClassifier
+
+        return SGDClassifier(loss="log_loss", max_iter=1, tol=None, random_state=0)
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=C, solver="lbfgs", max_iter=MAX_ITER)
+
+
+def fit_quietly(model, X, y):
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X, y)
+
+
+def run_bench(sizes, threads, kernel_repeats, fit_repeats, n_features=N_FEATURES,
+              quick=False, progress=True):
+    """Run every comparison at every size; returns the JSON-ready results dict.
+
+    ``timings`` holds one record per (family, case, n, implementation) with
+    the median and spread of seconds per call; ``comparisons`` the same-run
+    ratio baseline / fastlogit of each pair (> 1: fastlogit is faster);
+    ``memory`` the peak traced bytes of one loss+gradient evaluation.
+    """
+    import numba
+    from threadpoolctl import threadpool_limits
+    from tqdm import tqdm
+
+    import fastlogit
+    from fastlogit import reference
+
+    started = time.perf_counter()
+    timings, memory = [], []
+    numba.set_num_threads(threads)
+    bar = tqdm(total=len(sizes) * STEPS_PER_SIZE, desc="fastlogit bench", unit="step",
+               disable=not progress)
+    with threadpool_limits(limits=threads):
+        for n in sizes:
+            problems = {
+                "binary": gaussian_classes(n, n_features, 2, seed=SEED),
+                "multinomial": gaussian_classes(n, n_features, N_CLASSES, seed=SEED + 1),
+            }
+            scores = {
+                "binary": fastlogit.binary_predict_raw(*_xci(problems["binary"])),
+                "multinomial": fastlogit.multinomial_predict_raw(*_xci(problems["multinomial"])),
+            }
+            for name, model in KERNELS:
+                X, y, coef, intercept = problems[model]
+                K = N_CLASSES if model == "multinomial" else 2
+                bar.set_postfix_str(f"{name} n={n}")
+                for which, module in (("fastlogit", fastlogit), ("reference", reference)):
+                    call = kernel_call(module, name, X, y, coef, intercept, scores[model])
+                    timings.append({"family": "kernel", "case": name, "n": n, "d": n_features,
+                                    "K": K, "implementation": which, **measure(call, kernel_repeats)})
+                bar.update()
+            for name in MEMORY_KERNELS:
+                model = name.split("_")[0]
+                X, y, coef, intercept = problems[model]
+                for which, module in (("fastlogit", fastlogit), ("reference", reference)):
+                    bar.set_postfix_str(f"memory {name} n={n}")
+                    call = kernel_call(module, name, X, y, coef, intercept, None)
+                    memory.append({"case": name, "n": n, "d": n_features, "implementation": which,
+                                   "peak_bytes": peak_memory(call), "X_bytes": X.nbytes})
+                    bar.update()
+            for model in FITS:
+                timings.extend(_fits(model, problems[model], n, n_features, fit_repeats, bar))
+            timings.extend(_sgd_epochs(problems["binary"], n, n_features, fit_repeats, bar))
+            del problems, scores
+    bar.close()
+    return {
+        "schema": "fastlogit-bench/1",
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "quick": quick,
+        "settings": {"sizes": list(sizes), "n_features": n_features, "n_classes": N_CLASSES,
+                     "C": C, "seed": SEED, "threads": threads, "kernel_repeats": kernel_repeats,
+                     "fit_repeats": fit_repeats},
+        "machine": machine_info(threads),
+        "timings": timings,
+        "comparisons": comparisons(timings),
+        "memory": memory,
+        "wall_time_s": time.perf_counter() - started,
+    }
+
+
+def _xci(problem):
+    X, _, coef, intercept = problem
+    return X, coef, intercept
+
+
+def _time_fit(which, solver, X, y, repeats):
+    """(timing summary, the last fitted model) of ``repeats`` fits from scratch."""
+    # Warm-up on a slice: compiles or loads every kernel the fit uses.
+    fit_quietly(make_fit(which, solver), X[:2000], y[:2000])
+    fitted = []
+
+    def fit():
+        fitted.append(fit_quietly(make_fit(which, solver), X, y))
+
+    return measure(fit, repeats, warm_up=False), fitted[-1]
+
+
+def _fits(model, problem, n, d, repeats, bar):
+    X, y, true_coef, true_intercept = problem
+    K = N_CLASSES if model == "multinomial" else 2
+    true_loss = objective(X, y, np.atleast_2d(true_coef), np.atleast_1d(true_intercept), C)
+    records = []
+    for which in ("fastlogit", "sklearn"):
+        bar.set_postfix_str(f"fit {model} {which} n={n}")
+        stats, last = _time_fit(which, "lbfgs", X, y, repeats)
+        records.append({
+            "family": "fit", "case": f"{model} lbfgs", "n": n, "d": d, "K": K,
+            "implementation": which, **stats,
+            "final_loss": objective(X, y, last.coef_, last.intercept_, C),
+            "true_model_loss": true_loss,
+            "n_iter": int(np.max(last.n_iter_)),
+        })
+        bar.update()
+    return records
+
+
+def _sgd_epochs(problem, n, d, repeats, bar):
+    X, y, _, _ = problem
+    records = []
+    for which in ("fastlogit", "sklearn"):
+        bar.set_postfix_str(f"sgd epoch {which} n={n}")
+        stats, last = _time_fit(which, "sgd", X, y, repeats)
+        import fastlogit
+
+        raw = fastlogit.binary_predict_raw(X, last.coef_.reshape(-1), float(last.intercept_[0]))
+        log_loss = float(np.mean(fastlogit.log1pexp(raw) - y * raw))
+        records.append({"family": "sgd", "case": "binary epoch", "n": n, "d": d, "K": 2,
+                        "implementation": which, **stats, "final_log_loss": log_loss})
+        bar.update()
+    return records
+
+
+def comparisons(timings):
+    """Same-run ratios baseline / fastlogit for each (family, case, n).
+
+    ``ratio`` compares medians; ``ratio_low`` / ``ratio_high`` the worst and
+    best case of the spread (baseline min / fastlogit max, and the reverse).
+    """
+    by_key = {}
+    for t in timings:
+        by_key.setdefault((t["family"], t["case"], t["n"]), {})[t["implementation"]] = t
+    out = []
+    for (family, case, n), impls in by_key.items():
+        fast = impls.get("fastlogit")
+        for which, base in impls.items():
+            if which == "fastlogit" or fast is None:
+                continue
+            out.append({"family": family, "case": case, "n": n, "baseline": which,
+                        "ratio": base["median_s"] / fast["median_s"],
+                        "ratio_low": base["min_s"] / fast["max_s"],
+                        "ratio_high": base["max_s"] / fast["min_s"]})
+    return out

@@ -1,0 +1,68 @@
+"""Wall-clock timings with their spread, and the peak memory of one call."""
+
+import gc
+import time
+import tracemalloc
+
+import numpy as np
+
+#: A measurement shorter than this is dominated by timer and call overhead:
+#: such calls are repeated inside one measurement and the time divided.
+MIN_MEASUREMENT_S = 0.002
+#: Pause before each measurement.  A thread pool (OpenBLAS's, OpenMP's) keeps
+#: its threads spinning for a while after its last call; on a machine with
+#: as many cores as threads they take the CPU from the next implementation's
+#: threads (calls of a few ms were measured at ~8 ms right after a BLAS-heavy
+#: reference).  Waiting lets them go idle.
+SETTLE_S = 0.25
+
+
+def summarize(times):
+    """``{"times_s", "median_s", "min_s", "max_s", "q1_s", "q3_s"}`` of seconds per call."""
+    t = np.asarray(times, dtype=np.float64)
+    q1, median, q3 = np.percentile(t, [25, 50, 75])
+    return {"times_s": [float(v) for v in t], "median_s": float(median), "min_s": float(t.min()),
+            "max_s": float(t.max()), "q1_s": float(q1), "q3_s": float(q3)}
+
+
+def _timed(fn, number):
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return time.perf_counter() - start
+
+
+def measure(fn, repeats, warm_up=True):
+    """Time ``fn()`` ``repeats`` times; returns :func:`summarize` of seconds per call.
+
+    The warm-up call compiles (or loads from cache) every Numba kernel the
+    call uses, so compilation is never inside a measurement.  Calls faster
+    than :data:`MIN_MEASUREMENT_S` are looped within each measurement.
+    """
+    time.sleep(SETTLE_S)
+    if warm_up:
+        fn()
+    number = 1
+    while (elapsed := _timed(fn, number)) < MIN_MEASUREMENT_S and number < 10**6:
+        number *= 10
+    times = [elapsed / number] + [_timed(fn, number) / number for _ in range(repeats - 1)]
+    return summarize(times)
+
+
+def peak_memory(fn):
+    """Peak bytes allocated during ``fn()`` beyond what was live before it.
+
+    Uses tracemalloc, which sees every NumPy array (temporaries included)
+    but not buffers allocated inside Numba-compiled code.
+    """
+    fn()  # warm-up: compile or load kernels outside the traced region
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        fn()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return max(0, peak - before)

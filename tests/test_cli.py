@@ -1,0 +1,196 @@
+"""The ``fastlogit`` command: arguments, output files, the results schema, reports.
+
+``bench`` runs at tiny sizes through hidden options (``--repeats``,
+``--features``, ``--no-progress``); ``report`` reads two real
+pytest-benchmark JSON files kept in tests/data/, written by::
+
+    FASTLOGIT_BENCH_SCALE=0.001 pytest benchmarks/test_special.py --benchmark-only \
+        -k "(sigmoid and not log_sigmoid) or logsumexp" --benchmark-max-time=0.05 \
+        --benchmark-json=FILE
+
+with each benchmark's raw ``stats["data"]`` list removed (4 MB → 40 kB).
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fastlogit.__main__ import main
+
+DATA = Path(__file__).parent / "data"
+RUN = DATA / "pytest_benchmark_special.json"
+BASELINE = DATA / "pytest_benchmark_special_baseline.json"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TINY = ["--sizes", "200", "300", "--repeats", "2", "--features", "5", "--no-progress"]
+
+
+def exit_status(argv):
+    """main's exit status, whether returned or raised by argparse."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def assert_png(path):
+    data = path.read_bytes()
+    assert data.startswith(PNG_SIGNATURE), path
+    assert len(data) > 5000, path  # a drawn figure, not an empty canvas
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    assert main(["bench", *TINY, "--threads", "1", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.parametrize("argv", [
+    [],
+    ["frobnicate"],
+    ["bench", "--sizes"],
+    ["bench", "--sizes", "ten"],
+    ["bench", "--sizes", "5"],
+    ["bench", "--sizes", "100.5"],
+    ["bench", "--threads", "0"],
+    ["bench", "--threads", "100000"],
+    ["bench", "--bogus"],
+    ["report"],
+    ["report", "a.json", "b.json", "c.json"],
+    ["report", "a.json", "--threshold", "x"],
+    ["report", "a.json", "--threshold", "-0.1"],
+])
+def test_bad_arguments_exit_with_status_2_and_a_message(argv, capsys):
+    assert exit_status(argv) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_help_runs_as_a_module():
+    result = subprocess.run([sys.executable, "-m", "fastlogit", "bench", "--help"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0
+    assert "--quick" in result.stdout and "--repeats" not in result.stdout
+
+
+def test_bench_writes_every_output_file(bench_run, capsys):
+    for name in ("results.json", "report.md", "report.html",
+                 "speedup.png", "fits.png", "memory.png"):
+        assert (bench_run / name).stat().st_size > 0, name
+    for name in ("speedup.png", "fits.png", "memory.png"):
+        assert_png(bench_run / name)
+    md = (bench_run / "report.md").read_text()
+    page = (bench_run / "report.html").read_text()
+    for text in ("binary_loss_grad", "multinomial lbfgs", "binary epoch", "speedup.png"):
+        assert text in md and text in page
+
+
+def test_results_json_schema(bench_run):
+    results = json.loads((bench_run / "results.json").read_text())
+    assert results["schema"] == "fastlogit-bench/1"
+    assert results["settings"]["sizes"] == [200, 300]
+    assert results["settings"]["threads"] == 1
+    machine = results["machine"]
+    assert isinstance(machine["cpu"], str) and isinstance(machine["cores"], int)
+    assert machine["threads"] == 1
+    assert isinstance(machine["blas"], list)
+    assert set(machine["versions"]) >= {"python", "numpy", "numba", "scipy", "scikit-learn",
+                                        "fastlogit"}
+    families = {(t["family"], t["implementation"]) for t in results["timings"]}
+    assert families == {("kernel", "fastlogit"), ("kernel", "reference"), ("fit", "fastlogit"),
+                        ("fit", "sklearn"), ("sgd", "fastlogit"), ("sgd", "sklearn")}
+    for t in results["timings"]:
+        assert len(t["times_s"]) == 2
+        assert t["min_s"] <= t["q1_s"] <= t["median_s"] <= t["q3_s"] <= t["max_s"]
+        assert isinstance(t["n"], int) and t["min_s"] > 0
+        if t["family"] == "fit":
+            assert isinstance(t["final_loss"], float) and isinstance(t["n_iter"], int)
+    fits = {(t["case"], t["n"], t["implementation"]): t["final_loss"]
+            for t in results["timings"] if t["family"] == "fit"}
+    for (case, n, which), loss in fits.items():  # the same objective, minimized by both
+        assert loss == pytest.approx(fits[(case, n, "sklearn")], abs=1e-4)
+    assert len(results["comparisons"]) == len(results["timings"]) // 2
+    for c in results["comparisons"]:
+        assert c["ratio_low"] <= c["ratio"] <= c["ratio_high"]
+    assert {(m["case"], m["implementation"]) for m in results["memory"]} == {
+        (k, w) for k in ("binary_loss_grad", "multinomial_loss_grad")
+        for w in ("fastlogit", "reference")}
+    assert all(isinstance(m["peak_bytes"], int) for m in results["memory"])
+
+
+def test_report_on_a_pytest_benchmark_run(tmp_path, capsys):
+    assert main(["report", str(RUN), "--out", str(tmp_path)]) == 0
+    assert_png(tmp_path / "ratios.png")
+    md = (tmp_path / "report.md").read_text()
+    assert "sigmoid float64" in md and "scipy" in md and "reference" in md
+    assert "baseline" not in md.lower()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    for group in summary["groups"]:
+        assert group["fastlogit"] == "fastlogit"
+        assert {r["implementation"] for r in group["ratios"]} == {
+            m["implementation"] for m in group["members"]} - {"fastlogit"}
+    assert "<table>" in (tmp_path / "report.html").read_text()
+
+
+def test_report_against_a_baseline_flags_regressions(tmp_path, capsys):
+    assert main(["report", str(RUN), str(BASELINE), "--out", str(tmp_path),
+                 "--threshold", "0.1"]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    run = {b["fullname"]: b["stats"]["median"] for b in json.loads(RUN.read_text())["benchmarks"]}
+    assert len(summary["changes"]) == len(run)
+    for c in summary["changes"]:
+        assert c["change"] == pytest.approx(run[c["benchmark"]] / c["baseline_median_s"] - 1)
+        assert (c["status"] == "regression") == (c["change"] > 0.1)
+    assert "Change against the baseline" in (tmp_path / "report.md").read_text()
+    assert "regression(s)" in capsys.readouterr().out
+
+
+def test_report_fails_on_regression_when_asked(tmp_path):
+    # The run against itself slowed down by half: every benchmark regresses.
+    data = json.loads(RUN.read_text())
+    for b in data["benchmarks"]:
+        b["stats"]["median"] *= 1.5
+    slower = tmp_path / "slower.json"
+    slower.write_text(json.dumps(data))
+    out = tmp_path / "out"
+    assert main(["report", str(slower), str(RUN), "--out", str(out)]) == 0
+    assert main(["report", str(slower), str(RUN), "--out", str(out), "--fail-on-regression"]) == 1
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "no such file"),
+    ("{not json", "not valid JSON"),
+    ('{"machine_info": {}}', "not pytest-benchmark JSON"),
+    ('{"benchmarks": []}', "holds no benchmarks"),
+    ('{"benchmarks": [{"name": "x"}]}', "stats.median"),
+])
+def test_missing_or_invalid_json_exits_1_without_traceback(tmp_path, content, message):
+    path = tmp_path / "run.json"
+    if content is not None:
+        path.write_text(content)
+    for argv in (["report", str(path)], ["report", str(RUN), str(path)]):
+        result = subprocess.run([sys.executable, "-m", "fastlogit", *argv, "--out",
+                                 str(tmp_path / "out")], capture_output=True, text=True)
+        assert result.returncode == 1
+        assert message in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_out_that_is_a_file_exits_1(tmp_path, capsys):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    assert main(["bench", *TINY, "--out", str(not_a_folder)]) == 1
+    assert "not a folder" in capsys.readouterr().err
+    assert main(["report", str(RUN), "--out", str(not_a_folder)]) == 1
+
+
+def test_missing_matplotlib_names_the_extra(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
+    from fastlogit.bench import plots
+
+    with pytest.raises(ImportError, match=r"pip install fastlogit\[report\]"):
+        plots.pyplot()
+    assert main(["report", str(RUN), "--out", str(tmp_path)]) == 1
+    assert main(["bench", *TINY, "--out", str(tmp_path)]) == 1  # before measuring anything
