@@ -243,12 +243,19 @@ cdef void _scores_batch(const floating *data, const index_t *indices, const inde
 
 cdef void _add_batch(const floating *data, const index_t *indices, const index_t *indptr,
                      bint sparse, int64_t d, const int64_t *rows, int64_t m, const double *Z,
-                     double c, double *a, double *V, int64_t K) noexcept nogil:
-    """V[k] += c * sum_r Z[r, k] * x_{rows[r]} (a: 4 * K doubles of scratch)."""
+                     double c, double *a, double *V, int64_t K, int64_t n_next) noexcept nogil:
+    """V[k] += c * sum_r Z[r, k] * x_{rows[r]} (a: 4 * K doubles of scratch).
+
+    Dense X: also prefetches the next batch's rows (rows[m:m + n_next]), four
+    per block: this phase works from cache, so memory is otherwise idle.
+    """
     cdef const floating *ptrs[4]
     cdef int64_t r = 0, q
     if not sparse:
         while r + 4 <= m:
+            for q in range(r, r + 4):
+                if q < n_next:
+                    fl_prefetch(data + rows[m + q] * d, d * sizeof(floating))
             for q in range(4):
                 ptrs[q] = data + rows[r + q] * d
             for q in range(4 * K):
@@ -326,11 +333,12 @@ cdef inline void _l1_coordinate(State *st, int64_t idx, bint averaging) noexcept
 # ---------------------------------------------------------------------------
 cdef int _batch(const floating *data, const index_t *indices, const index_t *indptr,
                 bint sparse, int64_t d, const int64_t *y, const double *sw,
-                const int64_t *rows, int64_t m, int64_t lookahead, const Config *cfg, State *st,
-                double *loss_out) noexcept nogil:
+                const int64_t *rows, int64_t m, int64_t lookahead, int64_t n_next,
+                const Config *cfg, State *st, double *loss_out) noexcept nogil:
     """Returns 0, or 1 when the batch's loss is not finite (nothing updated).
 
-    rows[m:m + lookahead] are the next batch's rows (prefetched).
+    rows[m:m + lookahead] are the next batch's rows (prefetched while scoring),
+    rows[m:m + n_next] all of them (prefetched while updating, dense X).
     """
     cdef int64_t K = cfg.n_w
     cdef int64_t r, i, k, j, jj, col, n_touched = 0
@@ -377,9 +385,9 @@ cdef int _batch(const floating *data, const index_t *indices, const index_t *ind
                 if st.scale < MIN_SCALE:
                     _fold_scale(st, K * d)
         c = -eta / (m * st.scale)
-        _add_batch(data, indices, indptr, sparse, d, rows, m, st.Z, c, st.a, st.v, K)
+        _add_batch(data, indices, indptr, sparse, d, rows, m, st.Z, c, st.a, st.v, K, n_next)
         if averaging and st.P != 0.0:
-            _add_batch(data, indices, indptr, sparse, d, rows, m, st.Z, c * st.P, st.a, st.U, K)
+            _add_batch(data, indices, indptr, sparse, d, rows, m, st.Z, c * st.P, st.a, st.U, K, 0)
         if cfg.fit_intercept:
             for k in range(K):
                 gk = 0.0
@@ -438,7 +446,7 @@ cdef void _adagrad_step(const floating *data, const index_t *indices, const inde
                     if not all_columns:
                         for k in range(K):
                             st.g[k * d + col] = 0.0
-    _add_batch(data, indices, indptr, sparse, d, rows, m, st.Z, 1.0 / m, st.a, st.g, K)
+    _add_batch(data, indices, indptr, sparse, d, rows, m, st.Z, 1.0 / m, st.a, st.g, K, 0)
 
     if all_columns:
         for j in range(K * d):
@@ -494,7 +502,8 @@ cdef int _epoch(const floating *data, const index_t *indices, const index_t *ind
     while pos < n:
         m = cfg.batch_size if n - pos > cfg.batch_size else n - pos
         status = _batch(data, indices, indptr, sparse, d, y, sw, rows + pos, m,
-                        min(2 * PREFETCH_AHEAD + 4, n - pos - m), cfg, st, loss_out)
+                        min(2 * PREFETCH_AHEAD + 4, n - pos - m),
+                        min(cfg.batch_size, n - pos - m), cfg, st, loss_out)
         if status != 0:
             break
         pos += m
