@@ -140,13 +140,32 @@ def check_finite(X, name="X"):
     for lo in range(0, values.shape[0], CHECK_CHUNK):
         chunk = values[lo:lo + CHECK_CHUNK]
         if not np.isfinite(chunk).all():
-            what = "NaN" if np.isnan(chunk).any() else "infinity"
-            raise ValueError(f"Input {name} contains {what}; every value must be finite")
+            # The error path only: locate the first offending entry.
+            k = np.flatnonzero(~np.isfinite(chunk.reshape(-1)))[0]
+            what = "NaN" if np.isnan(chunk.reshape(-1)[k]) else "infinity"
+            if isinstance(X, np.ndarray):
+                row, col = divmod(lo * X.shape[1] + int(k), X.shape[1])
+            else:
+                k += lo
+                row, col = int(np.searchsorted(X.indptr, k, side="right")) - 1, int(X.indices[k])
+            raise ValueError(
+                f"Input {name} contains {what} (first at row {row}, column {col}); "
+                "every value must be finite"
+            )
+
+
+def _check_finite_labels(arr, name):
+    """Raise ``ValueError`` naming NaN or infinity (and the first row) in float labels."""
+    if arr.dtype.kind == "f" and not _all_in_chunks(arr, np.isfinite):
+        i = int(np.flatnonzero(~np.isfinite(arr))[0])  # the error path only
+        what = "NaN" if np.isnan(arr[i]) else "infinity"
+        raise ValueError(f"Input {name} contains {what} (first at row {i}); every label must be finite")
 
 
 def as_binary_labels(y, n, name="y"):
     """Labels in {0, 1}, (n,), in their own numeric dtype (no O(n) copy or temporary)."""
     arr = as_vector(y, n, name, dtype=None)
+    _check_finite_labels(arr, name)
     if arr.dtype.kind == "f":
         ok = _all_in_chunks(arr, lambda c: (c == 0) | (c == 1))
     else:
@@ -163,6 +182,7 @@ def as_class_indices(y, n, n_classes, name="y"):
     are converted once to intp.
     """
     arr = as_vector(y, n, name, dtype=None)
+    _check_finite_labels(arr, name)
     if arr.dtype.kind == "f":
         if not _all_in_chunks(arr, lambda c: np.mod(c, 1) == 0):
             raise TypeError(f"{name} must hold integer class indices, got non-integer values")
@@ -223,3 +243,30 @@ def as_scalar(value, name):
     if not np.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     return value
+
+
+def check_estimator_input(X, name="X"):
+    """Reject what scikit-learn's ``validate_data`` would quietly convert or word vaguely.
+
+    For :class:`~fastlogit.LogisticRegression`: a datetime, timedelta, string
+    or bytes dtype (a TypeError), complex data (scikit-learn's own
+    "Complex data not supported", naming ``name``) and an array that is not
+    2-d.  Object arrays of numbers stay accepted (scikit-learn converts them);
+    objects without a dtype (lists) are left to ``validate_data``.
+    """
+    dtypes = getattr(X, "dtypes", None)  # a pandas DataFrame: one dtype per column
+    if dtypes is None or not hasattr(dtypes, "__iter__"):
+        dtypes = [getattr(X, "dtype", None)]
+    for dtype in dtypes:
+        kind = getattr(dtype, "kind", None)
+        if kind == "c":
+            raise ValueError(f"Complex data not supported: {name} has complex dtype {dtype}")
+        if kind is not None and kind in "MmUS":
+            raise TypeError(f"{name} must hold real numbers, got dtype {dtype}")
+    ndim = getattr(X, "ndim", None)
+    if ndim is not None and ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-d array (n_samples, n_features), got shape {X.shape}. "
+            "Reshape your data with array.reshape(-1, 1) for a single feature or "
+            "array.reshape(1, -1) for a single sample."
+        )

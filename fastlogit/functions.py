@@ -21,6 +21,7 @@ from .data import (
     as_sample_weight,
     as_scalar,
     check_axis,
+    check_finite,
     check_n_threads,
     check_reduction,
 )
@@ -213,6 +214,14 @@ def _normalizer(reduction, sw, n):
     return 1.0 / (sw.sum() if sw is not None else n)
 
 
+def _check_x_if_nonfinite(X, *results):
+    """NaN or inf in ``X`` makes the kernel's results non-finite at any
+    coefficients (0 * inf is NaN), so ``X`` is scanned only when a result is
+    non-finite (no extra pass otherwise), before any NumPy arithmetic on it."""
+    if not all(np.isfinite(r).all() for r in results):
+        check_finite(X)
+
+
 def _binary_inputs(X, coef, intercept, sample_weight, reduction, n_threads):
     X, Xk = as_matrix(X)
     n, d = X.shape
@@ -267,6 +276,7 @@ def binary_loss_grad(X, y, coef, intercept=0.0, sample_weight=None, reduction="m
     scratch = np.empty((T, 2, _binary.ROW_BLOCK))
     with _numba_threads(T):
         _binary.loss_grad(Xk, y, w, b, sw, T, parts, scratch)
+    _check_x_if_nonfinite(X, parts)
     total = parts.sum(axis=0) * scale
     return float(total[d + 1]), total[:d], float(total[d])
 
@@ -299,6 +309,7 @@ def multinomial_loss_grad(X, y, coef, intercept=None, sample_weight=None, reduct
     scratch = np.empty((T, _binary.ROW_BLOCK + 3, K))
     with _numba_threads(T):
         _multinomial.loss_grad(Xk, y, W, b, sw, T, parts, loss_parts, scratch)
+    _check_x_if_nonfinite(X, parts, loss_parts)
     total = parts.sum(axis=0) * scale
     return float(loss_parts.sum() * scale), total[:, :d], total[:, d]
 
@@ -317,6 +328,7 @@ def binary_hessp(X, coef, intercept, vec_coef, vec_intercept=0.0, sample_weight=
     parts = np.empty((T, d + 1))
     with _numba_threads(T):
         _binary.hessp(Xk, w, b, v, v_b, sw, T, parts)
+    _check_x_if_nonfinite(X, parts)
     total = parts.sum(axis=0) * scale
     return total[:d], float(total[d])
 
@@ -336,6 +348,7 @@ def multinomial_hessp(X, coef, intercept, vec_coef, vec_intercept=None, sample_w
     scratch = np.empty((T, 2 * _binary.ROW_BLOCK + 2, K))
     with _numba_threads(T):
         _multinomial.hessp(Xk, W, b, V, v_b, sw, T, parts, scratch)
+    _check_x_if_nonfinite(X, parts)
     total = parts.sum(axis=0) * scale
     return total[:, :d], total[:, d]
 
@@ -350,6 +363,7 @@ def binary_hessian(X, coef, intercept=0.0, sample_weight=None, reduction="mean",
     O(HESSIAN_BLOCK * d + d**2), independent of n.
     """
     X, _, w, b, sw, scale, _ = _binary_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
+    check_finite(X)  # before the BLAS products (an O(n d) scan next to their O(n d^2))
     return _binary_hessian_sum(X, w, b, sw) * scale
 
 
@@ -388,6 +402,7 @@ def binary_predict_raw(X, coef, intercept=0.0, n_threads=None):
     out = np.empty(X.shape[0])
     with _numba_threads(T):
         _binary.predict_raw_into(Xk, w, b, out)
+    _check_x_if_nonfinite(X, out)
     return out
 
 
@@ -397,4 +412,5 @@ def multinomial_predict_raw(X, coef, intercept=None, n_threads=None):
     out = np.empty((X.shape[0], W.shape[0]))
     with _numba_threads(T):
         _multinomial.predict_raw_into(Xk, W, b, out)
+    _check_x_if_nonfinite(X, out)
     return out
