@@ -56,6 +56,7 @@ from sklearn.linear_model import SGDClassifier
 from sklearn.metrics import log_loss
 
 import fastlogit
+from fastlogit import reference
 from fastlogit.sgd import fit_sgd
 
 from conftest import _scaled
@@ -221,3 +222,41 @@ def test_log_loss_after_epochs(benchmark):
             assert np.isfinite(v) and v > 0
             benchmark.extra_info[f"{label} epochs={e}"] = v
     print("\n" + "\n".join(lines))
+
+
+#: Rows of the loop-vs-twin comparison: the NumPy twin runs a Python loop
+#: over minibatches and a Python Fisher-Yates shuffle, so it stays small.
+REFERENCE_ROWS = 20_000
+
+
+@pytest.mark.parametrize("which", ["fastlogit", "reference"])
+@pytest.mark.parametrize("K", [2, SOFTMAX_K])
+def test_epoch_against_numpy_twin(benchmark, which, K):
+    """One epoch of the Cython loop vs ``fastlogit.reference.sgd_epochs``, the same settings.
+
+    On the first ``REFERENCE_ROWS`` rows of the dense set; both results are
+    checked equal (the twin is the loop's test oracle).
+    """
+    X, labels = problem("dense", DENSE)
+    rows = min(_scaled(REFERENCE_ROWS), X.shape[0])
+    X, y = X[:rows], labels[K][:rows]
+    benchmark.group = f"sgd epoch vs NumPy twin dense {rows}x{X.shape[1]} K={K}"
+    loop = run_fastlogit(X, y, K, False, 1)  # its settings, for the twin
+    if which == "fastlogit":
+        result = benchmark.pedantic(run_fastlogit, args=(X, y, K, False, 1), rounds=3, iterations=1)
+        coef = result.coef
+    else:
+        cfg = loop.state.config
+        n_w = loop.coef.shape[0]
+
+        def twin():
+            return reference.sgd_epochs(
+                X, y, None, K, np.zeros((n_w, X.shape[1])), np.zeros(n_w), n_epochs=1,
+                batch_size=cfg["batch_size"], learning_rate=SGD_SETTINGS["learning_rate"],
+                eta0=SGD_SETTINGS["eta0"], power_t=0.5, alpha_opt=cfg["alpha_opt"],
+                t0_opt=cfg["t0_opt"], lam2=cfg["lam2"], lam1=cfg["lam1"],
+                fit_intercept=cfg["fit_intercept"], avg_start=cfg["avg_start"],
+                sw_scale=cfg["sw_scale"], seed=loop.state.extra["seed"])
+
+        coef = benchmark.pedantic(twin, rounds=3, iterations=1)[0]
+    np.testing.assert_allclose(coef, loop.coef, rtol=1e-9, atol=1e-12)

@@ -341,8 +341,8 @@ cdef int _batch(const floating *data, const index_t *indices, const index_t *ind
     rows[m:m + n_next] all of them (prefetched while updating, dense X).
     """
     cdef int64_t K = cfg.n_w
-    cdef int64_t r, i, k, j, jj, col, n_touched = 0
-    cdef double si, loss = 0.0, eta, factor, c, gk, gj, step
+    cdef int64_t r, i, k, j, jj, col
+    cdef double si, loss = 0.0, eta, factor, c, gk
     cdef bint averaging
 
     # Scores and residuals, all with the weights before the step.
@@ -425,8 +425,8 @@ cdef void _adagrad_step(const floating *data, const index_t *indices, const inde
     sparse batch costs O(n_w * d); without one, only the touched columns.
     """
     cdef int64_t K = cfg.n_w
-    cdef int64_t r, i, k, j, jj, col, idx, n_touched = 0
-    cdef double gj, step, vnew, w, gk
+    cdef int64_t r, i, k, j, jj, col, n_touched = 0
+    cdef double gk
     cdef bint penalized = cfg.lam2 > 0.0 or cfg.lam1 > 0.0
     cdef bint all_columns = (not sparse) or penalized
 
@@ -711,7 +711,7 @@ def softmax_row_values(const double[:, ::1] z, double[:, ::1] p, double[::1] lse
 
 
 def softmax_residual_values(double[:, ::1] z, const int64_t[::1] y):
-    """The minibatch path (vectorized clone): z[i] <- softmax(z[i]) - onehot(y[i]); returns the loss sum."""
+    """The minibatch path (the AVX2/AVX-512 clone): z[i] <- softmax(z[i]) - onehot(y[i]); returns the loss sum."""
     cdef int64_t n = z.shape[0]
     cdef int64_t[::1] rows = np.arange(n, dtype=np.int64)
     cdef double[::1] scratch = np.empty(2 * z.shape[1])

@@ -64,6 +64,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
           on fused Hessian-vector products.
         - "proximal": accelerated proximal gradient (FISTA) with
           backtracking, on working sets of features when there is an L1 term.
+          Each working set is solved on a copy of its columns of X
+          (n x size of the set; all of X if every feature enters).
         - "sgd": minibatch stochastic gradient descent (the Cython loop);
           ``max_iter`` counts epochs.  Also what :meth:`partial_fit` runs.
         - "auto": "proximal" when there is an L1 term (``l1_ratio > 0``

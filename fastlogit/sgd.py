@@ -80,37 +80,50 @@ class SGDState:
     extra: dict = field(default_factory=dict)
 
     def copy_arrays(self):
-        return {k: a.copy() for k, a in self.arrays.items()}, self.scalars.copy()
+        """(arrays, scalars) to restore after a failed epoch; scratch is shared."""
+        return ({k: a if k in SCRATCH else a.copy() for k, a in self.arrays.items()},
+                self.scalars.copy())
 
 
-def _empty2():
-    return np.zeros((0, 0))
+#: State arrays that only hold a step's temporaries (nothing to save or restore).
+SCRATCH = ("batch_scores", "row_scratch", "adagrad_grad", "touched", "mark")
 
 
-def _new_state(n_w, d, multinomial, *, coef, intercept, batch_size, schedule, eta0, average, sparse, seed):
+def _new_state(n_w, d, multinomial, *, coef, intercept, eta0, seed):
     v = np.zeros((n_w, d)) if coef is None else np.array(coef, dtype=np.float64, order="C").reshape(n_w, d)
     b = np.zeros(n_w) if intercept is None else np.array(intercept, dtype=np.float64).reshape(n_w)
-    adagrad = schedule == "adagrad"
-    averaged = average > 0
-    arrays = {
-        "coef": v,
-        "intercept": b,
-        "avg_sum": np.zeros((n_w, d)) if averaged else _empty2(),
-        "avg_intercept_sum": np.zeros(n_w) if averaged else np.zeros(0),
-        "l1_applied": np.zeros((n_w, d)),
-        "adagrad_sum": np.zeros((n_w, d)) if adagrad else _empty2(),
-        "adagrad_intercept_sum": np.zeros(n_w) if adagrad else np.zeros(0),
-        "adagrad_grad": np.zeros((n_w, d)) if adagrad else _empty2(),
-        "batch_scores": np.zeros((batch_size, n_w)),
-        "row_scratch": np.zeros((6, n_w)),
-        "touched": np.zeros(d if (adagrad and sparse) else 0, dtype=np.int64),
-        "mark": np.zeros(d if (adagrad and sparse) else 0, dtype=np.uint8),
-    }
     scalars = np.zeros(_sgd.N_SCALARS)
     scalars[_sgd.SCALE] = 1.0
     scalars[_sgd.ETA] = eta0
-    return SGDState(arrays=arrays, scalars=scalars, rng=np.array([seed], dtype=np.uint64),
-                    config={"multinomial": multinomial})
+    return SGDState(arrays={"coef": v, "intercept": b}, scalars=scalars,
+                    rng=np.array([seed], dtype=np.uint64), config={"multinomial": multinomial})
+
+
+def _provide_arrays(state, *, batch_size, averaged, adagrad, l1, sparse):
+    """Give ``state`` every array this call's settings use (zeros where new).
+
+    The loop dereferences exactly these, so they are sized here on every
+    call: a ``partial_fit`` whose settings changed (averaging, AdaGrad, an
+    L1 term, a sparse chunk) gets what it needs; unused ones stay empty.
+    """
+    n_w, d = state.arrays["coef"].shape
+    need = {
+        "avg_sum": (n_w, d) if averaged else (0, 0),
+        "avg_intercept_sum": (n_w,) if averaged else (0,),
+        "l1_applied": (n_w, d) if l1 else (0, 0),
+        "adagrad_sum": (n_w, d) if adagrad else (0, 0),
+        "adagrad_intercept_sum": (n_w,) if adagrad else (0,),
+        "adagrad_grad": (n_w, d) if adagrad else (0, 0),
+        "batch_scores": (batch_size, n_w),
+        "row_scratch": (6, n_w),
+        "touched": (d,) if (adagrad and sparse) else (0,),
+        "mark": (d,) if (adagrad and sparse) else (0,),
+    }
+    for name, shape in need.items():
+        have = state.arrays.get(name)
+        if have is None or have.size < np.prod(shape):
+            dtype = np.int64 if name == "touched" else np.uint8 if name == "mark" else np.float64
+            state.arrays[name] = np.zeros(shape, dtype=dtype)
 
 
 def _mean_sq_row_norm(Xk, n):
@@ -231,12 +244,12 @@ def fit_sgd(Xk, y, sample_weight, n_classes, *, C, l1_ratio, fit_intercept, batc
 
     if state is None:
         seed = _seed(random_state)
-        state = _new_state(n_w, d, multinomial, coef=coef, intercept=intercept,
-                           batch_size=batch_size, schedule=learning_rate, eta0=eta0,
-                           average=avg_start, sparse=sparse, seed=seed)
+        state = _new_state(n_w, d, multinomial, coef=coef, intercept=intercept, eta0=eta0,
+                           seed=seed)
         state.extra["seed"] = seed
-    if state.arrays["batch_scores"].shape[0] < batch_size:
-        state.arrays["batch_scores"] = np.zeros((batch_size, n_w))
+    _provide_arrays(state, batch_size=batch_size, averaged=avg_start > 0,
+                    adagrad=learning_rate == "adagrad", l1=l1_ratio > 0 and not np.isinf(C),
+                    sparse=sparse)
 
     if early_stopping:
         train, val = _validation_split(y, validation_fraction, state.extra.get("seed", 0))

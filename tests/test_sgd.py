@@ -118,7 +118,7 @@ def test_c_softmax_row_equals_numba(K):
     _sgd.softmax_row_values(z, p_c, lse_c)
     np.testing.assert_array_equal(p_c, p_nb)
     np.testing.assert_array_equal(lse_c, lse_nb)
-    # The vectorized minibatch path may fuse multiply-adds: 1 ulp allowed.
+    # The minibatch path (an AVX2/AVX-512 clone) may fuse multiply-adds: 1 ulp allowed.
     y = rng.integers(0, K, z.shape[0]).astype(np.int64)
     r = z.copy()
     _sgd.softmax_residual_values(r, y)
@@ -440,3 +440,18 @@ def test_x_is_used_in_place_and_extra_memory_is_the_row_order_only(sparse):
     tracemalloc.stop()
     # Two int64 row orders (16 n bytes), O(K d) state besides; X (32 MB dense) never copied.
     assert peak < 16 * n + (1 << 20)
+
+
+def test_continuing_with_other_settings_gets_the_arrays_they_need():
+    """A partial_fit stream whose settings change (set_params between calls)."""
+    X, y = _problem(120, 6, 3, seed=19)
+    first = _sgd_fit(X, y, 3, learning_rate="constant", C=np.inf, max_iter=1)
+    Xs = sp.csr_matrix(X)
+    settings = {**DEFAULTS, "learning_rate": "adagrad", "average": True, "l1_ratio": 0.5,
+                "C": 0.5, "batch_size": 50, "max_iter": 2}
+    second = fit_sgd((Xs.data, Xs.indices, Xs.indptr), y, None, 3, **settings, state=first.state)
+    assert second.coef.shape == (3, 6) and np.isfinite(second.coef).all()
+    arrays = second.state.arrays
+    assert arrays["adagrad_sum"].shape == (3, 6) and arrays["mark"].shape == (6,)
+    assert arrays["avg_sum"].shape == (3, 6) and arrays["l1_applied"].shape == (3, 6)
+    assert (arrays["adagrad_sum"] > 0).any()
