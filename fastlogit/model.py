@@ -395,14 +395,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                              reset=first)
         check_classification_targets(y)
         known = classes if first else self.classes_
-        y_enc = np.searchsorted(known, y).clip(0, len(known) - 1)
-        unknown = known[y_enc] != y
-        if np.any(unknown):
-            raise ValueError(
-                f"y holds labels that are not in classes {known.tolist()}: "
-                f"{np.unique(y[unknown]).tolist()}"
-            )
-        y_enc = y_enc.astype(np.intp, copy=False)
+        y_enc = self._encode(y, known, X.shape[0])
         sw = self._weights_partial(X, y_enc, known, sample_weight)
         if first:
             init, state = None, None
@@ -413,6 +406,37 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.classes_, self.solver_ = known, "sgd"
         self._store_sgd(res, accumulate=not first)
         return self
+
+    def _encode(self, y, known, n_samples):
+        """Labels ``y`` as indices into ``known`` (sorted); ValueError for others."""
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
+        if y.ndim != 1 or len(y) != n_samples:
+            raise ValueError(f"y must be 1-d with {n_samples} entries (one per row of X), got shape {y.shape}")
+        y_enc = np.searchsorted(known, y).clip(0, len(known) - 1)
+        unknown = known[y_enc] != y
+        if np.any(unknown):
+            raise ValueError(
+                f"y holds labels that are not in classes {known.tolist()}: "
+                f"{np.unique(y[unknown]).tolist()}"
+            )
+        return y_enc.astype(np.intp, copy=False)
+
+    def _objective_for(self, X, y, sample_weight=None):
+        """The fitted model's objective (same C, l1_ratio, fit_intercept, class
+        weights) on the data ``(X, y, sample_weight)``, labels in ``classes_``.
+
+        What :meth:`inference` evaluates; accepts the data :meth:`fit` accepts.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        y_enc = self._encode(y, self.classes_, X.shape[0])
+        sw = self._weights(X, y_enc, self.classes_, sample_weight)
+        return Objective.from_arrays(
+            X, y_enc, sw, n_classes=len(self.classes_), C=self.C, l1_ratio=self.l1_ratio,
+            fit_intercept=self.fit_intercept, n_threads=self.n_threads,
+        )
 
     def _weights_partial(self, X, y_enc, classes, sample_weight):
         if sample_weight is None and self.class_weight is None:
