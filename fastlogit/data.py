@@ -270,3 +270,16 @@ def check_estimator_input(X, name="X"):
             "Reshape your data with array.reshape(-1, 1) for a single feature or "
             "array.reshape(1, -1) for a single sample."
         )
+
+
+#: Chunk sources (out-of-core data) live in :mod:`fastlogit.sources`; their
+#: protocol is part of this module's contract, so the names resolve here too.
+_SOURCE_NAMES = ("ChunkSource", "ArrayChunks", "ParquetChunks", "npy_source", "ChunkedData")
+
+
+def __getattr__(name):
+    if name in _SOURCE_NAMES:
+        from . import sources
+
+        return getattr(sources, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -396,6 +396,74 @@ def _binary_hessian_sum(X, w, b, sw):
     return H
 
 
+def _add_weighted_gram(H, Xb, c):
+    """``H += [Xb, 1].T @ diag(c) @ [Xb, 1]`` for one block of rows (dense or CSR).
+
+    ``H`` is a float64 (d + 1, d + 1) view; its last row is left to the
+    caller (the result is symmetric).
+    """
+    d = Xb.shape[1]
+    if isinstance(Xb, np.ndarray):
+        Xc = Xb * c[:, None]
+        H[:d, :d] += Xb.T @ Xc
+    else:
+        Xc = Xb.multiply(c[:, None]).tocsr()
+        H[:d, :d] += (Xb.T @ Xc).toarray()
+    H[:d, d] += np.asarray(Xc.sum(axis=0)).ravel()
+    H[d, d] += c.sum()
+
+
+def _multinomial_hessian_sum(X, W, b, sw):
+    """The unreduced softmax Hessian (a sum over rows), float64 (K (d + 1), K (d + 1)).
+
+    Per row, with ``p = softmax(W x + b)`` and ``x~ = [x, 1]``, it adds
+    ``s (diag(p) - p p^T) kron x~ x~^T``.  Indexed class-major: entry
+    ``k * (d + 1) + j`` is class k's coefficient j, ``j = d`` its intercept,
+    the layout of a row source's (K, d + 1) gradient flattened.  The
+    symmetric (K, d + 1) parameterization makes it singular (adding one
+    vector to every class changes nothing).
+
+    ``X`` is what :func:`~fastlogit.data.as_matrix` returns (a C-contiguous
+    float ndarray or a CSR matrix), ``W`` float64 (K, d), ``b`` float64
+    (K,), ``sw`` float64 (n,) or None: trusted, not checked.  Rows go in
+    blocks of HESSIAN_BLOCK: the block's scores by BLAS, its softmax by the
+    one-thread kernel, then one BLAS product per pair of classes k <= l:
+    O(n K^2 d^2 / 2) work, extra memory O(HESSIAN_BLOCK * (d + K) + (K (d + 1))^2).
+    """
+    n, d = X.shape
+    K = W.shape[0]
+    m = d + 1
+    H = np.zeros((K * m, K * m))
+    block = min(n, HESSIAN_BLOCK)
+    Z = np.empty((block, K))
+    P = np.empty((block, K))
+    W_T = np.ascontiguousarray(W.T)
+    for lo in range(0, n, HESSIAN_BLOCK):
+        hi = min(lo + HESSIAN_BLOCK, n)
+        Xb = X[lo:hi]  # a view (dense) or a copy of the block's nonzeros (CSR)
+        Zb, Pb = Z[: hi - lo], P[: hi - lo]
+        Zb[:] = Xb @ W_T
+        Zb += b
+        _sp.softmax_rows_into(Zb, Pb, False)
+        if sw is not None:
+            Ps = Pb * sw[lo:hi, None]  # s p: the weighted probabilities
+        else:
+            Ps = Pb
+        for k in range(K):
+            for l in range(k, K):
+                c = -Ps[:, k] * Pb[:, l]
+                if k == l:
+                    c += Ps[:, k]
+                _add_weighted_gram(H[k * m:(k + 1) * m, l * m:(l + 1) * m], Xb, c)
+    for k in range(K):
+        for l in range(k, K):
+            blk = H[k * m:(k + 1) * m, l * m:(l + 1) * m]
+            blk[d, :d] = blk[:d, d]
+            if l != k:
+                H[l * m:(l + 1) * m, k * m:(k + 1) * m] = blk.T
+    return H
+
+
 def binary_predict_raw(X, coef, intercept=0.0, n_threads=None):
     """Decision function ``X @ coef + intercept``: (n,) float64."""
     X, Xk, w, b, _, _, T = _binary_inputs(X, coef, intercept, None, "sum", n_threads)

@@ -21,7 +21,8 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import functions, solvers
 from .data import as_matrix, check_estimator_input, check_n_threads
-from .objective import Objective
+from .objective import ChunkRows, Objective
+from .sources import ChunkedData, as_chunk_source, is_chunked_input
 
 #: Full-batch solvers by name; "sgd" goes to :func:`fastlogit.sgd.fit_sgd`.
 FULL_BATCH_SOLVERS = {"lbfgs": solvers.lbfgs, "newton": solvers.newton, "proximal": solvers.proximal}
@@ -165,6 +166,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
+    def __sklearn_is_fitted__(self):
+        # Fitted means coef_ exists.  A fit that raises or is interrupted
+        # (Ctrl-C) after validate_data has set n_features_in_ leaves the
+        # estimator unfitted: predict then raises NotFittedError, not an
+        # AttributeError on coef_.
+        return hasattr(self, "coef_")
+
     # -- validation -------------------------------------------------------------
 
     def _check_params(self):
@@ -187,13 +195,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         check_estimator_input(X)
         return validate_data(self, X, accept_sparse="csr", dtype=_KERNEL_DTYPES, order="C", reset=reset)
 
-    def _solver_for(self, X, n_classes):
+    def _solver_for(self, n_features, n_classes, dense):
         if self.solver != "auto":
             return self.solver
         if self.l1_ratio > 0 and np.isfinite(self.C):
             return "proximal"
-        n_params = X.shape[1] + int(self.fit_intercept)
-        if n_classes == 2 and isinstance(X, np.ndarray) and n_params <= solvers.NEWTON_CHOLESKY_MAX_PARAMS:
+        n_params = n_features + int(self.fit_intercept)
+        if n_classes == 2 and dense and n_params <= solvers.NEWTON_CHOLESKY_MAX_PARAMS:
             return "newton"
         return "lbfgs"
 
@@ -216,21 +224,55 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, *, classes=None, target=None, features=None,
+            weight=None):
         """Fit the model.
 
         Parameters
         ----------
-        X : (n, d) array-like or sparse matrix (used in place when a
-            C-contiguous float32/float64 array or a CSR matrix).
-        y : (n,) labels of any kind (strings, ints, bools).
-        sample_weight : (n,) nonnegative weights, or None.
+        X : the data, one of:
+
+            - an (n, d) array-like or sparse matrix, in memory (used in place
+              when a C-contiguous float32/float64 array or a CSR matrix);
+            - out of core, streamed in chunks of rows (one pass per
+              evaluation of a full-batch solver, one per SGD epoch; peak
+              extra memory a few chunks plus O(d K), whatever n): an
+              ``np.memmap`` (C order), a path to a ``.npy`` file
+              (memory-mapped, never loaded whole), a path to a Parquet file
+              or dataset directory (with ``target=``), or any re-iterable
+              chunk source (see :mod:`fastlogit.sources`: e.g. a list of
+              ``(X, y)`` / ``(X, y, sample_weight)`` tuples,
+              :class:`~fastlogit.sources.ArrayChunks`,
+              :class:`~fastlogit.sources.ParquetChunks`);
+            - a ``dask.array`` (or dask DataFrame): the fused kernel runs on
+              each block where it lives and the solver on the client (see
+              :mod:`fastlogit.distributed`; needs ``pip install
+              "fastlogit[dask]"``).  Full-batch solvers only.
+        y : (n,) labels of any kind (strings, ints, bools): an array, for
+            a ``.npy`` X also a ``.npy`` path; a dask array for dask X.  None
+            for chunk sources and Parquet (they carry their labels).
+        sample_weight : (n,) nonnegative weights, or None (like ``y``).
+        classes : the labels, when known, for chunked and dask data: the
+            chunks are then checked against them instead of discovered.
+        target, features, weight : Parquet only: the label column, the
+            feature columns (default: all others) and an optional weight
+            column.
 
         Returns
         -------
         self
         """
         self._check_params()
+        if _is_dask(X) or is_chunked_input(X):
+            return self._fit_rows(X, y, sample_weight, classes=classes, target=target,
+                                  features=features, weight=weight)
+        if any(v is not None for v in (classes, target, features, weight)):
+            given = [k for k, v in dict(classes=classes, target=target, features=features,
+                                         weight=weight).items() if v is not None]
+            raise ValueError(
+                f"{', '.join(given)}= apply to chunked, Parquet or dask data, not to an in-memory "
+                "array (its labels are y)"
+            )
         # Full-batch solvers: NaN or inf in X surfaces as a ValueError at the first
         # evaluation (see Objective.data_loss_grad), so scikit-learn's separate
         # finiteness scan, as long as one fused pass (42 ms vs 30 ms at 1e6 x 100),
@@ -248,7 +290,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         y_enc = y_enc.astype(np.intp, copy=False)
         sw = self._weights(X, y_enc, classes, sample_weight)
         init = self._initial_coef(classes, X.shape[1])
-        solver = self._solver_for(X, len(classes))
+        solver = self._solver_for(X.shape[1], len(classes), isinstance(X, np.ndarray))
         # Fitted attributes are set only once the solver has succeeded: a fit
         # that raises (e.g. on NaN in X) leaves a previous fit intact.
         if solver == "sgd":
@@ -257,10 +299,70 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             self.classes_, self.solver_ = classes, solver
             self._store_sgd(res, accumulate=False)
             return self
-        self._fit_full_batch(X, y_enc, sw, classes, solver, init)
+        objective = Objective.from_arrays(
+            X, y_enc, sw, n_classes=len(classes), C=self.C, l1_ratio=self.l1_ratio,
+            fit_intercept=self.fit_intercept, n_threads=self.n_threads,
+        )
+        self._fit_objective(objective, solver, init)
         self.classes_, self.solver_ = classes, solver
         self._sgd_state = None  # a later partial_fit starts a fresh SGD from coef_
         return self
+
+    def _data_rows(self, X, y, sample_weight, *, classes, for_fit, **source_options):
+        """``(rows, classes, sparse, feature_names)`` for chunked or dask data."""
+        if _is_dask(X):
+            from .distributed import dask_rows
+
+            if for_fit and self.solver == "sgd":
+                raise ValueError(
+                    "solver='sgd' does not run on dask arrays: use a full-batch solver "
+                    "('lbfgs', 'newton', 'proximal' or 'auto'), or stream the data as chunks"
+                )
+            if any(v is not None for v in source_options.values()):
+                raise ValueError("target=, features=, weight= apply to Parquet data, not to dask arrays")
+            rows, classes = dask_rows(X, y, sample_weight, classes=classes,
+                                      class_weight=self.class_weight,
+                                      n_threads=1 if self.n_threads is None else self.n_threads)
+            names = getattr(X, "columns", None)
+            return rows, np.asarray(classes), False, None if names is None else list(names)
+        source = as_chunk_source(X, y, sample_weight, **source_options)
+        data = ChunkedData(source, classes=classes, class_weight=self.class_weight)
+        progress = _chunk_progress if self.verbose else None
+        names = getattr(source, "features", None)
+        return ChunkRows(data, self.n_threads, progress), data.classes, data.sparse, names
+
+    def _fit_rows(self, X, y, sample_weight, *, classes, **source_options):
+        """Fit on chunked (out-of-core) or dask data: the same objective, streamed."""
+        if classes is not None:
+            classes = np.unique(np.asarray(classes))
+        rows, classes, sparse, names = self._data_rows(X, y, sample_weight, classes=classes,
+                                                       for_fit=True, **source_options)
+        d = rows.n_features
+        init = self._initial_coef(classes, d)
+        solver = self._solver_for(d, len(classes), not sparse)
+        if solver == "sgd":
+            res = self._run_sgd(rows.data, None, None, classes, init, state=None,
+                                max_iter=self.max_iter, tol=self.tol,
+                                early_stopping=self.early_stopping)
+            self._set_features(d, names)
+            self.classes_, self.solver_ = classes, solver
+            self._store_sgd(res, accumulate=False)
+            return self
+        objective = Objective([rows], C=self.C, l1_ratio=self.l1_ratio,
+                              fit_intercept=self.fit_intercept)
+        self._fit_objective(objective, solver, init)
+        self._set_features(d, names)
+        self.classes_, self.solver_ = classes, solver
+        self._sgd_state = None
+        return self
+
+    def _set_features(self, n_features, names):
+        """n_features_in_ (and feature_names_in_ for named columns), as validate_data sets them."""
+        self.n_features_in_ = int(n_features)
+        if names is not None and all(isinstance(c, str) for c in names):
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
 
     def _keeps_warm_start(self):
         return self.warm_start and hasattr(self, "coef_")
@@ -278,11 +380,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             )
         return self.coef_, self.intercept_
 
-    def _fit_full_batch(self, X, y_enc, sw, classes, solver, init):
-        objective = Objective.from_arrays(
-            X, y_enc, sw, n_classes=len(classes), C=self.C, l1_ratio=self.l1_ratio,
-            fit_intercept=self.fit_intercept, n_threads=self.n_threads,
-        )
+    def _fit_objective(self, objective, solver, init):
         x0 = objective.pack(*init) if init is not None else np.zeros(objective.n_params)
         with self._progress(solver) as callback:
             res = FULL_BATCH_SOLVERS[solver](objective, x0, max_iter=self.max_iter, tol=self.tol,
@@ -320,13 +418,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def _run_sgd(self, X, y_enc, sw, classes, init, *, state, max_iter, tol, early_stopping):
         from .sgd import fit_sgd
 
-        _, Xk = as_matrix(X)
+        # (a ChunkedData is streamed by the driver as it is)
+        Xk = X if isinstance(X, ChunkedData) else as_matrix(X)[1]
         if init is not None:
             coef, intercept = init
         else:
             # Zeros given explicitly: the driver reads the width of CSR input from coef.
             n_rows = 1 if len(classes) == 2 else len(classes)
-            coef, intercept = np.zeros((n_rows, X.shape[1])), np.zeros(n_rows)
+            coef, intercept = np.zeros((n_rows, X.n_features if isinstance(X, ChunkedData) else X.shape[1])), np.zeros(n_rows)
         return fit_sgd(
             Xk, y_enc, sw, len(classes), C=self.C, l1_ratio=self.l1_ratio,
             fit_intercept=self.fit_intercept, batch_size=self.batch_size,
@@ -423,13 +522,24 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             )
         return y_enc.astype(np.intp, copy=False)
 
-    def _objective_for(self, X, y, sample_weight=None):
+    def _objective_for(self, X, y, sample_weight=None, **source_options):
         """The fitted model's objective (same C, l1_ratio, fit_intercept, class
         weights) on the data ``(X, y, sample_weight)``, labels in ``classes_``.
 
-        What :meth:`inference` evaluates; accepts the data :meth:`fit` accepts.
+        What :meth:`inference` evaluates; accepts the data :meth:`fit` accepts
+        (``source_options``: Parquet's ``target``, ``features``, ``weight``).
         """
         check_is_fitted(self)
+        if _is_dask(X) or is_chunked_input(X):
+            rows, _, _, _ = self._data_rows(X, y, sample_weight, classes=self.classes_,
+                                            for_fit=False, **source_options)
+            if rows.n_features != self.n_features_in_:
+                raise ValueError(
+                    f"X has {rows.n_features} features, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input"
+                )
+            return Objective([rows], C=self.C, l1_ratio=self.l1_ratio,
+                             fit_intercept=self.fit_intercept)
         X = self._validate_X(X, reset=False)
         y_enc = self._encode(y, self.classes_, X.shape[0])
         sw = self._weights(X, y_enc, self.classes_, sample_weight)
@@ -448,10 +558,20 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     # -- prediction -------------------------------------------------------------
 
+    def _predict_dask(self, X, method):
+        from .distributed import predict_dask
+
+        check_is_fitted(self)
+        return predict_dask(self, X, method)
+
     def decision_function(self, X):
         """Scores ``X @ coef_.T + intercept_``: float64 (n,) for two classes
         (the log-odds of ``classes_[1]``), (n, K) for more."""
         check_is_fitted(self)
+        if _is_dask(X):
+            from .distributed import predict_dask
+
+            return predict_dask(self, X, "decision_function")
         X = self._validate_X(X, reset=False)
         if self.coef_.shape[0] == 1:
             return functions.binary_predict_raw(X, self.coef_[0], self.intercept_[0],
@@ -460,7 +580,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                                                  n_threads=self.n_threads)
 
     def predict(self, X):
-        """Most probable label per row: (n,) of ``classes_``' dtype."""
+        """Most probable label per row: (n,) of ``classes_``' dtype (a lazy dask
+        array for dask input)."""
+        if _is_dask(X):
+            return self._predict_dask(X, "predict")
         z = self.decision_function(X)
         index = (z > 0).astype(np.intp) if z.ndim == 1 else np.argmax(z, axis=1)
         return self.classes_[index]
@@ -469,8 +592,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """Class probabilities, float64 (n, K), columns in ``classes_`` order.
 
         Two classes: ``[sigmoid(-z), sigmoid(z)]``, both exact in the tails
-        (never ``1 - sigmoid(z)``); more: ``softmax(z)`` per row.
+        (never ``1 - sigmoid(z)``); more: ``softmax(z)`` per row.  A lazy
+        dask array for dask input.
         """
+        if _is_dask(X):
+            return self._predict_dask(X, "predict_proba")
         z = self.decision_function(X)
         if z.ndim == 1:
             return np.column_stack([functions.sigmoid(-z), functions.sigmoid(z)])
@@ -479,7 +605,54 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`, computed directly (finite where the
         probability underflows): float64 (n, K)."""
+        if _is_dask(X):
+            return self._predict_dask(X, "predict_log_proba")
         z = self.decision_function(X)
         if z.ndim == 1:
             return np.column_stack([functions.log_sigmoid(-z), functions.log_sigmoid(z)])
         return functions.log_softmax(z, axis=1)
+
+    # -- inference --------------------------------------------------------------
+
+    def inference(self, X, y=None, sample_weight=None, alpha=0.05, **source_options):
+        """Standard errors, z tests, confidence intervals and fit statistics on ``(X, y)``.
+
+        Parameters
+        ----------
+        X, y, sample_weight : the data, as :meth:`fit` accepts it (arrays,
+            sparse, memmaps, files, chunk iterators, Dask arrays;
+            ``source_options`` as in :meth:`fit`), usually the training data.
+            ``sample_weight`` are frequency weights (a weight of 3 counts
+            the row three times); class weights are multiplied in.
+        alpha : float in (0, 1), default 0.05: intervals at ``1 - alpha``.
+
+        Returns
+        -------
+        :class:`fastlogit.inference.InferenceResult`: ``.summary()`` prints
+        a statsmodels-style table, ``.to_frame()`` gives a DataFrame.
+        Unpenalized fits (``C=np.inf``) match statsmodels' ``Logit`` /
+        ``MNLogit`` (softmax: each class against ``classes_[0]``); L2 fits
+        use the penalized information (labelled so); L1 or elastic-net
+        fits raise ``ValueError``.  Warns
+        :class:`fastlogit.inference.InferenceWarning` (NaN standard errors)
+        for singular information or separated classes.
+        """
+        from .inference import check_alpha, compute_inference
+
+        alpha = check_alpha(alpha)
+        objective = self._objective_for(X, y, sample_weight, **source_options)
+        return compute_inference(objective, self.coef_, self.intercept_, alpha=alpha,
+                                 feature_names=getattr(self, "feature_names_in_", None),
+                                 classes=self.classes_)
+
+
+def _is_dask(X):
+    """Whether X is a dask collection (checked without importing dask)."""
+    return type(X).__module__.partition(".")[0] in ("dask", "dask_expr")
+
+
+def _chunk_progress(chunks, total):
+    """A tqdm bar over one pass's chunks (verbose fits of chunked data)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(chunks, total=total, leave=False, desc="chunks", unit="chunk")

@@ -18,7 +18,7 @@ gradient and Hessian products of its own rows (``reduction="sum"``) and the
 then calls the fused Numba kernels with buffers allocated once.  A chunked
 (out-of-core) or distributed source only has to provide the same members:
 ``n_features``, ``n_classes``, ``weight_sum``, the unreduced sums
-``loss_grad``, ``hessp``, ``gram_matvec`` and (binary) ``hessian``, and
+``loss_grad``, ``hessp``, ``gram_matvec`` and ``hessian``, and
 ``check_finite`` and ``select_features`` (see :class:`ArrayRows`).
 
 Solvers see a flat float64 parameter vector ``x``:
@@ -42,7 +42,7 @@ from .data import (
     check_finite,
     check_n_threads,
 )
-from .functions import _binary_hessian_sum, _numba_threads
+from .functions import _binary_hessian_sum, _multinomial_hessian_sum, _numba_threads
 from .kernels import binary as _binary
 from .kernels import multinomial as _multinomial
 
@@ -57,6 +57,90 @@ MULTINOMIAL_CURVATURE_BOUND = 0.5
 #: other core (measured on digits, 1797 x 64, K = 10: 0.26 ms on one
 #: thread, 0.14 to 7.5 ms on two).
 MIN_WORK_PER_THREAD = 1 << 17
+
+
+class KernelCalls:
+    """The fused kernels' calls on trusted arrays, with buffers allocated once.
+
+    Per-thread partial sums and scratch for ``n_threads`` threads, ``d``
+    features and ``n_classes`` classes: O(threads * (block + d) * K),
+    independent of the number of rows, so one instance serves every chunk of
+    a stream.  Arguments are what :func:`fastlogit.data.as_matrix` returns
+    (``Xk``), labels checked by ``as_binary_labels``/``as_class_indices`` and
+    weights by ``as_sample_weight`` (or None).  Sums are unreduced.
+    """
+
+    def __init__(self, n_features, n_classes, n_threads):
+        self.n_features = int(n_features)
+        self.n_classes = int(n_classes)
+        self.binary = self.n_classes == 2
+        self.n_threads = T = int(n_threads)
+        d = self.n_features
+        block = _binary.ROW_BLOCK
+        self._binary_parts = np.empty((T, d + 2))
+        self._binary_hessp_parts = np.empty((T, d + 1))
+        self._binary_scratch = np.empty((T, 2, block))
+        if not self.binary:
+            K = self.n_classes
+            self._parts = np.empty((T, K, d + 1))
+            self._loss_parts = np.empty(T)
+            self._loss_scratch = np.empty((T, block + 3, K))
+            self._hessp_scratch = np.empty((T, 2 * block + 2, K))
+
+    def loss_grad(self, Xk, y, sw, coef, intercept):
+        """``(loss, grad)`` summed over the rows; grad float64 (d + 1,) or (K, d + 1) (a new array)."""
+        T = self.n_threads
+        with _numba_threads(T):
+            if self.binary:
+                parts = self._binary_parts
+                _binary.loss_grad(Xk, y, coef, intercept, sw, T, parts, self._binary_scratch)
+                total = parts.sum(axis=0)
+                return float(total[-1]), total[:-1]
+            _multinomial.loss_grad(Xk, y, coef, intercept, sw, T, self._parts, self._loss_parts,
+                                   self._loss_scratch)
+            return float(self._loss_parts.sum()), self._parts.sum(axis=0)
+
+    def hessp(self, Xk, sw, coef, intercept, vec_coef, vec_intercept):
+        """Summed Hessian times a vector: float64 (d + 1,) or (K, d + 1) (a new array)."""
+        T = self.n_threads
+        with _numba_threads(T):
+            if self.binary:
+                parts = self._binary_hessp_parts
+                _binary.hessp(Xk, coef, intercept, vec_coef, vec_intercept, sw, T, parts)
+                return parts.sum(axis=0)
+            _multinomial.hessp(Xk, coef, intercept, vec_coef, vec_intercept, sw, T, self._parts,
+                               self._hessp_scratch)
+            return self._parts.sum(axis=0)
+
+    def gram_matvec(self, Xk, sw, vec_coef, vec_intercept):
+        """``[X, 1].T @ diag(s) @ [X, 1] @ [vec_coef, vec_intercept]``, float64 (d + 1,).
+
+        The binary Hessian at zero is exactly a quarter of this weighted Gram
+        matrix (sigmoid'(0) = 1/4), so the fused ``hessp`` kernel computes it
+        in one pass without forming anything of size n.
+        """
+        T = self.n_threads
+        zero = np.zeros(self.n_features)
+        parts = self._binary_hessp_parts
+        with _numba_threads(T):
+            _binary.hessp(Xk, zero, 0.0, vec_coef, vec_intercept, sw, T, parts)
+        return parts.sum(axis=0) / BINARY_CURVATURE_BOUND
+
+    def hessian(self, X, y, sw, coef, intercept):
+        """Summed Hessian (X the validated matrix): float64 (d + 1, d + 1) binary,
+        (K (d + 1), K (d + 1)) multinomial, class-major (the (K, d + 1) gradient's
+        layout flattened; see :func:`fastlogit.functions._multinomial_hessian_sum`)."""
+        if not self.binary:
+            return _multinomial_hessian_sum(X, coef, intercept, sw)
+        return _binary_hessian_sum(X, coef, intercept, sw)
+
+
+def threads_for(requested, entries, n_classes):
+    """Kernel threads for ``entries`` stored values of X: ``requested``, capped so
+    each thread has at least MIN_WORK_PER_THREAD (a function of shapes only,
+    so results stay deterministic)."""
+    work = entries * (1 if n_classes == 2 else n_classes)
+    return min(requested, max(1, work // MIN_WORK_PER_THREAD))
 
 
 class ArrayRows:
@@ -92,27 +176,10 @@ class ArrayRows:
         self.y = as_binary_labels(y, n) if self.binary else as_class_indices(y, n, self.n_classes)
         self.sample_weight = as_sample_weight(sample_weight, n)
         entries = self.X.nnz if not isinstance(self.X, np.ndarray) else n * d
-        work = entries * (1 if self.binary else self.n_classes)
         self.requested_threads = check_n_threads(n_threads)
-        self.n_threads = min(self.requested_threads, max(1, work // MIN_WORK_PER_THREAD))
+        self.n_threads = threads_for(self.requested_threads, entries, self.n_classes)
         self.weight_sum = float(n if self.sample_weight is None else self.sample_weight.sum())
-        self._allocate()
-
-    def _allocate(self):
-        T = self.n_threads
-        d = self.n_features
-        block = _binary.ROW_BLOCK
-        # Per-thread partial sums and scratch, sized as functions.py sizes
-        # them; O(threads * (block + d) * K), independent of n.
-        self._binary_parts = np.empty((T, d + 2))
-        self._binary_hessp_parts = np.empty((T, d + 1))
-        self._binary_scratch = np.empty((T, 2, block))
-        if not self.binary:
-            K = self.n_classes
-            self._parts = np.empty((T, K, d + 1))
-            self._loss_parts = np.empty(T)
-            self._loss_scratch = np.empty((T, block + 3, K))
-            self._hessp_scratch = np.empty((T, 2 * block + 2, K))
+        self._calls = KernelCalls(d, self.n_classes, self.n_threads)
 
     @property
     def n_samples(self):
@@ -129,17 +196,7 @@ class ArrayRows:
         float (binary) or float64 (K,).  Returns ``(loss, grad)`` with grad
         float64 (d + 1,) or (K, d + 1).
         """
-        T = self.n_threads
-        with _numba_threads(T):
-            if self.binary:
-                parts = self._binary_parts
-                _binary.loss_grad(self._Xk, self.y, coef, intercept, self.sample_weight, T,
-                                  parts, self._binary_scratch)
-                total = parts.sum(axis=0)
-                return float(total[-1]), total[:-1]
-            _multinomial.loss_grad(self._Xk, self.y, coef, intercept, self.sample_weight, T,
-                                   self._parts, self._loss_parts, self._loss_scratch)
-            return float(self._loss_parts.sum()), self._parts.sum(axis=0)
+        return self._calls.loss_grad(self._Xk, self.y, self.sample_weight, coef, intercept)
 
     def hessp(self, coef, intercept, vec_coef, vec_intercept):
         """Summed Hessian at ``(coef, intercept)`` times ``(vec_coef, vec_intercept)``.
@@ -147,36 +204,17 @@ class ArrayRows:
         Shapes as in :meth:`loss_grad` (the vector's like the parameters');
         returns float64 (d + 1,) or (K, d + 1).
         """
-        T = self.n_threads
-        with _numba_threads(T):
-            if self.binary:
-                parts = self._binary_hessp_parts
-                _binary.hessp(self._Xk, coef, intercept, vec_coef, vec_intercept,
-                              self.sample_weight, T, parts)
-                return parts.sum(axis=0)
-            _multinomial.hessp(self._Xk, coef, intercept, vec_coef, vec_intercept,
-                               self.sample_weight, T, self._parts, self._hessp_scratch)
-            return self._parts.sum(axis=0)
+        return self._calls.hessp(self._Xk, self.sample_weight, coef, intercept, vec_coef,
+                                 vec_intercept)
 
     def hessian(self, coef, intercept):
-        """Summed binary Hessian, float64 (d + 1, d + 1) (binary model only)."""
-        if not self.binary:
-            raise ValueError("the exact Hessian is implemented for the binary model only")
-        return _binary_hessian_sum(self.X, coef, intercept, self.sample_weight)
+        """Summed Hessian: float64 (d + 1, d + 1) binary, (K (d + 1), K (d + 1))
+        multinomial, indexed class-major like the (K, d + 1) gradient flattened."""
+        return self._calls.hessian(self.X, self.y, self.sample_weight, coef, intercept)
 
     def gram_matvec(self, vec_coef, vec_intercept):
-        """``[X, 1].T @ diag(s) @ [X, 1] @ [vec_coef, vec_intercept]``, float64 (d + 1,).
-
-        The binary Hessian at zero is exactly a quarter of this weighted Gram
-        matrix (sigmoid'(0) = 1/4), so the fused ``hessp`` kernel computes it
-        in one pass without forming anything of size n.
-        """
-        T = self.n_threads
-        zero = np.zeros(self.n_features)
-        parts = self._binary_hessp_parts
-        with _numba_threads(T):
-            _binary.hessp(self._Xk, zero, 0.0, vec_coef, vec_intercept, self.sample_weight, T, parts)
-        return parts.sum(axis=0) / BINARY_CURVATURE_BOUND
+        """The weighted Gram matrix of ``[X, 1]`` times a vector (see :meth:`KernelCalls.gram_matvec`)."""
+        return self._calls.gram_matvec(self._Xk, self.sample_weight, vec_coef, vec_intercept)
 
     def check_finite(self):
         """Raise ``ValueError`` if X holds NaN or infinity."""
@@ -184,13 +222,104 @@ class ArrayRows:
 
     def select_features(self, features):
         """The same rows restricted to the columns ``features`` (an int array): a copy."""
-        features = np.asarray(features, dtype=np.intp)
-        if isinstance(self.X, np.ndarray):
-            X = np.ascontiguousarray(self.X[:, features])
-        else:
-            X = self.X[:, features].tocsr()
-            X.sort_indices()
+        X = select_columns(self.X, features)
         return ArrayRows(X, self.y, self.sample_weight, self.n_classes, self.requested_threads)
+
+
+class ChunkRows:
+    """Rows streamed in chunks (out of core): a row source over :class:`fastlogit.sources.ChunkedData`.
+
+    Every evaluation is one pass over the chunks, each one handed to the same
+    fused kernels as in memory with buffers allocated once
+    (:class:`KernelCalls`), and the chunks' sums added in chunk order (so
+    results are deterministic for a given chunking).  Peak extra memory: the
+    chunk being read (plus its conversion, e.g. a Parquet row group) and
+    O(threads * (block + d) * K).
+
+    Parameters
+    ----------
+    data : a :class:`~fastlogit.sources.ChunkedData` (validated, labels known).
+    n_threads : kernel threads (None: all), capped by the work of the
+        largest chunk as :class:`ArrayRows` caps it.
+    progress : None or a callable ``progress(iterable, total)`` wrapping each
+        pass's chunks (a tqdm bar when ``verbose``).
+    """
+
+    def __init__(self, data, n_threads=None, progress=None):
+        self.data = data
+        self.n_classes = len(data.classes)
+        self.binary = self.n_classes == 2
+        self.weight_sum = data.weight_sum
+        self.requested_threads = check_n_threads(n_threads)
+        rows = min(data.n_samples, math.ceil(data.n_samples / data.n_chunks))
+        self.n_threads = threads_for(self.requested_threads, rows * data.n_features, self.n_classes)
+        self._calls = KernelCalls(data.n_features, self.n_classes, self.n_threads)
+        self.progress = progress
+
+    @property
+    def n_samples(self):
+        return self.data.n_samples
+
+    @property
+    def n_features(self):
+        return self.data.n_features
+
+    def _chunks(self):
+        chunks = self.data.chunks()
+        if self.progress is not None:
+            chunks = self.progress(chunks, self.data.n_chunks)
+        return chunks
+
+    def loss_grad(self, coef, intercept):
+        """Summed loss and gradient (see :meth:`ArrayRows.loss_grad`), one pass."""
+        loss, grad = 0.0, None
+        for _, Xk, y, sw in self._chunks():
+            part_loss, part_grad = self._calls.loss_grad(Xk, y, sw, coef, intercept)
+            loss += part_loss
+            grad = part_grad if grad is None else grad + part_grad
+        return loss, grad
+
+    def hessp(self, coef, intercept, vec_coef, vec_intercept):
+        """Summed Hessian-vector product (see :meth:`ArrayRows.hessp`), one pass."""
+        total = None
+        for _, Xk, _, sw in self._chunks():
+            part = self._calls.hessp(Xk, sw, coef, intercept, vec_coef, vec_intercept)
+            total = part if total is None else total + part
+        return total
+
+    def hessian(self, coef, intercept):
+        """Summed exact Hessian (see :meth:`ArrayRows.hessian`), one pass."""
+        total = None
+        for X, _, y, sw in self._chunks():
+            part = self._calls.hessian(X, y, sw, coef, intercept)
+            total = part if total is None else total + part
+        return total
+
+    def gram_matvec(self, vec_coef, vec_intercept):
+        """Weighted Gram matrix of ``[X, 1]`` times a vector, one pass."""
+        total = None
+        for _, Xk, _, sw in self._chunks():
+            part = self._calls.gram_matvec(Xk, sw, vec_coef, vec_intercept)
+            total = part if total is None else total + part
+        return total
+
+    def check_finite(self):
+        """Raise ``ValueError`` naming the chunk, row and column of a NaN or infinity in X."""
+        self.data.check_finite()
+
+    def select_features(self, features):
+        """The same chunks restricted to the columns ``features``: a copy per chunk and pass."""
+        return ChunkRows(self.data.select(features), self.requested_threads, self.progress)
+
+
+def select_columns(X, features):
+    """The columns ``features`` (int array) of a validated matrix: a C-order or sorted-CSR copy."""
+    features = np.asarray(features, dtype=np.intp)
+    if isinstance(X, np.ndarray):
+        return np.ascontiguousarray(X[:, features])
+    X = X[:, features].tocsr()
+    X.sort_indices()
+    return X
 
 
 class Objective:
@@ -371,17 +500,25 @@ class Objective:
 
     @property
     def has_hessian(self):
-        """Whether :meth:`hessian` is available (the binary model)."""
+        """Whether a Newton step may solve with :meth:`hessian` (the binary model).
+
+        :meth:`hessian` works for the multinomial model too, but there it is
+        singular (the symmetric parameterization), and a Cholesky step with
+        it drifts the coefficients along the flat directions, so the newton
+        solver, which asks this, keeps Newton-CG for K > 2.
+        """
         return self.binary
 
     def hessian(self, x):
-        """The smooth part's Hessian at ``x``, float64 (n_params, n_params); binary only.
+        """The smooth part's Hessian at ``x``, float64 (n_params, n_params), in ``x``'s layout.
 
-        Formed in blocks of rows with BLAS (O(n d^2) work, O(d^2) memory):
-        worth it when d is small, for a Newton-Cholesky step.
+        Formed in blocks of rows with BLAS (O(n (K d)^2) work, O((K d)^2)
+        memory): worth it when d is small, for a Newton-Cholesky step, and
+        for standard errors (:mod:`fastlogit.inference`).  The multinomial
+        model's is singular without a penalty (its symmetric
+        parameterization: adding one vector to every class's row changes
+        nothing) and, with one, along the intercepts' common shift.
         """
-        if not self.binary:
-            raise ValueError("the exact Hessian is implemented for the binary model only")
         coef, intercept = self.unpack(np.ascontiguousarray(x, dtype=np.float64))
         H = None
         for source in self.sources:
@@ -389,7 +526,14 @@ class Objective:
             H = part if H is None else H + part
         self.n_passes += 1
         H /= self.weight_sum
-        if not self.fit_intercept:
+        if not self.binary:
+            # Class-major (k (d + 1) + j) -> [W.ravel(), b]; the intercepts dropped without one.
+            K, d = self.n_rows, self.n_features
+            order = np.arange(K * (d + 1)).reshape(K, d + 1)
+            order = np.concatenate([order[:, :d].ravel(), order[:, d]]) if self.fit_intercept \
+                else order[:, :d].ravel()
+            H = np.ascontiguousarray(H[np.ix_(order, order)])
+        elif not self.fit_intercept:
             H = np.ascontiguousarray(H[:-1, :-1])
         if self.l2_strength:
             idx = np.arange(self.n_coef)

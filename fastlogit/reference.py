@@ -250,6 +250,31 @@ def binary_hessian(X, coef, intercept=0.0, sample_weight=None, reduction="mean",
     return A.T @ (h[:, None] * A)
 
 
+def multinomial_hessian(X, coef, intercept=None, sample_weight=None, reduction="mean",
+                        n_threads=None):
+    """Reference full Hessian of the softmax log-loss, float64 (K (d + 1), K (d + 1)).
+
+    Block ``(k, l)`` (rows ``k (d + 1) ...``, columns ``l (d + 1) ...``) is
+    ``[X, 1].T @ diag(w (p_k delta_kl - p_k p_l)) @ [X, 1]`` with ``P =
+    softmax(X @ coef.T + intercept)`` and ``w`` as in :func:`binary_hessp`;
+    index ``k (d + 1) + d`` is class k's intercept.  CSR input is densified
+    (an oracle for small d).  Twin of
+    :func:`fastlogit.functions._multinomial_hessian_sum` (``reduction="sum"``).
+    """
+    X = _as_matrix(X)
+    P = softmax(_multinomial_scores(X, coef, intercept), axis=1)
+    w = _row_weights(sample_weight, P.shape[0], reduction)
+    A = X.toarray() if scipy.sparse.issparse(X) else X
+    A = np.hstack([A, np.ones((A.shape[0], 1), dtype=A.dtype)]).astype(np.float64)
+    K, m = P.shape[1], A.shape[1]
+    H = np.empty((K * m, K * m))
+    for k in range(K):
+        for l in range(K):
+            c = w * (P[:, k] * (k == l) - P[:, k] * P[:, l])
+            H[k * m:(k + 1) * m, l * m:(l + 1) * m] = A.T @ (c[:, None] * A)
+    return H
+
+
 def binary_predict_raw(X, coef, intercept=0.0, n_threads=None):
     """Reference binary scores ``X @ coef + intercept``, float64 (n,)."""
     return _binary_scores(_as_matrix(X), coef, intercept)

@@ -177,6 +177,35 @@ def _penalty(coef, lam2, lam1):
     return out
 
 
+def _rows(Xk):
+    return Xk[2].shape[0] - 1 if isinstance(Xk, tuple) else Xk.shape[0]
+
+
+def _stream_epoch(stream, rng, verbose):
+    """One epoch's ``(Xk, y, sw, order)`` per chunk of a chunked data set.
+
+    The chunks come in an order shuffled by the loop's generator (random-access
+    sources; others in their own order), the rows of each in a fresh
+    permutation.  With a single chunk this draws exactly what the in-memory
+    epoch draws, so both give the same coefficients bit for bit.
+    """
+    chunk_order = np.arange(stream.n_chunks, dtype=np.int64)
+    if stream.random_access:
+        _sgd.shuffle(chunk_order, rng)
+    chunks = stream.chunks(order=chunk_order)
+    if verbose:
+        from tqdm.auto import tqdm
+
+        chunks = tqdm(chunks, total=stream.n_chunks, leave=False, desc="chunks", unit="chunk")
+    empty = np.zeros(0)
+    for _, Xk, y, sw in chunks:
+        order = np.arange(_rows(Xk), dtype=np.int64)
+        _sgd.shuffle(order, rng)
+        if isinstance(Xk, tuple) and Xk[2].dtype != Xk[1].dtype:
+            Xk = (Xk[0], Xk[1], Xk[2].astype(Xk[1].dtype))
+        yield Xk, y, (empty if sw is None else np.ascontiguousarray(sw, dtype=np.float64)), order
+
+
 def _call(fn_dense, fn_csr, Xk, d, *args):
     if isinstance(Xk, tuple):
         data, indices, indptr = Xk
@@ -194,7 +223,12 @@ def fit_sgd(Xk, y, sample_weight, n_classes, *, C, l1_ratio, fit_intercept, batc
     ----------
     Xk : (n, d) C-contiguous float32/float64 ndarray, or a CSR tuple
         ``(data, indices, indptr)`` (int32/int64 indices) with ``d`` known
-        from ``coef`` or ``Xk``; used in place, never copied.
+        from ``coef`` or ``Xk``; used in place, never copied.  Or a
+        :class:`fastlogit.sources.ChunkedData` (out of core): each epoch
+        streams its chunks (``y``/``sample_weight`` are then None, the
+        chunks carry them), in an order shuffled by the loop's generator
+        when the source is random access, each chunk's rows in a fresh
+        permutation; ``early_stopping`` is not available there.
     y : (n,) integer class indices in [0, n_classes) (0/1 for binary).
     sample_weight : (n,) float64 or None, class weights multiplied in.
     n_classes : 2 -> the binary (sigmoid) model with coef (1, d); more ->
@@ -213,12 +247,22 @@ def fit_sgd(Xk, y, sample_weight, n_classes, *, C, l1_ratio, fit_intercept, batc
     an epoch produces a non-finite loss or weight; the state is then
     restored to before that epoch.
 
-    Memory: an int64 permutation of the rows (8n bytes), and the labels as
-    int64 when they are another integer type; O(n_classes * d) besides.
+    Memory: an int64 permutation of the rows (8n bytes; of one chunk's rows
+    when streaming), and the labels as int64 when they are another integer
+    type; O(n_classes * d) besides.
     """
     from tqdm.auto import tqdm
 
-    if isinstance(Xk, tuple):
+    stream = Xk if hasattr(Xk, "chunks") else None
+    if stream is not None:
+        if early_stopping:
+            raise ValueError(
+                "early_stopping=True holds out a validation set, which needs the data in memory; "
+                "with chunked (out-of-core) data use early_stopping=False: SGD then stops on the "
+                "training loss (tol, n_iter_no_change)"
+            )
+        n, sparse = stream.n_samples, stream.sparse
+    elif isinstance(Xk, tuple):
         data, indices, indptr = Xk
         if indptr.dtype != indices.dtype:
             indptr = indptr.astype(indices.dtype)
@@ -234,12 +278,15 @@ def fit_sgd(Xk, y, sample_weight, n_classes, *, C, l1_ratio, fit_intercept, batc
         d = np.shape(coef)[-1]
     elif state is not None:
         d = state.arrays["coef"].shape[1]
+    elif stream is not None:
+        d = stream.n_features
     elif sparse:
         raise ValueError("fit_sgd needs coef (or state) to know the width of a CSR input")
     else:
         d = Xk.shape[1]
-    y = np.ascontiguousarray(y, dtype=np.int64)
-    sw = np.zeros(0) if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=np.float64)
+    if stream is None:
+        y = np.ascontiguousarray(y, dtype=np.int64)
+        sw = np.zeros(0) if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=np.float64)
     avg_start = float(1 if average is True else int(average))
 
     if state is None:
@@ -251,11 +298,18 @@ def fit_sgd(Xk, y, sample_weight, n_classes, *, C, l1_ratio, fit_intercept, batc
                     adagrad=learning_rate == "adagrad", l1=l1_ratio > 0 and not np.isinf(C),
                     sparse=sparse)
 
-    if early_stopping:
-        train, val = _validation_split(y, validation_fraction, state.extra.get("seed", 0))
+    if stream is not None:
+        n_train, val = n, None
+        S = stream.weight_sum
+        weighted = stream.weighted
     else:
-        train, val = np.arange(n, dtype=np.int64), None
-    S = float(sw[train].sum()) if sw.size else float(train.shape[0])
+        if early_stopping:
+            train, val = _validation_split(y, validation_fraction, state.extra.get("seed", 0))
+        else:
+            train, val = np.arange(n, dtype=np.int64), None
+        n_train = train.shape[0]
+        S = float(sw[train].sum()) if sw.size else float(n_train)
+        weighted = sw.size > 0
     state.weight_seen += S
     lam = 0.0 if np.isinf(C) else 1.0 / (C * state.weight_seen)
     lam2, lam1 = (1.0 - l1_ratio) * lam, l1_ratio * lam
@@ -264,7 +318,12 @@ def fit_sgd(Xk, y, sample_weight, n_classes, *, C, l1_ratio, fit_intercept, batc
     if "t0_opt" not in cfg:
         alpha = lam if lam > 0 else 1.0 / S
         first_step = alpha ** -0.25
-        smoothness = _CURVATURE_BOUND[multinomial] * (_mean_sq_row_norm(Xk, n) + float(fit_intercept))
+        if stream is not None:
+            _, first_Xk, _, _ = next(stream.chunks(weighted=False))
+            row_norm = _mean_sq_row_norm(first_Xk, _rows(first_Xk))
+        else:
+            row_norm = _mean_sq_row_norm(Xk, n)
+        smoothness = _CURVATURE_BOUND[multinomial] * (row_norm + float(fit_intercept))
         # (0: all-zero rows and no intercept, nothing to learn; inf: rows whose
         # norms overflow, which diverge anyway)
         if 0.0 < smoothness < np.inf:
@@ -273,7 +332,7 @@ def fit_sgd(Xk, y, sample_weight, n_classes, *, C, l1_ratio, fit_intercept, batc
     cfg.update(batch_size=int(batch_size), schedule=_sgd.SCHEDULES.index(learning_rate),
                eta0=float(eta0), power_t=float(power_t), lam2=lam2, lam1=lam1,
                fit_intercept=bool(fit_intercept), avg_start=avg_start,
-               sw_scale=train.shape[0] / S if sw.size else 1.0)
+               sw_scale=n_train / S if weighted else 1.0)
     if learning_rate != "adaptive" and learning_rate != "adagrad":
         state.scalars[_sgd.ETA] = eta0
 
@@ -281,25 +340,32 @@ def fit_sgd(Xk, y, sample_weight, n_classes, *, C, l1_ratio, fit_intercept, batc
     best, no_improve = np.inf, 0
     converged = tol is None
     segment = max(1, SEGMENT_ROWS // batch_size) * batch_size
-    n_train = train.shape[0]
-    order = np.empty_like(train)
+    if stream is None:
+        order = np.empty_like(train)
     epochs = 0
     bar = tqdm(total=max_iter, disable=not verbose, desc="fastlogit sgd", unit="epoch")
     try:
         for _ in range(max_iter):
             saved = state.copy_arrays()
-            # A fresh permutation of the training rows, a function of the
-            # generator's state only (so a later call continues the sequence).
-            order[:] = train
-            _sgd.shuffle(order, state.rng)
+            if stream is None:
+                # A fresh permutation of the training rows, a function of the
+                # generator's state only (so a later call continues the sequence).
+                order[:] = train
+                _sgd.shuffle(order, state.rng)
+                parts = [(Xk, y, sw, order)]
+            else:
+                parts = _stream_epoch(stream, state.rng, verbose)
             loss_sum = 0.0
             failed = False
-            for lo in range(0, n_train, segment):
-                out = _call(_sgd.epoch_dense, _sgd.epoch_csr, Xk, d, y, sw, order[lo:lo + segment],
-                            state.arrays, state.scalars, cfg)
-                loss_sum += out["loss_sum"]
-                if out["status"]:
-                    failed = True
+            for Xc, yc, swc, orderc in parts:
+                for lo in range(0, orderc.shape[0], segment):
+                    out = _call(_sgd.epoch_dense, _sgd.epoch_csr, Xc, d, yc, swc,
+                                orderc[lo:lo + segment], state.arrays, state.scalars, cfg)
+                    loss_sum += out["loss_sum"]
+                    if out["status"]:
+                        failed = True
+                        break
+                if failed:
                     break
             coef_now, b_now = _weights(state, cfg)
             if failed or not (np.isfinite(coef_now).all() and np.isfinite(b_now).all()):
