@@ -370,6 +370,10 @@ def fit_sgd(Xk, y, sample_weight, n_classes, *, C, l1_ratio, fit_intercept, batc
             coef_now, b_now = _weights(state, cfg)
             if failed or not (np.isfinite(coef_now).all() and np.isfinite(b_now).all()):
                 state.arrays, state.scalars = saved
+                if stream is not None:
+                    # Streamed chunks are not scanned up front (an extra read of
+                    # the data per epoch); NaN or inf in X surfaces here.
+                    stream.check_finite()
                 good_coef, good_b = _weights(state, cfg)
                 last_good = SGDResult(good_coef, good_b, epochs, loss_curve, False, state)
                 raise SGDDivergenceError(

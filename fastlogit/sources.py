@@ -39,7 +39,7 @@ from .data import as_matrix, as_vector, check_finite
 #: Bytes of X per chunk when a source chooses its own chunk size: large
 #: enough that the per-chunk kernel call (and thread wake-up) costs nothing
 #: measurable, small enough that a few chunks fit any machine.
-CHUNK_BYTES = 1 << 25
+CHUNK_BYTES = 1 << 27
 
 
 def default_chunk_rows(n_features, itemsize=8):
@@ -75,7 +75,7 @@ class ArrayChunks(ChunkSource):
         matrix (converted to CSR once).
     y : (n,) labels (array-like, or an ``np.memmap``); sliced per chunk.
     sample_weight : (n,) weights or None; sliced per chunk.
-    chunk_rows : rows per chunk (default: about 32 MiB of X).
+    chunk_rows : rows per chunk (default: about 128 MiB of X: a view, no copy, for C-order arrays).
     name : what error messages call X (e.g. the file name).
     """
 
@@ -450,19 +450,13 @@ class ChunkedData:
         return factors
 
     def _raw(self):
-        """The source's chunk tuples, in order, with file errors naming the source."""
+        """The source's chunk tuples, in order (the built-in sources' read
+        errors name their file)."""
         try:
             iterator = iter(self.source)
         except TypeError:
             raise TypeError(f"the chunk source {self.name} is not iterable") from None
-        while True:
-            try:
-                chunk = next(iterator)
-            except StopIteration:
-                return
-            except OSError as exc:
-                raise OSError(f"reading the chunk source {self.name} failed: {exc}") from exc
-            yield chunk
+        yield from iterator
 
     def _unpack(self, i, chunk):
         """Validate chunk ``i``: ``(X, y, sw)`` with X from as_matrix (columns selected)."""

@@ -4,8 +4,9 @@ One test (or parametrized case) per case of issue 8's "What bad input gets"
 and "Accepted and handled without surprise" that applies to what exists:
 the top-level functions and ``LogisticRegression``.  Every error test asserts
 the exception type and a phrase of the message (the argument and the
-problem).  Not covered here (they do not exist yet): Parquet and chunk
-sources, memmap/.npy paths as fit input, Dask, n x d beyond 2**31.
+problem).  Chunk sources, .npy and Parquet input are at the end of this
+file; Dask input in tests/test_distributed.py; faults (interrupts,
+concurrency, 64-bit indexing) in tests/test_faults.py.
 """
 
 import re
@@ -715,3 +716,237 @@ def test_sparse_input_is_not_modified():
         LogisticRegression(solver="sgd", max_iter=2, tol=None).fit(S, y)
         fastlogit.binary_loss_grad(S, y, W1)
         assert S.format == fmt and S.toarray().tobytes() == before
+
+
+# ---------------------------------------------------------------------------
+# Out-of-core sources: chunk iterables, .npy files, Parquet
+
+
+def chunks_of(X, y, size=10):
+    return [(X[i:i + size], y[i:i + size]) for i in range(0, len(y), size)]
+
+
+@pytest.fixture
+def parquet_file(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    X, y = data()
+    table = pa.table({"a": X[:, 0], "b": X[:, 1], "name": np.array(["x"] * N), "label": y})
+    path = tmp_path / "d.parquet"
+    pq.write_table(table, path, row_group_size=10)
+    return path
+
+
+def test_parquet_missing_target_column(parquet_file):
+    with pytest.raises(ValueError, match="target column 'nope' is not in"):
+        LogisticRegression().fit(str(parquet_file), target="nope", features=["a", "b"])
+
+
+def test_parquet_needs_target(parquet_file):
+    with pytest.raises(ValueError, match="needs target="):
+        LogisticRegression().fit(str(parquet_file))
+
+
+def test_parquet_missing_feature_column(parquet_file):
+    with pytest.raises(ValueError, match=r"feature columns \['c'\] are not in"):
+        LogisticRegression().fit(str(parquet_file), target="label", features=["a", "c"])
+
+
+def test_parquet_non_numeric_feature_column(parquet_file):
+    with pytest.raises(TypeError, match="feature column 'name' .* must be numeric"):
+        LogisticRegression().fit(str(parquet_file), target="label")
+
+
+def test_parquet_nulls(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    pq.write_table(pa.table({"a": [1.0, None, 3.0, 4.0], "label": [0, 1, 0, 1]}), tmp_path / "n.parquet")
+    with pytest.raises(ValueError, match="feature column 'a' .* missing values"):
+        LogisticRegression().fit(str(tmp_path / "n.parquet"), target="label")
+
+
+def test_parquet_missing_file(tmp_path):
+    pytest.importorskip("pyarrow")
+    with pytest.raises(FileNotFoundError, match="nothere.parquet"):
+        LogisticRegression().fit(str(tmp_path / "nothere.parquet"), target="label")
+
+
+def test_chunk_source_inconsistent_width():
+    X, y = data()
+    chunks = chunks_of(X, y)
+    chunks[2] = (chunks[2][0][:, :2], chunks[2][1])
+    with pytest.raises(ValueError, match="chunk 2 of .* has 2 columns, but the first chunk had 3"):
+        LogisticRegression().fit(chunks)
+
+
+def test_chunk_source_inconsistent_dtype():
+    X, y = data()
+    chunks = chunks_of(X, y)
+    chunks[1] = (chunks[1][0].astype(np.float32), chunks[1][1])
+    with pytest.raises(ValueError, match="chunk 1 of .* has dtype float32, but the first chunk had float64"):
+        LogisticRegression().fit(chunks)
+
+
+def test_chunk_source_one_shot_generator():
+    X, y = data()
+    with pytest.raises(TypeError, match="one-shot iterator"):
+        LogisticRegression().fit(c for c in chunks_of(X, y))
+
+
+def test_chunk_source_chunk_not_a_tuple():
+    X, y = data()
+
+    class Bad:
+        def __iter__(self):
+            return iter([X])
+
+    with pytest.raises(TypeError, match=r"chunk 0 of Bad must be a tuple \(X, y\)"):
+        LogisticRegression().fit(Bad())
+
+
+def test_chunk_source_label_length_mismatch():
+    X, y = data()
+    chunks = chunks_of(X, y)
+    chunks[3] = (chunks[3][0], chunks[3][1][:-1])
+    with pytest.raises(ValueError, match=r"y of chunk 3 .* must have shape \(10,\)"):
+        LogisticRegression().fit(chunks)
+
+
+@pytest.mark.parametrize("bad,phrase", [(-1.0, "must be nonnegative"), (np.nan, "must be finite")])
+def test_chunk_source_bad_weights(bad, phrase):
+    X, y = data()
+    chunks = [(Xc, yc, np.ones(len(yc))) for Xc, yc in chunks_of(X, y)]
+    chunks[1][2][4] = bad
+    with pytest.raises(ValueError, match=f"sample_weight of chunk 1 .* {phrase}"):
+        LogisticRegression().fit(chunks)
+
+
+@pytest.mark.parametrize("params", SOLVERS)
+def test_chunk_source_nan_in_X(params):
+    X, y = data()
+    chunks = chunks_of(with_bad(X, np.nan, (23, 1)), y)
+    with pytest.raises(ValueError, match=r"NaN \(first at row 3, column 1\).*|chunk 2"):
+        model(params).fit(chunks)
+
+
+def test_chunk_source_nan_labels():
+    X, y = data()
+    chunks = chunks_of(X, y.astype(float))
+    chunks[0][1][5] = np.nan
+    with pytest.raises(ValueError, match="y of chunk 0 .* NaN"):
+        LogisticRegression().fit(chunks)
+
+
+def test_chunk_source_single_class():
+    X, _ = data()
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        LogisticRegression().fit(chunks_of(X, np.zeros(N, dtype=int)))
+
+
+def test_chunk_source_empty():
+    class Empty:
+        def __iter__(self):
+            return iter([])
+
+    with pytest.raises(ValueError, match="yielded no rows"):
+        LogisticRegression().fit(Empty())
+
+
+def test_chunk_source_with_y_or_parquet_options():
+    X, y = data()
+    with pytest.raises(ValueError, match="pass y=None"):
+        LogisticRegression().fit(chunks_of(X, y), y)
+    with pytest.raises(ValueError, match="target= apply to Parquet data only"):
+        LogisticRegression().fit(chunks_of(X, y), target="label")
+    with pytest.raises(ValueError, match="target= apply to chunked, Parquet or dask data"):
+        LogisticRegression().fit(X, y, target="label")
+
+
+def test_chunk_source_labels_outside_given_classes():
+    X, y = data(k=3)
+    with pytest.raises(ValueError, match=r"holds labels that are not in classes \[0, 1\]: \[2\]"):
+        LogisticRegression().fit(chunks_of(X, y), classes=[0, 1])
+
+
+def test_npy_path_errors(tmp_path):
+    X, y = data()
+    np.save(tmp_path / "X.npy", X)
+    with pytest.raises(FileNotFoundError, match="missing.npy"):
+        LogisticRegression().fit(str(tmp_path / "missing.npy"), y)
+    with pytest.raises(ValueError, match="y is required with a .npy file"):
+        LogisticRegression().fit(str(tmp_path / "X.npy"))
+    with pytest.raises(ValueError, match=r"y must be 1-d with one label per row of .*X.npy \(40\)"):
+        LogisticRegression().fit(str(tmp_path / "X.npy"), y[:-1])
+    np.save(tmp_path / "v.npy", X[:, 0])
+    with pytest.raises(ValueError, match="must be 2-d"):
+        LogisticRegression().fit(str(tmp_path / "v.npy"), y)
+    (tmp_path / "junk.npy").write_bytes(b"not an array")
+    with pytest.raises(ValueError, match="junk.npy' is not a readable .npy array"):
+        LogisticRegression().fit(str(tmp_path / "junk.npy"), y)
+
+
+def test_predict_after_chunked_fit_checks_n_features():
+    X, y = data()
+    fitted = LogisticRegression().fit(chunks_of(X, y))
+    with pytest.raises(ValueError, match="X has 2 features, but LogisticRegression is expecting 3"):
+        fitted.predict(X[:, :2])
+
+
+class _Sabotaged:
+    """Chunks of ``inner``; ``harm()`` runs before chunk ``at`` of pass ``on_pass``."""
+
+    def __init__(self, inner, harm, on_pass=2, at=1):
+        self.inner, self.harm, self.on_pass, self.at, self.passes = inner, harm, on_pass, at, 0
+        self.done = False
+
+    def __iter__(self):
+        self.passes += 1
+        for i in range(len(self.inner)):
+            if self.passes >= self.on_pass and i == self.at and not self.done:
+                self.done = True
+                self.harm()
+            yield self.inner[i]
+
+
+@pytest.mark.parametrize("harm,error,phrase", [
+    ("remove", FileNotFoundError, "X.npy' disappeared while being read"),
+    ("truncate", OSError, "X.npy' changed size while being read"),
+])
+@pytest.mark.parametrize("solver", ["lbfgs", "sgd"])
+def test_npy_file_disappears_or_is_truncated_mid_stream(tmp_path, harm, error, phrase, solver):
+    from fastlogit.sources import npy_source
+
+    X, y = data(n=400)
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+
+    def act():
+        if harm == "remove":
+            path.unlink()
+        else:
+            with open(path, "r+b") as f:
+                f.truncate(1000)
+
+    source = _Sabotaged(npy_source(path, y, chunk_rows=50), act)
+    fitted = LogisticRegression(solver=solver, max_iter=5)
+    with pytest.raises(error, match=phrase):
+        fitted.fit(source)
+    assert not hasattr(fitted, "coef_")
+
+
+def test_parquet_file_disappears_mid_stream(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    X, y = data(n=200)
+    (tmp_path / "ds").mkdir()
+    for part in range(2):
+        rows = slice(100 * part, 100 * (part + 1))
+        pq.write_table(pa.table({"a": X[rows, 0], "b": X[rows, 1], "label": y[rows]}),
+                       tmp_path / "ds" / f"part-{part}.parquet", row_group_size=50)
+    from fastlogit.sources import ParquetChunks
+
+    source = ParquetChunks(tmp_path / "ds", target="label")
+    victim = tmp_path / "ds" / "part-1.parquet"
+    sabotaged = _Sabotaged(source, victim.unlink, at=2)
+    with pytest.raises(OSError, match="part-1.parquet"):
+        LogisticRegression().fit(sabotaged)
