@@ -100,7 +100,14 @@ def test_results_json_schema(bench_run):
                                         "fastlogit"}
     families = {(t["family"], t["implementation"]) for t in results["timings"]}
     assert families == {("kernel", "fastlogit"), ("kernel", "reference"), ("fit", "fastlogit"),
-                        ("fit", "sklearn"), ("sgd", "fastlogit"), ("sgd", "sklearn")}
+                        ("fit", "sklearn"), ("sgd", "fastlogit"), ("sgd", "sklearn"),
+                        ("out-of-core", "fastlogit"), ("out-of-core", "in-memory")}
+    # the .npy fit and the in-memory fit take the same iterations (the same sums, chunked)
+    ooc = {}
+    for t in results["timings"]:
+        if t["family"] == "out-of-core":
+            ooc.setdefault(t["n"], set()).add(t["n_iter"])
+    assert ooc and all(len(iters) == 1 for iters in ooc.values())
     for t in results["timings"]:
         assert len(t["times_s"]) == 2
         assert t["min_s"] <= t["q1_s"] <= t["median_s"] <= t["q3_s"] <= t["max_s"]
