@@ -136,12 +136,18 @@ def test_binary_hessian_is_hessp_on_unit_vectors_and_shares_binary_hessian(fit_i
     np.testing.assert_allclose(H, expected, rtol=1e-14, atol=1e-16)
 
 
-def test_multinomial_has_no_dense_hessian():
-    X, y, _ = make_data(K=3)
-    obj = Objective.from_arrays(X, y, n_classes=3)
-    assert not obj.has_hessian
-    with pytest.raises(ValueError, match="binary"):
-        obj.hessian(np.zeros(obj.n_params))
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("layout", ["dense", "csr"])
+def test_multinomial_hessian_is_hessp_on_unit_vectors_but_not_for_newton(fit_intercept, layout):
+    # The exact multinomial Hessian (for inference) in x's layout; has_hessian stays
+    # False so that the newton solver keeps Newton-CG (the Hessian is singular).
+    X, y, sw = make_data(K=3, weighted=True, layout=layout)
+    obj = Objective.from_arrays(X, y, sw, n_classes=3, C=0.2, fit_intercept=fit_intercept)
+    x = random_point(obj)
+    H = obj.hessian(x)
+    assert not obj.has_hessian and H.shape == (obj.n_params, obj.n_params)
+    columns = np.column_stack([obj.hessp(x, e) for e in np.eye(obj.n_params)])
+    np.testing.assert_allclose(H, columns, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("K", [2, 3])

@@ -353,3 +353,25 @@ def test_fit_never_writes_user_files(files):
         fit(str(tmp / "X.npy"), str(tmp / "y.npy"), solver=solver)
         fit(str(tmp / "d.parquet"), target="label", solver=solver)
     assert [_digest(p) for p in paths] == before
+
+
+# -- inference ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("K", [2, 3])
+def test_inference_out_of_core_equals_in_memory(tmp_path, K):
+    X, y = make(n=4000, d=4, K=K, seed=3)
+    model = fit(X, y, C=np.inf, tol=1e-10)
+    ref = model.inference(X, y)
+    np.save(tmp_path / "X.npy", X)
+    write_parquet(tmp_path / "d.parquet", X, y, row_group_size=900)
+    for data, y_arg, opts in [(str(tmp_path / "X.npy"), y, {}),
+                              (ArrayChunks(X, y, chunk_rows=700), None, {}),
+                              (str(tmp_path / "d.parquet"), None, {"target": "label"})]:
+        got = model.inference(data, y_arg, **opts)
+        for name in ("coef", "std_err", "z", "p_value", "conf_int"):
+            a, b = np.asarray(getattr(got, name)), np.asarray(getattr(ref, name))
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-300, err_msg=name)
+        assert got.log_likelihood == pytest.approx(ref.log_likelihood, rel=1e-10)
+        assert got.null_log_likelihood == pytest.approx(ref.null_log_likelihood, rel=1e-10)
+        assert got.aic == pytest.approx(ref.aic, rel=1e-10)

@@ -1,0 +1,555 @@
+"""Statistical inference for a fitted model: standard errors, tests, intervals.
+
+What :meth:`fastlogit.LogisticRegression.inference` returns, an
+:class:`InferenceResult`, holds what statsmodels' ``Logit`` / ``MNLogit``
+(or ``GLM(..., family=Binomial(), freq_weights=s)``) report for the same
+model: coefficients, standard errors from the inverse of the observed
+information, z statistics, two-sided p-values, confidence intervals, odds
+ratios, the log-likelihood and the intercept-only null model's, McFadden's
+pseudo R-squared, the likelihood-ratio test, AIC and BIC.
+
+Conventions (those of statsmodels, so numbers compare one to one):
+
+- ``sample_weight`` are frequency weights: a weight of 3 is the row
+  repeated three times.  The number of observations is the weight sum.
+- The information is the Hessian of the weighted negative log-likelihood,
+  ``sum_i s_i [x_i, 1] [x_i, 1]^T p_i (1 - p_i)`` (softmax: ``(diag(p) - p
+  p^T) kron ...``), summed over the data's row sources: everything here
+  goes through the :class:`~fastlogit.objective.Objective` (one fused
+  pass for the log-likelihood, one for the class weights, one blocked BLAS
+  pass for the Hessian), never through X itself, so in-memory, chunked
+  and distributed data give the same result.
+- Penalized fits (``C`` finite, L2 only) use the penalized information
+  ``Hessian + I / C`` (the intercepts unpenalized): the inverse of the
+  penalized objective's curvature, not a sandwich.  The result and its
+  summary say so.  An L1 or elastic-net penalty raises ``ValueError``:
+  after variable selection by the L1 penalty these standard errors (and
+  p-values) are not valid.
+- Softmax (K > 2): parameters of class k minus those of the first class
+  (the reference), k = 1..K-1, as statsmodels' ``MNLogit``; their
+  covariance is the inverse of the information of that identifiable
+  parameterization (with a penalty: of the penalty profiled over the
+  symmetric model's free shift, which equals transforming the symmetric
+  model's pseudo-inverse by the contrast matrix).
+- The null model is the intercept-only model with the same weights
+  (closed form ``sum_k S_k log(S_k / S)`` with ``S_k`` the class weight
+  sums), also without ``fit_intercept``, as statsmodels computes ``llnull``.
+- Number of parameters = the numerical rank of the information (the
+  identifiable parameters); ``df_model`` = that minus one per equation, as
+  statsmodels counts it; ``AIC = -2 LL + 2 k``, ``BIC = -2 LL + k log(n)``.
+- Separation (no penalty): if scaling the fitted parameters up by
+  ``SEPARATION_SCALE`` loses less than half the fitted log-loss, the fitted
+  scores classify (almost) every row correctly with a positive margin: the
+  data are separated, the likelihood keeps rising along that ray, and the
+  maximum likelihood estimate does not exist (at the MLE of non-separated
+  data, the loss along the ray is smallest at scale 1).  One fused pass.
+- A singular or near-singular information (collinear columns; separation)
+  gives an :class:`InferenceWarning` naming the problem and the affected
+  parameters, whose standard errors (z, p, intervals) are NaN; the others
+  are those of any generalized inverse (the same for every identifiable
+  parameter).  Separation without a penalty makes every standard error NaN.
+"""
+
+import math
+import warnings
+
+import numpy as np
+
+__all__ = ["InferenceResult", "InferenceWarning", "compute_inference"]
+
+#: Eigenvalues of the scaled information (unit diagonal) below this times
+#: the largest are treated as zero: condition numbers above 1e10 leave
+#: fewer than ~6 correct digits in a standard error.
+SINGULAR_RTOL = 1e-10
+#: A parameter is affected by the dropped directions when their squared
+#: components on it add up to more than this.
+AFFECTED_TOL = 1e-8
+#: Separation test: the log-likelihood at the fitted parameters times this.
+SEPARATION_SCALE = 1e3
+
+COLUMNS = ["coef", "std_err", "z", "p_value", "ci_lower", "ci_upper",
+           "odds_ratio", "odds_ratio_lower", "odds_ratio_upper"]
+
+
+class InferenceWarning(UserWarning):
+    """The information matrix is singular or near-singular, or the classes are separated."""
+
+
+def check_alpha(alpha):
+    """``alpha`` as a float in (0, 1), else ``ValueError`` naming it."""
+    try:
+        value = float(alpha)
+    except (TypeError, ValueError):
+        raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}") from None
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"alpha must be in (0, 1) (e.g. 0.05 for 95% intervals), got {alpha!r}")
+    return value
+
+
+def _parameter_index(objective):
+    """Each equation's parameters in the class-major Hessian of the row sources, ``const`` first.
+
+    Row k holds class k's indices ``k (d + 1) + d`` (its intercept, only
+    with ``fit_intercept``) then ``k (d + 1) + j``, j < d.
+    """
+    d = objective.n_features
+    m = d + 1
+    rows = [([k * m + d] if objective.fit_intercept else []) + list(range(k * m, k * m + d))
+            for k in range(objective.n_rows)]
+    return np.array(rows, dtype=np.intp)
+
+
+def _data_hessian(objective, x):
+    """``sum_i s_i H_i`` at ``x``, class-major (K (d + 1) square; binary d + 1): the sources' sum."""
+    coef, intercept = objective.unpack(np.ascontiguousarray(x, dtype=np.float64))
+    H = None
+    for source in objective.sources:
+        part = source.hessian(coef, intercept)
+        H = np.array(part, dtype=np.float64) if H is None else H + part
+    objective.n_passes += 1
+    return H
+
+
+def _class_weight_sums(objective):
+    """Weight sum of each class, float64 (K,), from one fused pass at zero parameters.
+
+    At zero scores every probability is 1/K, so the intercepts' gradient is
+    ``S / K - S_k``: exact up to rounding, whatever the row source.
+    """
+    K, d = objective.n_classes, objective.n_features
+    if objective.binary:
+        coef, intercept = np.zeros(d), 0.0
+    else:
+        coef, intercept = np.zeros((K, d)), np.zeros(K)
+    total = None
+    for source in objective.sources:
+        _, grad = source.loss_grad(coef, intercept)
+        total = np.array(grad, dtype=np.float64) if total is None else total + grad
+    objective.n_passes += 1
+    S = objective.weight_sum
+    if objective.binary:
+        s1 = S / 2.0 - float(total[-1])
+        sums = np.array([S - s1, s1])
+    else:
+        sums = S / K - total[:, -1]
+    return np.clip(sums, 0.0, S)
+
+
+def _null_log_likelihood(sums):
+    S = sums.sum()
+    positive = sums[sums > 0]
+    return float(np.sum(positive * np.log(positive / S)))
+
+
+def _information(objective, H, index, penalty=True):
+    """The information of the identifiable parameters from the data Hessian ``H``.
+
+    Binary: ``H`` restricted to ``index[0]``.  Softmax: the block of classes
+    1..K-1 (with class 0 at zero the likelihood is a function of the
+    differences, and its Hessian there is that block; the Hessian does not
+    depend on which representative of the fit it is taken at).  With the
+    L2 penalty (``penalty=True``, C finite): plus ``I / C`` on the
+    coefficients (binary), or plus the penalty profiled over the symmetric
+    model's free shift, ``(1/C) (I - 1 1^T / K) kron I`` on the
+    coefficients (softmax): its inverse is the contrast-transformed
+    pseudo-inverse of the symmetric model's penalized Hessian.
+    """
+    idx = index.ravel() if objective.binary else index[1:].ravel()
+    G = H[np.ix_(idx, idx)]
+    lam = objective.l2_strength * objective.weight_sum if penalty else 0.0  # 1 / C
+    if lam:
+        n_eq, p = (1, index.shape[1]) if objective.binary else (index.shape[0] - 1, index.shape[1])
+        coef_pos = np.arange(int(objective.fit_intercept), p)
+        K = objective.n_classes
+        for k in range(n_eq):
+            for l in range(n_eq):
+                share = 0.0 if objective.binary else 1.0 / K
+                G[k * p + coef_pos, l * p + coef_pos] += lam * ((k == l) - share)
+    return G
+
+
+def _curvature_rows(objective, H):
+    """Rows' worth of curvature: ``sum_i s_i c_i / max c``, ``c_i`` a row's curvature
+    along the intercept(s) (``p (1 - p)``; softmax ``sum_k p_k (1 - p_k)``)."""
+    d = objective.n_features
+    m = d + 1
+    diag = np.diag(H)[d::m]
+    top = 0.25 if objective.binary else 1.0 - 1.0 / objective.n_classes
+    return float(diag.sum()) / top
+
+
+def _scaled_eigen(G):
+    """Eigen-decomposition of ``G`` scaled to a unit diagonal.
+
+    Returns ``(scale, eigenvalues, eigenvectors, zero)``: ``G = D^-1 U L
+    U^T D^-1`` with ``D = diag(scale)`` on the parameters whose diagonal is
+    positive; ``zero`` flags the others (not identified at all).
+    """
+    diag = np.diag(G).copy()
+    zero = ~(diag > 0) | ~np.isfinite(diag)
+    scale = np.zeros_like(diag)
+    scale[~zero] = 1.0 / np.sqrt(diag[~zero])
+    R = G * scale[:, None] * scale[None, :]
+    R = 0.5 * (R + R.T)
+    sub = np.flatnonzero(~zero)
+    lam, U_sub = np.linalg.eigh(R[np.ix_(sub, sub)]) if sub.size else (np.zeros(0), np.zeros((0, 0)))
+    U = np.zeros((G.shape[0], sub.size))
+    U[sub] = U_sub
+    return scale, lam, U, zero
+
+
+def _collinear_directions(objective, index, scale, U_dropped):
+    """Which dropped directions are also flat in the information at zero parameters.
+
+    At zero the curvature of every row is the same, so the information is
+    a fixed multiple of the weighted Gram matrix of ``[X, 1]``: a direction
+    that is flat there is a linear dependence among the columns; one that
+    is flat only at the fit is carried by rows predicted with probability
+    0 or 1 (separation).  One more Hessian pass, made only on this path.
+    """
+    G0 = _information(objective, _data_hessian(objective, np.zeros(objective.n_params)), index,
+                      penalty=False)
+    R0 = G0 * scale[:, None] * scale[None, :]
+    top = max(float(np.abs(np.linalg.eigvalsh(0.5 * (R0 + R0.T))).max()), np.finfo(float).tiny)
+    q = np.einsum("ij,ik,kj->j", U_dropped, R0, U_dropped) / top
+    return q <= 1e3 * SINGULAR_RTOL
+
+
+def _format_names(names, limit=8):
+    shown = [repr(n) for n in names[:limit]]
+    if len(names) > limit:
+        shown.append(f"... ({len(names) - limit} more)")
+    return "[" + ", ".join(shown) + "]"
+
+
+def compute_inference(objective, coef, intercept, *, alpha=0.05, feature_names=None, classes=None,
+                      intercept_name="const"):
+    """Inference for the fitted ``(coef, intercept)`` on the data of ``objective``.
+
+    Parameters
+    ----------
+    objective : :class:`~fastlogit.objective.Objective` of the fitted model
+        (its C, l1_ratio, fit_intercept) on the data; only its row sources'
+        sums are used, so any row source works.
+    coef : (1, d) or (d,) binary, (K, d) softmax; intercept : (1,) or (K,)
+        (ignored without ``fit_intercept``): the fitted parameters.
+    alpha : float in (0, 1): intervals at level ``1 - alpha``.
+    feature_names : d names, or None (``x1 .. xd``).
+    classes : the K class labels, or None (``0 .. K-1``).
+    intercept_name : the intercept's row name.
+
+    Returns
+    -------
+    :class:`InferenceResult`.  Warns :class:`InferenceWarning` when the
+    information is singular or near-singular, or the classes are separated.
+    """
+    alpha = check_alpha(alpha)
+    if objective.l1_strength:
+        raise ValueError(
+            "inference after an L1 or elastic-net penalty (l1_ratio > 0 with finite C) is not "
+            "valid: the penalty selects variables, and standard errors from the curvature ignore "
+            "that selection; refit with l1_ratio=0 (L2) or C=np.inf for inference"
+        )
+    from scipy.stats import chi2, norm
+
+    K, d = objective.n_classes, objective.n_features
+    classes = np.arange(K) if classes is None else np.asarray(classes)
+    names = [f"x{j + 1}" for j in range(d)] if feature_names is None else [str(f) for f in feature_names]
+    if len(names) != d:
+        raise ValueError(f"feature_names must have {d} entries, got {len(names)}")
+    names = ([intercept_name] if objective.fit_intercept else []) + names
+
+    x = objective.pack(np.asarray(coef, dtype=np.float64).reshape(objective.n_rows, d),
+                       np.asarray(intercept, dtype=np.float64).ravel() * np.ones(objective.n_rows))
+    S = objective.weight_sum
+    mean_loss, _ = objective.data_loss_grad(x)
+    ll = -mean_loss * S
+    sums = _class_weight_sums(objective)
+    ll_null = _null_log_likelihood(sums)
+
+    coef2, b = objective.unpack(x)
+    full = np.reshape(coef2, (objective.n_rows, d))
+    if objective.fit_intercept:
+        full = np.column_stack([np.reshape(b, objective.n_rows), full])
+    estimates = full if objective.binary else full[1:] - full[0]  # vs the reference class
+    n_eq, p = estimates.shape
+    index = _parameter_index(objective)
+    H = _data_hessian(objective, x)
+    G = _information(objective, H, index)
+    m = G.shape[0]
+    labels = [(None if objective.binary else classes[k + 1], name)
+              for k in range(n_eq) for name in names]
+
+    scale, lam, U, zero_diag = _scaled_eigen(G)
+    messages = []
+    lam_max = float(lam.max()) if lam.size else 0.0
+    keep = lam > SINGULAR_RTOL * lam_max if lam_max > 0 else np.zeros(lam.size, dtype=bool)
+    lam_min = float(lam.min()) if lam.size else 0.0
+    condition = lam_max / lam_min if lam_min > 0 else math.inf
+    U_keep, U_drop = U[:, keep], U[:, ~keep]
+    affected = zero_diag | ((U_drop ** 2).sum(axis=1) > AFFECTED_TOL)
+    rank = int(keep.sum())
+    cov = (U_keep / lam[keep]) @ U_keep.T * scale[:, None] * scale[None, :]
+
+    if affected.any():
+        bad = [_label(labels[i]) for i in np.flatnonzero(affected)]
+        cause = ""
+        if U_drop.shape[1]:
+            collinear = _collinear_directions(objective, index, scale, U_drop)
+            if collinear.all():
+                cause = f": columns {_format_names(_feature_set(labels, affected))} look collinear"
+            elif not collinear.any():
+                cause = (": separation? the rows that carry these directions are predicted with "
+                         "probability 0 or 1")
+            else:
+                cause = ": collinear columns and separation"
+        elif zero_diag.any():
+            cause = ": these parameters have no information (an all-zero column, or no weight)"
+        messages.append(
+            f"the Fisher information is singular or near-singular (condition number "
+            f"{condition:.3g}){cause}; standard errors of {_format_names(bad)} are NaN"
+        )
+    if not objective.l2_strength:
+        scaled_loss = objective.data_loss_grad(x * SEPARATION_SCALE)[0]
+        effective_rows = _curvature_rows(objective, H)
+        if effective_rows < m:
+            messages.append(
+                "quasi-separation: predicted probabilities are 0 or 1 for almost every row (the "
+                f"curvature of the fit adds up to {effective_rows:.3g} rows' worth, fewer than the "
+                f"{m} parameters); the maximum likelihood estimate probably does not exist, so "
+                "every standard error is NaN (fit with a finite C for penalized estimates)"
+            )
+            affected[:] = True
+        elif scaled_loss < 0.5 * mean_loss:
+            messages.append(
+                "perfect separation: predicted probabilities are 0 or 1 for (almost) every row "
+                f"along the fitted direction (mean log-loss {mean_loss:.3g}, and "
+                f"{scaled_loss:.3g} with the parameters scaled by {SEPARATION_SCALE:g}); the "
+                "maximum likelihood estimate does not exist, so every standard error is NaN "
+                "(fit with a finite C for penalized estimates, or drop the separating columns)"
+            )
+            affected[:] = True
+    cov[affected, :] = np.nan
+    cov[:, affected] = np.nan
+    for message in messages:
+        warnings.warn(message, InferenceWarning, stacklevel=3)
+
+    se = np.sqrt(np.clip(np.diag(cov), 0.0, None)).reshape(n_eq, p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = estimates / se
+    p_value = 2.0 * norm.sf(np.abs(z))
+    q = float(norm.ppf(1.0 - alpha / 2.0))
+    ci = np.stack([estimates - q * se, estimates + q * se], axis=-1)
+
+    n_eq_params = n_eq  # statsmodels: df_model = rank - one constant per equation
+    df_model = float(rank - n_eq_params)
+    llr = 2.0 * (ll - ll_null)
+    return InferenceResult(
+        coef=estimates[0] if objective.binary else estimates,
+        std_err=se[0] if objective.binary else se,
+        z=z[0] if objective.binary else z,
+        p_value=p_value[0] if objective.binary else p_value,
+        conf_int=ci[0] if objective.binary else ci,
+        cov=cov, parameter_names=names, classes=classes, binary=objective.binary,
+        log_likelihood=ll, null_log_likelihood=ll_null, n_obs=S, n_params=rank,
+        df_model=df_model, df_resid=S - rank, llr=llr,
+        llr_p_value=float(chi2.sf(llr, df_model)) if df_model > 0 else math.nan,
+        alpha=alpha, C=objective.C, penalized=bool(objective.l2_strength),
+        condition_number=condition, singular=affected.reshape(n_eq, p)[0] if objective.binary
+        else affected.reshape(n_eq, p), warnings=messages, class_weight_sums=sums,
+    )
+
+
+def _label(label):
+    cls, name = label
+    return name if cls is None else f"{cls}:{name}"
+
+
+def _feature_set(labels, affected):
+    seen = []
+    for (_, name), hit in zip(labels, affected):
+        if hit and name not in seen:
+            seen.append(name)
+    return seen
+
+
+class InferenceResult:
+    """Inference for a fitted logistic-regression model (see :mod:`fastlogit.inference`).
+
+    Attributes
+    ----------
+    coef, std_err, z, p_value : float64 (p,) for two classes; (K - 1, p) for
+        softmax, row k - 1 for class ``classes[k]`` against the reference
+        ``classes[0]``.  Order of the p entries: ``parameter_names``
+        (the intercept first, as ``sm.add_constant`` puts it).
+    conf_int : (..., 2) lower and upper bounds at level ``1 - alpha``.
+    odds_ratio, odds_ratio_conf_int : ``exp`` of the above.
+    cov : (m, m) covariance of the flattened parameters (class-major), NaN
+        in the rows and columns of parameters whose information is singular.
+    singular : bool like ``coef``: True where the standard error is NaN.
+    log_likelihood, null_log_likelihood, pseudo_r2 (McFadden), llr,
+    llr_p_value, aic, bic : floats.
+    n_obs : the weight sum (frequency weights).  n_params : identifiable
+        parameters (rank of the information).  df_model, df_resid.
+    penalized : bool; C : the model's C.  covariance_type : "nonrobust".
+    warnings : the messages warned (also shown by :meth:`summary`).
+    """
+
+    covariance_type = "nonrobust"
+
+    def __init__(self, *, coef, std_err, z, p_value, conf_int, cov, parameter_names, classes,
+                 binary, log_likelihood, null_log_likelihood, n_obs, n_params, df_model, df_resid,
+                 llr, llr_p_value, alpha, C, penalized, condition_number, singular, warnings,
+                 class_weight_sums):
+        self.coef = coef
+        self.std_err = std_err
+        self.z = z
+        self.p_value = p_value
+        self.conf_int = conf_int
+        self.cov = cov
+        self.parameter_names = list(parameter_names)
+        self.classes = classes
+        self.binary = binary
+        self.log_likelihood = float(log_likelihood)
+        self.null_log_likelihood = float(null_log_likelihood)
+        self.n_obs = float(n_obs)
+        self.n_params = int(n_params)
+        self.df_model = float(df_model)
+        self.df_resid = float(df_resid)
+        self.llr = float(llr)
+        self.llr_p_value = float(llr_p_value)
+        self.alpha = float(alpha)
+        self.C = float(C)
+        self.penalized = bool(penalized)
+        self.condition_number = float(condition_number)
+        self.singular = singular
+        self.warnings = list(warnings)
+        self.class_weight_sums = class_weight_sums
+
+    @property
+    def reference_class(self):
+        """The softmax model's reference class (``classes[0]``); None for two classes."""
+        return None if self.binary else self.classes[0]
+
+    @property
+    def odds_ratio(self):
+        return np.exp(self.coef)
+
+    @property
+    def odds_ratio_conf_int(self):
+        return np.exp(self.conf_int)
+
+    @property
+    def pseudo_r2(self):
+        """McFadden's ``1 - LL / LL_null`` (NaN when ``LL_null`` is 0)."""
+        if self.null_log_likelihood == 0:
+            return math.nan
+        return 1.0 - self.log_likelihood / self.null_log_likelihood
+
+    @property
+    def aic(self):
+        return -2.0 * self.log_likelihood + 2.0 * self.n_params
+
+    @property
+    def bic(self):
+        return -2.0 * self.log_likelihood + math.log(self.n_obs) * self.n_params
+
+    def _rows(self):
+        """``(class or None, name, coef, se, z, p, lo, hi)`` per parameter."""
+        coef = np.atleast_2d(self.coef)
+        se, z, p = (np.atleast_2d(a) for a in (self.std_err, self.z, self.p_value))
+        ci = self.conf_int.reshape(coef.shape + (2,))
+        eq_classes = [None] if self.binary else list(self.classes[1:])
+        for k, cls in enumerate(eq_classes):
+            for j, name in enumerate(self.parameter_names):
+                yield cls, name, coef[k, j], se[k, j], z[k, j], p[k, j], ci[k, j, 0], ci[k, j, 1]
+
+    def to_frame(self):
+        """One row per parameter, a pandas DataFrame (MultiIndex (class, feature) for softmax).
+
+        Columns: coef, std_err, z, p_value, ci_lower, ci_upper, odds_ratio,
+        odds_ratio_lower, odds_ratio_upper.
+        """
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - pandas is in the dev environment
+            raise ImportError("InferenceResult.to_frame() needs pandas: pip install pandas") from exc
+        rows = list(self._rows())
+        data = np.array([r[2:] for r in rows], dtype=np.float64).reshape(len(rows), 6)
+        data = np.column_stack([data, np.exp(data[:, [0, 4, 5]])])
+        if self.binary:
+            index = pd.Index([r[1] for r in rows], name="feature")
+        else:
+            index = pd.MultiIndex.from_tuples([(r[0], r[1]) for r in rows], names=["class", "feature"])
+        return pd.DataFrame(data, index=index, columns=COLUMNS)
+
+    def summary(self):
+        """A statsmodels-style text table: the fit's statistics, then one row per parameter."""
+        width = 78
+        model = "Logit" if self.binary else "MNLogit"
+        n_obs = f"{self.n_obs:.0f}" if float(self.n_obs).is_integer() else f"{self.n_obs:.6g}"
+        penalty = "no (MLE)" if not self.penalized else f"L2, C={self.C:.6g}"
+        classes = ", ".join(str(c) for c in self.classes)
+        left = [
+            ("Dep. classes:", classes if len(classes) <= 22 else classes[:19] + "..."),
+            ("Model:", model),
+            ("Method:", "MLE" if not self.penalized else "penalized MLE"),
+            ("Penalized:", penalty),
+            ("Reference class:", "-" if self.binary else str(self.reference_class)),
+            ("Covariance Type:", self.covariance_type),
+            ("AIC:", f"{self.aic:.6g}"),
+        ]
+        right = [
+            ("No. Observations:", n_obs),
+            ("Df Residuals:", f"{self.df_resid:.6g}"),
+            ("Df Model:", f"{self.df_model:.6g}"),
+            ("Pseudo R-squ.:", f"{self.pseudo_r2:.4g}"),
+            ("Log-Likelihood:", f"{self.log_likelihood:.5g}"),
+            ("LL-Null:", f"{self.null_log_likelihood:.5g}"),
+            ("LLR p-value:", f"{self.llr_p_value:.4g}"),
+        ]
+        lines = [f"{model} Regression Results (fastlogit)".center(width), "=" * width]
+        for (lk, lv), (rk, rv) in zip(left, right):
+            lines.append(f"{lk:<17}{lv:>21} {rk:<18}{rv:>21}")
+        lines.append(f"{'BIC:':<17}{self.bic:>21.6g} {'Condition No.:':<18}{self.condition_number:>21.3g}")
+        nw = min(max(13, max(len(n) for n in self.parameter_names) + 1), 40)  # name column
+        table = max(width, nw + 65)
+        lines.append("=" * table)
+        lo, hi = self.alpha / 2, 1 - self.alpha / 2
+        head = (f"{'coef':>10} {'std err':>10} {'z':>10} {'P>|z|':>10} "
+                f"{f'[{lo:g}':>11} {f'{hi:g}]':>11}")
+        previous = None
+        for i, (cls, name, c, se, z, p, a, b) in enumerate(self._rows()):
+            if i == 0 or cls != previous:  # a new equation (softmax: one per class)
+                if i:
+                    lines.append("-" * table)
+                lines.append(f"{'' if cls is None else f'y={cls}':<{nw}}" + head)
+                lines.append("-" * table)
+                previous = cls
+            lines.append(f"{name[:nw - 1]:<{nw}}" + " ".join(
+                _fmt(v, w) for v, w in ((c, 10), (se, 10), (z, 10), (p, 10), (a, 11), (b, 11))))
+        lines.append("=" * table)
+        notes = []
+        if self.penalized:
+            notes.append(f"Penalized fit (L2, C={self.C:.6g}): standard errors from the inverse of "
+                         "the penalized information (Fisher information + I/C, intercepts "
+                         "unpenalized); estimates are shrunk toward 0, p-values approximate.")
+        notes.extend(self.warnings)
+        if not self.binary:
+            notes.append(f"Coefficients of each class minus those of the reference class "
+                         f"{self.reference_class}.")
+        for i, note in enumerate(notes, 1):
+            lines.append(f"[{i}] {note}")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return self.summary()
+
+
+def _fmt(value, width):
+    if not np.isfinite(value):
+        return f"{'nan' if np.isnan(value) else value:>{width}}"
+    magnitude = abs(value)
+    if magnitude != 0 and (magnitude >= 1e5 or magnitude < 1e-3):
+        return f"{value:>{width}.3e}"
+    return f"{value:>{width}.4f}"
