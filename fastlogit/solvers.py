@@ -21,6 +21,7 @@ unconverged result into one ``ConvergenceWarning`` using ``message``.
 """
 
 import math
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -65,6 +66,13 @@ class SolverResult:
 
 
 _blas_controller = None
+# BLAS limits are process-wide, and fits may run in several Python threads:
+# the first region to enter sets the limit, the last to leave restores it
+# (nested "limit" contexts would restore out of order: one fit leaving would
+# lift the limit under another, and the last could leave BLAS at 1 thread).
+_blas_lock = threading.Lock()
+_blas_depth = 0
+_blas_limiter = None
 
 
 @contextmanager
@@ -77,16 +85,27 @@ def _serial_blas():
     digits 17x slower (1.18 s instead of 0.07 s), while the solvers' BLAS
     work (vectors of n_params, a Cholesky of at most 33 x 33) gains nothing
     from threads.  The controller is built once (a 4 ms library scan); each
-    limit costs about 10 microseconds.
+    limit costs about 10 microseconds.  Thread-safe: overlapping regions of
+    concurrent fits hold one limit between them.
     """
-    global _blas_controller
-    if _blas_controller is None:
-        import scipy.linalg  # noqa: F401  (loads scipy's OpenBLAS before the scan)
-        from threadpoolctl import ThreadpoolController
+    global _blas_controller, _blas_depth, _blas_limiter
+    with _blas_lock:
+        if _blas_controller is None:
+            import scipy.linalg  # noqa: F401  (loads scipy's OpenBLAS before the scan)
+            from threadpoolctl import ThreadpoolController
 
-        _blas_controller = ThreadpoolController()
-    with _blas_controller.limit(limits=1, user_api="blas"):
+            _blas_controller = ThreadpoolController()
+        if _blas_depth == 0:
+            _blas_limiter = _blas_controller.limit(limits=1, user_api="blas")
+        _blas_depth += 1
+    try:
         yield
+    finally:
+        with _blas_lock:
+            _blas_depth -= 1
+            if _blas_depth == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
 
 
 def _notify(callback, n_iter, loss):
