@@ -60,6 +60,9 @@ def build_parser():
                        help="numbers of rows to run (default 1e4 1e5 1e6; --quick: 1e4 1e5)")
     bench.add_argument("--threads", type=_positive_int, metavar="N",
                        help="threads for Numba and BLAS (default: all Numba's threads)")
+    bench.add_argument("--no-dask", action="store_true",
+                       help="skip the Dask comparison (fastlogit vs dask-glm on a local "
+                            "2-worker cluster at the largest size; it needs the dask extras)")
     # For tests and experiments: not part of the documented interface.
     bench.add_argument("--repeats", type=_positive_int, help=argparse.SUPPRESS)
     bench.add_argument("--features", type=_positive_int, help=argparse.SUPPRESS)
@@ -103,7 +106,7 @@ def _bench(args, parser):
         kernel_repeats=args.repeats or plan["kernel_repeats"],
         fit_repeats=args.repeats or plan["fit_repeats"],
         n_features=args.features or N_FEATURES, quick=args.quick,
-        progress=not args.no_progress)
+        progress=not args.no_progress, dask=not args.no_dask)
     print(console_summary(results))
     paths = write_bench_report(results, args.out)
     print(f"\n{results['wall_time_s']:.0f} s. Wrote {', '.join(str(p) for p in paths)}")

@@ -101,7 +101,14 @@ def test_results_json_schema(bench_run):
     families = {(t["family"], t["implementation"]) for t in results["timings"]}
     assert families == {("kernel", "fastlogit"), ("kernel", "reference"), ("fit", "fastlogit"),
                         ("fit", "sklearn"), ("sgd", "fastlogit"), ("sgd", "sklearn"),
-                        ("out-of-core", "fastlogit"), ("out-of-core", "in-memory")}
+                        ("out-of-core", "fastlogit"), ("out-of-core", "in-memory"),
+                        ("dask", "fastlogit"), ("dask", "dask_glm")}
+    assert results["dask"] == "run at the largest size"
+    dask_fits = {(t["case"], t["implementation"]): t for t in results["timings"]
+                 if t["family"] == "dask"}
+    assert len(dask_fits) == 3 and {t["n"] for t in dask_fits.values()} == {max(t["n"] for t in results["timings"])}
+    binary = [t["final_loss"] for (case, _), t in dask_fits.items() if case.startswith("binary")]
+    assert binary[0] == pytest.approx(binary[1], rel=1e-3)  # the same objective, both near its optimum
     # the .npy fit and the in-memory fit take the same iterations (the same sums, chunked)
     ooc = {}
     for t in results["timings"]:

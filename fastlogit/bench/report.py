@@ -26,7 +26,7 @@ def comparison_rows(results):
     for c, fast, base in _compared(results):
         row = [c["family"], c["case"], f"{c['n']:,}", _spread(fast), c["baseline"], _spread(base),
                f"{c['ratio']:.2f}× [{c['ratio_low']:.2f} – {c['ratio_high']:.2f}]"]
-        if c["family"] == "fit":
+        if c["family"] in ("fit", "dask"):
             row.append(f"{fast['final_loss']:.6f} / {base['final_loss']:.6f}")
         elif c["family"] == "sgd":
             row.append(f"{fast['final_log_loss']:.4f} / {base['final_log_loss']:.4f}")
@@ -66,7 +66,8 @@ def console_summary(results):
     """The comparisons and memory as terminal tables: medians, and the ratio's spread."""
     rows = []
     for c, fast, base in _compared(results):
-        loss = (f"{fast['final_loss']:.6f} / {base['final_loss']:.6f}" if c["family"] == "fit" else
+        loss = (f"{fast['final_loss']:.6f} / {base['final_loss']:.6f}"
+                if c["family"] in ("fit", "dask") else
                 f"{fast['final_log_loss']:.4f} / {base['final_log_loss']:.4f}"
                 if c["family"] == "sgd" else "")
         rows.append([c["family"], c["case"], f"{c['n']:,}", seconds(fast["median_s"]),
@@ -74,7 +75,22 @@ def console_summary(results):
                      f"{c['ratio']:6.2f}× [{c['ratio_low']:.2f}–{c['ratio_high']:.2f}]", loss])
     headers = ["family", "case", "n", "fastlogit", "baseline", "speed-up [min–max]",
                "final loss (fastlogit / baseline)"]
-    return (text_table(headers, rows) + "\n\n" + text_table(MEMORY_HEADERS, memory_rows(results)))
+    text = text_table(headers, rows)
+    if dask_softmax_note(results):
+        text += "\n" + dask_softmax_note(results)
+    return text + "\n\n" + text_table(MEMORY_HEADERS, memory_rows(results))
+
+
+def dask_softmax_note(results):
+    """'Dask softmax K=10: X s, R x the binary fit' (fastlogit only: dask-glm has no softmax)."""
+    dask = {t["case"].split()[0]: t for t in results["timings"]
+            if t["family"] == "dask" and t["implementation"] == "fastlogit"}
+    if "softmax" not in dask or "binary" not in dask:
+        return ""
+    soft, binary = dask["softmax"], dask["binary"]
+    return (f"Dask {soft['case']}: {seconds(soft['median_s'])}, "
+            f"{soft['median_s'] / binary['median_s']:.2f}x the binary fit "
+            "(dask-glm has no softmax model).")
 
 
 def machine_text(machine):
@@ -117,6 +133,15 @@ def write_bench_report(results, out_dir):
               "|w|²/(2Cn)) of the fitted model. SGD: one epoch, fastlogit solver='sgd' against "
               "SGDClassifier(loss='log_loss'), each at its defaults; the loss is the training "
               "log-loss after the epoch."),
+        ("p", "Out of core: the binary fit from a .npy file (memory-mapped, streamed in chunks, "
+              "in the page cache) against the same fit in memory; a speed-up below 1 is the cost "
+              "of streaming. Dask: " + (
+                  "fits without intercept (dask-glm's model) on a LocalCluster of 2 worker "
+                  "processes with 1 thread each, the data in 8 row chunks persisted on the "
+                  "workers, fastlogit against dask-glm's lbfgs minimizing the same function. "
+                  + dask_softmax_note(results)
+                  if results.get("dask") == "run at the largest size" else
+                  str(results.get("dask", "not run")) + ".")),
         ("table", COMPARISON_HEADERS, comparison_rows(results)),
         ("img", "speedup.png", "speed-up over the NumPy reference against n"),
         ("img", "fits.png", "fit time and final loss against scikit-learn"),

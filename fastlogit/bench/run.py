@@ -93,13 +93,15 @@ def fit_quietly(model, X, y):
 
 
 def run_bench(sizes, threads, kernel_repeats, fit_repeats, n_features=N_FEATURES,
-              quick=False, progress=True):
+              quick=False, progress=True, dask=True):
     """Run every comparison at every size; returns the JSON-ready results dict.
 
     ``timings`` holds one record per (family, case, n, implementation) with
     the median and spread of seconds per call; ``comparisons`` the same-run
     ratio baseline / fastlogit of each pair (> 1: fastlogit is faster);
     ``memory`` the peak traced bytes of one loss+gradient evaluation.
+    With ``dask`` (and dask, distributed and dask-glm installed), the largest
+    size is also fitted on a 2-worker LocalCluster (see :func:`_dask_fits`).
     """
     import numba
     from threadpoolctl import threadpool_limits
@@ -111,8 +113,9 @@ def run_bench(sizes, threads, kernel_repeats, fit_repeats, n_features=N_FEATURES
     started = time.perf_counter()
     timings, memory = [], []
     numba.set_num_threads(threads)
-    bar = tqdm(total=len(sizes) * STEPS_PER_SIZE, desc="fastlogit bench", unit="step",
-               disable=not progress)
+    dask_note = _dask_available() if dask else "skipped (--no-dask)"
+    bar = tqdm(total=len(sizes) * STEPS_PER_SIZE + (DASK_STEPS if dask_note is None else 0),
+               desc="fastlogit bench", unit="step", disable=not progress)
     with threadpool_limits(limits=threads):
         for n in sizes:
             problems = {
@@ -145,6 +148,8 @@ def run_bench(sizes, threads, kernel_repeats, fit_repeats, n_features=N_FEATURES
                 timings.extend(_fits(model, problems[model], n, n_features, fit_repeats, bar))
             timings.extend(_sgd_epochs(problems["binary"], n, n_features, fit_repeats, bar))
             timings.extend(_out_of_core(problems["binary"], n, n_features, fit_repeats, bar))
+            if dask_note is None and n == max(sizes):
+                timings.extend(_dask_fits(problems, n, n_features, fit_repeats, bar))
             del problems, scores
     bar.close()
     return {
@@ -158,6 +163,7 @@ def run_bench(sizes, threads, kernel_repeats, fit_repeats, n_features=N_FEATURES
         "timings": timings,
         "comparisons": comparisons(timings),
         "memory": memory,
+        "dask": dask_note or "run at the largest size",
         "wall_time_s": time.perf_counter() - started,
     }
 
@@ -247,6 +253,85 @@ def _out_of_core(problem, n, d, repeats, bar):
                             "n_iter": int(fitted[-1].n_iter_[0])})
             bar.update()
     return records
+
+
+DASK_STEPS = 3
+DASK_CHUNKS = 8
+
+
+def _dask_available():
+    """None when the Dask comparison can run, else why not."""
+    try:
+        import dask.array  # noqa: F401
+        import dask_glm  # noqa: F401
+        import distributed  # noqa: F401
+    except ImportError as exc:
+        return f"skipped: {exc.name} is not installed (pip install \"fastlogit[dev]\")"
+    return None
+
+
+def _dask_fits(problems, n, d, repeats, bar):
+    """Fits on a LocalCluster(2 workers x 1 thread): fastlogit vs dask-glm's lbfgs (binary)
+    and fastlogit's softmax, the data in DASK_CHUNKS row chunks persisted on the workers.
+
+    Both libraries minimize the same function: dask-glm's lbfgs penalizes every
+    coefficient and has no separate intercept, so both fit without intercept,
+    ``sum_i l_i + ||w||^2 / (2 C)`` (fastlogit's objective times n), dask-glm with
+    ``normalize=False`` and its gradient tolerance on the sum (n times fastlogit's
+    tol on the mean).  Each record holds the final objective (per row).
+    """
+    import dask.array as da
+    import distributed
+    from dask_glm.algorithms import lbfgs as dask_glm_lbfgs
+
+    from fastlogit import LogisticRegression
+
+    tol = 1e-4
+    rows = -(-n // DASK_CHUNKS)
+    records = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # cluster start-up chatter, dask-glm's deprecations
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      host="127.0.0.1", dashboard_address=None) as cluster, \
+                distributed.Client(cluster) as client:
+            arrays = {}
+            for model in ("binary", "multinomial"):
+                X, y, _, _ = problems[model]
+                arrays[model] = client.persist([da.from_array(X, chunks=(rows, d)),
+                                                da.from_array(y, chunks=rows)])
+            runs = [
+                ("binary lbfgs, no intercept", "binary", "fastlogit",
+                 lambda dX, dy: LogisticRegression(C=C, fit_intercept=False, tol=tol,
+                                                   solver="lbfgs", max_iter=MAX_ITER).fit(dX, dy)),
+                ("binary lbfgs, no intercept", "binary", "dask_glm",
+                 lambda dX, dy: np.asarray(dask_glm_lbfgs(dX, dy, regularizer="l2", lamduh=1.0 / C,
+                                                          normalize=False, tol=tol * n,
+                                                          max_iter=MAX_ITER))),
+                (f"softmax K={N_CLASSES} lbfgs, no intercept", "multinomial", "fastlogit",
+                 lambda dX, dy: LogisticRegression(C=C, fit_intercept=False, tol=tol,
+                                                   solver="lbfgs", max_iter=MAX_ITER).fit(dX, dy)),
+            ]
+            for case, model, which, fit in runs:
+                bar.set_postfix_str(f"dask {case} {which} n={n}")
+                dX, dy = arrays[model]
+                fit(dX, dy)  # warm: workers import and load the kernels
+                fitted = []
+                stats = measure(lambda: fitted.append(fit(dX, dy)), repeats, warm_up=False)
+                last = fitted[-1]
+                coef = last if which == "dask_glm" else last.coef_
+                X, y, _, _ = problems[model]
+                records.append({"family": "dask", "case": case, "n": n, "d": d,
+                                "K": N_CLASSES if model == "multinomial" else 2,
+                                "implementation": which, **stats,
+                                "final_loss": _objective_no_intercept(X, y, coef),
+                                "chunks": DASK_CHUNKS, "workers": 2})
+                bar.update()
+    return records
+
+
+def _objective_no_intercept(X, y, coef):
+    coef = np.atleast_2d(np.asarray(coef, dtype=np.float64))
+    return objective(X, y, coef, np.zeros(coef.shape[0]), C)
 
 
 def comparisons(timings):
