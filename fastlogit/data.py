@@ -197,6 +197,19 @@ def as_class_indices(y, n, n_classes, name="y"):
     return arr
 
 
+def encode_labels(y, classes, name="y"):
+    """Labels ``y`` (1-d) as int64 indices into the sorted ``classes``;
+    ValueError naming ``name`` and the labels that are not among them."""
+    index = np.searchsorted(classes, y).clip(0, len(classes) - 1)
+    unknown = classes[index] != y
+    if np.any(unknown):
+        raise ValueError(
+            f"{name} holds labels that are not in classes {classes.tolist()}: "
+            f"{np.unique(y[unknown]).tolist()}"
+        )
+    return index.astype(np.int64, copy=False)
+
+
 def as_sample_weight(sample_weight, n):
     """None, or nonnegative finite float64 (n,) weights with a positive sum."""
     if sample_weight is None:

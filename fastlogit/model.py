@@ -20,7 +20,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import functions, solvers
-from .data import as_matrix, check_estimator_input, check_n_threads
+from .data import as_matrix, check_estimator_input, check_n_threads, encode_labels
 from .objective import ChunkRows, Objective
 from .sources import ChunkedData, as_chunk_source, is_chunked_input
 
@@ -513,14 +513,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             y = y.ravel()
         if y.ndim != 1 or len(y) != n_samples:
             raise ValueError(f"y must be 1-d with {n_samples} entries (one per row of X), got shape {y.shape}")
-        y_enc = np.searchsorted(known, y).clip(0, len(known) - 1)
-        unknown = known[y_enc] != y
-        if np.any(unknown):
-            raise ValueError(
-                f"y holds labels that are not in classes {known.tolist()}: "
-                f"{np.unique(y[unknown]).tolist()}"
-            )
-        return y_enc.astype(np.intp, copy=False)
+        return encode_labels(y, known).astype(np.intp, copy=False)
 
     def _objective_for(self, X, y, sample_weight=None, **source_options):
         """The fitted model's objective (same C, l1_ratio, fit_intercept, class

@@ -34,7 +34,7 @@ import os
 
 import numpy as np
 
-from .data import as_matrix, as_vector, check_finite
+from .data import as_matrix, as_vector, check_finite, encode_labels
 
 #: Bytes of X per chunk when a source chooses its own chunk size: large
 #: enough that the per-chunk kernel call (and thread wake-up) costs nothing
@@ -508,15 +508,7 @@ class ChunkedData:
     # -- later passes -----------------------------------------------------------
 
     def _encode(self, i, y):
-        classes = self.classes
-        y_enc = np.searchsorted(classes, y).clip(0, len(classes) - 1)
-        bad = classes[y_enc] != y
-        if np.any(bad):
-            raise ValueError(
-                f"y of chunk {i} of {self.name} holds labels that are not in classes "
-                f"{classes.tolist()}: {np.unique(y[bad]).tolist()}"
-            )
-        return y_enc.astype(np.int64, copy=False)
+        return encode_labels(y, self.classes, f"y of chunk {i} of {self.name}")
 
     def _weights(self, y_enc, sw, n):
         if sw is None and self.has_weights:

@@ -58,13 +58,18 @@ def write_parquet(path, X, y, sw=None, row_group_size=1000, label_name="label"):
     pq.write_table(pa.table(columns), path, row_group_size=row_group_size)
 
 
+def write_files(tmp, K=2):
+    """Seeded data as X.npy, y.npy and d.parquet (row groups of 1000) in ``tmp``."""
+    X, y = make(K=K)
+    np.save(tmp / "X.npy", X)
+    np.save(tmp / "y.npy", y)
+    write_parquet(tmp / "d.parquet", X, y)
+    return X, y
+
+
 @pytest.fixture
 def files(tmp_path):
-    X, y = make()
-    np.save(tmp_path / "X.npy", X)
-    np.save(tmp_path / "y.npy", y)
-    write_parquet(tmp_path / "d.parquet", X, y)
-    return tmp_path, X, y
+    return (tmp_path, *write_files(tmp_path))
 
 
 def fit(X, y=None, **kw):
@@ -103,10 +108,7 @@ def test_exact_solvers_match_in_memory(files, kind, solver, extra):
 @pytest.mark.parametrize("K", [2, 4])
 def test_lbfgs_same_chunking_is_bit_identical(files, K):
     tmp, _, _ = files
-    X, y = make(K=K)
-    np.save(tmp / "X.npy", X)
-    np.save(tmp / "y.npy", y)
-    write_parquet(tmp / "d.parquet", X, y)
+    X, y = write_files(tmp, K)
     fits = {kind: fit(src, yy, solver="lbfgs", tol=1e-8, **opts)
             for kind, (src, yy, opts) in sources(tmp, X, y).items()}
     first = fits["list of chunks"]
@@ -208,10 +210,7 @@ def test_sgd_one_chunk_is_the_in_memory_fit(files):
 @pytest.mark.parametrize("K", [2, 3])
 def test_sgd_same_chunking_and_seed_is_bit_identical(files, K):
     tmp, _, _ = files
-    X, y = make(K=K)
-    np.save(tmp / "X.npy", X)
-    np.save(tmp / "y.npy", y)
-    write_parquet(tmp / "d.parquet", X, y)
+    X, y = write_files(tmp, K)
     fits = {kind: sgd(src, yy, **opts) for kind, (src, yy, opts) in sources(tmp, X, y).items()}
     first = fits["npy path"]
     for kind, model in fits.items():
