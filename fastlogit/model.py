@@ -7,6 +7,7 @@ encodes the labels, picks a solver, and stores ``coef_``, ``intercept_``,
 and in the SGD driver :mod:`fastlogit.sgd`.
 """
 
+import os
 import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -22,7 +23,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from . import functions, solvers
 from .data import as_matrix, check_estimator_input, check_n_threads, encode_labels
 from .objective import ChunkRows, Objective
-from .sources import ChunkedData, as_chunk_source, is_chunked_input
+from .sources import ChunkedData, _load_npy, as_chunk_source, is_chunked_input
 
 #: Full-batch solvers by name; "sgd" goes to :func:`fastlogit.sgd.fit_sgd`.
 FULL_BATCH_SOLVERS = {"lbfgs": solvers.lbfgs, "newton": solvers.newton, "proximal": solvers.proximal}
@@ -192,6 +193,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             )
 
     def _validate_X(self, X, reset):
+        if isinstance(X, (str, os.PathLike)):
+            # Predicting from a .npy file: memory-mapped, read in place.
+            if not os.fspath(X).endswith(".npy"):
+                raise ValueError(
+                    f"X={os.fspath(X)!r}: prediction takes arrays, memmaps, .npy paths and dask "
+                    "arrays; for Parquet, read the feature columns (e.g. with pyarrow) first"
+                )
+            X = _load_npy(X, "X")
         check_estimator_input(X)
         return validate_data(self, X, accept_sparse="csr", dtype=_KERNEL_DTYPES, order="C", reset=reset)
 

@@ -183,12 +183,15 @@ def test_warm_start_and_verbose_progress(files, capsys):
     assert "chunks" in err and "fastlogit lbfgs" in err
 
 
-def test_predict_and_score_on_a_memmap(files):
+def test_predict_and_score_on_a_memmap_and_a_npy_path(files):
     tmp, X, y = files
     model = fit(str(tmp / "X.npy"), y)
     mm = np.load(tmp / "X.npy", mmap_mode="r")
     np.testing.assert_array_equal(model.predict(mm), fit(X, y).predict(X))
+    np.testing.assert_array_equal(model.predict_proba(str(tmp / "X.npy")), model.predict_proba(X))
     assert model.score(mm, y) > 0.7
+    with pytest.raises(ValueError, match="prediction takes arrays, memmaps, .npy paths"):
+        model.predict(str(tmp / "d.parquet"))
 
 
 # -- sgd -------------------------------------------------------------------------
