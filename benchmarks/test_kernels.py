@@ -30,6 +30,7 @@ CASES = [
     ("multinomial", "loss_grad", "dense", (1_000_000, 100), "float64", 10),
     ("multinomial", "hessp", "dense", (1_000_000, 100), "float64", 10),
     ("binary", "hessian", "dense", (1_000_000, 100), "float64", 2),
+    ("multinomial", "hessian", "dense", (200_000, 30), "float64", 5),
     ("binary", "predict_raw", "dense", (1_000_000, 100), "float64", 2),
     ("binary", "predict_raw", "csr", (1_000_000, 100_000), "float64", 2),
     ("multinomial", "predict_raw", "dense", (1_000_000, 100), "float64", 10),

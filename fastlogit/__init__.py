@@ -16,6 +16,7 @@ from .functions import (
     log_sigmoid,
     log_softmax,
     logsumexp,
+    multinomial_hessian,
     multinomial_hessp,
     multinomial_loss_grad,
     multinomial_predict_raw,

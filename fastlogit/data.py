@@ -128,13 +128,12 @@ def _all_in_chunks(arr, predicate):
     return all(predicate(arr[lo:lo + CHECK_CHUNK]).all() for lo in range(0, arr.shape[0], CHECK_CHUNK))
 
 
-def check_finite(X, name="X"):
-    """Raise ``ValueError`` naming NaN or infinity if the matrix ``X`` holds one.
+def find_nonfinite(X):
+    """``None``, or ``(row, column, "NaN" | "infinity")`` of the first non-finite entry of ``X``.
 
     ``X`` is what :func:`as_matrix` returns.  Dense rows are checked
     CHECK_CHUNK at a time (no temporary of size n); CSR checks its stored
-    values.  Callers that evaluate a loss anyway may defer this until the
-    loss comes out non-finite (NaN or inf anywhere in X poisons it).
+    values.
     """
     values = X if isinstance(X, np.ndarray) else X.data
     for lo in range(0, values.shape[0], CHECK_CHUNK):
@@ -148,10 +147,24 @@ def check_finite(X, name="X"):
             else:
                 k += lo
                 row, col = int(np.searchsorted(X.indptr, k, side="right")) - 1, int(X.indices[k])
-            raise ValueError(
-                f"Input {name} contains {what} (first at row {row}, column {col}); "
-                "every value must be finite"
-            )
+            return int(row), int(col), what
+    return None
+
+
+def check_finite(X, name="X"):
+    """Raise ``ValueError`` naming NaN or infinity (and where) if the matrix ``X`` holds one.
+
+    See :func:`find_nonfinite`.  Callers that evaluate a loss anyway may
+    defer this until the loss comes out non-finite (NaN or inf anywhere in X
+    poisons it).
+    """
+    found = find_nonfinite(X)
+    if found is not None:
+        row, col, what = found
+        raise ValueError(
+            f"Input {name} contains {what} (first at row {row}, column {col}); "
+            "every value must be finite"
+        )
 
 
 def _check_finite_labels(arr, name):
@@ -208,6 +221,35 @@ def encode_labels(y, classes, name="y"):
             f"{np.unique(y[unknown]).tolist()}"
         )
     return index.astype(np.int64, copy=False)
+
+
+def class_weights_from_counts(class_weight, classes, counts):
+    """float64 (K,) per-class multipliers of the sample weights, or None.
+
+    ``counts`` are the classes' total sample weights over the whole data (a
+    chunked or distributed source sums them in a pass), so the result is
+    scikit-learn's ``compute_class_weight`` on the whole y without holding it.
+    """
+    if class_weight is None:
+        return None
+    from sklearn.utils import compute_class_weight
+
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise ValueError(f"class_weight must be a dict, 'balanced' or None, got {class_weight!r}")
+        if not np.all(counts > 0):
+            empty = classes[~(counts > 0)].tolist()
+            raise ValueError(
+                f"class_weight='balanced' needs a positive total weight in every class; classes "
+                f"{empty} have none"
+            )
+        # The classes' weighted counts as sample weights of one row per class:
+        # the same arithmetic as on the whole y.
+        return np.asarray(compute_class_weight("balanced", classes=classes, y=classes,
+                                               sample_weight=counts), dtype=np.float64)
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"class_weight must be a dict, 'balanced' or None, got {type(class_weight).__name__}")
+    return np.asarray(compute_class_weight(class_weight, classes=classes, y=classes), dtype=np.float64)
 
 
 def as_sample_weight(sample_weight, n):

@@ -48,6 +48,7 @@ from functools import partial
 
 import numpy as np
 
+from .data import class_weights_from_counts
 from .objective import ArrayRows
 
 #: Methods :func:`predict_dask` maps over the row blocks.
@@ -280,43 +281,20 @@ def _block_gram_matvec(block, vec_coef, vec_intercept, d):
 def _block_hessian(block, coef, intercept, size):
     if block.rows is None:
         return np.zeros((size, size))
-    from . import functions
-
-    rows = block.rows
-    if rows.binary:
-        return functions._binary_hessian_sum(rows.X, coef, float(intercept), rows.sample_weight)
-    hessian_sum = getattr(functions, "_multinomial_hessian_sum", None)
-    if hessian_sum is None:
-        raise NotImplementedError(
-            "the exact multinomial Hessian is not available in this version of fastlogit "
-            "(functions._multinomial_hessian_sum); use solver='lbfgs' or Newton-CG"
-        )
-    return hessian_sum(rows.X, coef, np.asarray(intercept, dtype=np.float64), rows.sample_weight)
+    return block.rows.hessian(coef, intercept)
 
 
 def _block_nonfinite(block):
     """``None``, or ``(row, column, what)`` of the block's first NaN/inf (row within all of X)."""
-    X = block.X
-    if X is None:
+    if block.X is None:
         return None
-    from .data import CHECK_CHUNK
+    from .data import find_nonfinite
 
-    if isinstance(X, np.ndarray):
-        for lo in range(0, X.shape[0], CHECK_CHUNK):
-            bad = ~np.isfinite(X[lo:lo + CHECK_CHUNK])
-            if bad.any():
-                row, col = (int(i) for i in np.argwhere(bad)[0])
-                row += lo
-                what = "NaN" if np.isnan(X[row, col]) else "infinity"
-                return block.offset + row, col, what
+    found = find_nonfinite(block.X)
+    if found is None:
         return None
-    bad = np.flatnonzero(~np.isfinite(X.data))  # CSR: its stored values
-    if not bad.size:
-        return None
-    k = int(bad[0])
-    row = int(np.searchsorted(X.indptr, k, side="right")) - 1
-    what = "NaN" if np.isnan(X.data[k]) else "infinity"
-    return block.offset + row, int(X.indices[k]), what
+    row, col, what = found
+    return block.offset + row, col, what
 
 
 def _block_select(block, features):
@@ -515,15 +493,7 @@ class DaskRows:
 
     def hessian(self, coef, intercept):
         """Summed exact Hessian: (d + 1, d + 1) binary; (K (d + 1), K (d + 1))
-        multinomial, class-major (needs ``functions._multinomial_hessian_sum``)."""
-        if not self.binary:
-            from . import functions
-
-            if not hasattr(functions, "_multinomial_hessian_sum"):
-                raise NotImplementedError(
-                    "the exact multinomial Hessian is not available in this version of fastlogit "
-                    "(functions._multinomial_hessian_sum); use Newton-CG or lbfgs"
-                )
+        multinomial, class-major (as :meth:`ArrayRows.hessian`)."""
         coef, intercept = self._params(coef, intercept)
         size = (self.n_features + 1) * (1 if self.binary else self.n_classes)
         return self._sum(self._map(_block_hessian, coef=coef, intercept=intercept, size=size))
@@ -560,30 +530,6 @@ class DaskRows:
 
 
 # -- entry points ----------------------------------------------------------------
-
-
-def _class_weights(class_weight, classes, counts):
-    """float64 (K,) class weights like scikit-learn's ``compute_class_weight`` on the whole y."""
-    if class_weight is None:
-        return None
-    from sklearn.utils import compute_class_weight
-
-    if isinstance(class_weight, str):
-        if class_weight != "balanced":
-            raise ValueError(f"class_weight must be a dict, 'balanced' or None, got {class_weight!r}")
-        if not np.all(counts > 0):
-            empty = classes[~(counts > 0)].tolist()
-            raise ValueError(
-                f"class_weight='balanced' needs a positive total weight in every class; classes "
-                f"{empty} have none"
-            )
-        # The classes' weighted counts as sample weights of one row per class:
-        # the same arithmetic as on the whole y.
-        return np.asarray(compute_class_weight("balanced", classes=classes, y=classes,
-                                               sample_weight=counts), dtype=np.float64)
-    if not isinstance(class_weight, dict):
-        raise TypeError(f"class_weight must be a dict, 'balanced' or None, got {type(class_weight).__name__}")
-    return np.asarray(compute_class_weight(class_weight, classes=classes, y=classes), dtype=np.float64)
 
 
 def dask_rows(X, y, sample_weight=None, *, classes=None, class_weight=None, n_threads=1,
@@ -688,7 +634,7 @@ def dask_rows(X, y, sample_weight=None, *, classes=None, class_weight=None, n_th
     counts = np.zeros(K)
     for labels, block_counts, *_ in stats:  # block order: reproducible sums
         counts[np.searchsorted(classes, labels)] += block_counts
-    cw = _class_weights(class_weight, classes, counts)
+    cw = class_weights_from_counts(class_weight, classes, counts)
     weighted = counts if cw is None else counts * cw
     present = weighted > 0
     if present.sum() < 2:

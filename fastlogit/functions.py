@@ -32,7 +32,7 @@ from .kernels import special as _sp
 __all__ = [
     "sigmoid", "log_sigmoid", "log1pexp", "logsumexp", "softmax", "log_softmax",
     "binary_loss_grad", "multinomial_loss_grad", "binary_hessp", "multinomial_hessp",
-    "binary_hessian", "binary_predict_raw", "multinomial_predict_raw",
+    "binary_hessian", "multinomial_hessian", "binary_predict_raw", "multinomial_predict_raw",
 ]
 
 
@@ -367,6 +367,24 @@ def binary_hessian(X, coef, intercept=0.0, sample_weight=None, reduction="mean",
     return _binary_hessian_sum(X, w, b, sw) * scale
 
 
+def multinomial_hessian(X, coef, intercept=None, sample_weight=None, reduction="mean",
+                        n_threads=None):
+    """The softmax log-loss Hessian, float64 (K (d + 1), K (d + 1)), class-major.
+
+    Entry ``k * (d + 1) + j`` is class k's coefficient j (``j = d``: its
+    intercept); block ``(k, l)`` is ``[X, 1].T @ diag(s (p_k delta_kl - p_k
+    p_l)) @ [X, 1]``.  Singular: the symmetric parameterization does not
+    change when one vector is added to every class.  One pass over ``X`` in
+    blocks of HESSIAN_BLOCK rows with BLAS products (their threads, not
+    ``n_threads``, set the parallelism); extra memory O(HESSIAN_BLOCK * K
+    + (K d)**2), independent of n.  What :mod:`fastlogit.inference` uses.
+    """
+    X, _, W, b, sw, scale, _ = _multinomial_inputs(X, coef, intercept, sample_weight, reduction,
+                                                   n_threads)
+    check_finite(X)  # before the BLAS products (an O(n d) scan next to their O(n K^2 d^2))
+    return _multinomial_hessian_sum(X, W, b, sw) * scale
+
+
 def _binary_hessian_sum(X, w, b, sw):
     """The unreduced binary Hessian (a sum over rows), float64 (d + 1, d + 1).
 
@@ -384,14 +402,7 @@ def _binary_hessian_sum(X, w, b, sw):
         Xbk = Xb if isinstance(Xb, np.ndarray) else (Xb.data, Xb.indices, Xb.indptr)
         hb = h[: hi - lo]
         _binary.curvature_into(Xbk, w, b, None if sw is None else sw[lo:hi], hb)
-        if isinstance(Xb, np.ndarray):
-            Xh = Xb * hb[:, None]
-            H[:d, :d] += Xb.T @ Xh
-        else:
-            Xh = Xb.multiply(hb[:, None]).tocsr()
-            H[:d, :d] += (Xb.T @ Xh).toarray()
-        H[:d, d] += np.asarray(Xh.sum(axis=0)).ravel()
-        H[d, d] += hb.sum()
+        _add_weighted_gram(H, Xb, hb)
     H[d, :d] = H[:d, d]
     return H
 

@@ -102,12 +102,7 @@ def _parameter_index(objective):
 def _data_hessian(objective, x):
     """``sum_i s_i H_i`` at ``x``, class-major (K (d + 1) square; binary d + 1): the sources' sum."""
     coef, intercept = objective.unpack(np.ascontiguousarray(x, dtype=np.float64))
-    H = None
-    for source in objective.sources:
-        part = source.hessian(coef, intercept)
-        H = np.array(part, dtype=np.float64) if H is None else H + part
-    objective.n_passes += 1
-    return H
+    return np.asarray(objective.sum_sources("hessian", coef, intercept), dtype=np.float64)
 
 
 def _class_weight_sums(objective):
@@ -121,11 +116,7 @@ def _class_weight_sums(objective):
         coef, intercept = np.zeros(d), 0.0
     else:
         coef, intercept = np.zeros((K, d)), np.zeros(K)
-    total = None
-    for source in objective.sources:
-        _, grad = source.loss_grad(coef, intercept)
-        total = np.array(grad, dtype=np.float64) if total is None else total + grad
-    objective.n_passes += 1
+    _, total = objective.sum_sources("loss_grad", coef, intercept)
     S = objective.weight_sum
     if objective.binary:
         s1 = S / 2.0 - float(total[-1])

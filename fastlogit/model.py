@@ -23,7 +23,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from . import functions, solvers
 from .data import as_matrix, check_estimator_input, check_n_threads, encode_labels
 from .objective import ChunkRows, Objective
-from .sources import ChunkedData, _load_npy, as_chunk_source, is_chunked_input
+from .sources import ChunkedData, _load_npy, as_chunk_source, chunk_progress, is_chunked_input
 
 #: Full-batch solvers by name; "sgd" goes to :func:`fastlogit.sgd.fit_sgd`.
 FULL_BATCH_SOLVERS = {"lbfgs": solvers.lbfgs, "newton": solvers.newton, "proximal": solvers.proximal}
@@ -336,7 +336,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             return rows, np.asarray(classes), False, None if names is None else list(names)
         source = as_chunk_source(X, y, sample_weight, **source_options)
         data = ChunkedData(source, classes=classes, class_weight=self.class_weight)
-        progress = _chunk_progress if self.verbose else None
+        progress = chunk_progress if self.verbose else None
         names = getattr(source, "features", None)
         return ChunkRows(data, self.n_threads, progress), data.classes, data.sparse, names
 
@@ -434,7 +434,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         else:
             # Zeros given explicitly: the driver reads the width of CSR input from coef.
             n_rows = 1 if len(classes) == 2 else len(classes)
-            coef, intercept = np.zeros((n_rows, X.n_features if isinstance(X, ChunkedData) else X.shape[1])), np.zeros(n_rows)
+            d = X.n_features if isinstance(X, ChunkedData) else X.shape[1]
+            coef, intercept = np.zeros((n_rows, d)), np.zeros(n_rows)
         return fit_sgd(
             Xk, y_enc, sw, len(classes), C=self.C, l1_ratio=self.l1_ratio,
             fit_intercept=self.fit_intercept, batch_size=self.batch_size,
@@ -652,9 +653,3 @@ def _is_dask(X):
     """Whether X is a dask collection (checked without importing dask)."""
     return type(X).__module__.partition(".")[0] in ("dask", "dask_expr")
 
-
-def _chunk_progress(chunks, total):
-    """A tqdm bar over one pass's chunks (verbose fits of chunked data)."""
-    from tqdm.auto import tqdm
-
-    return tqdm(chunks, total=total, leave=False, desc="chunks", unit="chunk")

@@ -239,8 +239,8 @@ class ChunkRows:
     Parameters
     ----------
     data : a :class:`~fastlogit.sources.ChunkedData` (validated, labels known).
-    n_threads : kernel threads (None: all), capped by the work of the
-        largest chunk as :class:`ArrayRows` caps it.
+    n_threads : kernel threads (None: all), capped by the work of a
+        mean-sized chunk as :class:`ArrayRows` caps it.
     progress : None or a callable ``progress(iterable, total)`` wrapping each
         pass's chunks (a tqdm bar when ``verbose``).
     """
@@ -251,7 +251,7 @@ class ChunkRows:
         self.binary = self.n_classes == 2
         self.weight_sum = data.weight_sum
         self.requested_threads = check_n_threads(n_threads)
-        rows = min(data.n_samples, math.ceil(data.n_samples / data.n_chunks))
+        rows = math.ceil(data.n_samples / data.n_chunks)  # a typical chunk
         self.n_threads = threads_for(self.requested_threads, rows * data.n_features, self.n_classes)
         self._calls = KernelCalls(data.n_features, self.n_classes, self.n_threads)
         self.progress = progress
@@ -409,16 +409,29 @@ class Objective:
 
     # -- the data term and the smooth part ----------------------------------
 
+    def sum_sources(self, method, *args):
+        """The sources' ``method(*args)`` added up in source order: one data pass.
+
+        ``method`` names a row-source member (``"loss_grad"``, ``"hessp"``,
+        ``"hessian"``, ``"gram_matvec"``); tuple results are added entry by
+        entry.  The sums are unreduced (not divided by the weight sum).
+        """
+        total = None
+        for source in self.sources:
+            part = getattr(source, method)(*args)
+            if total is None:
+                total = part
+            elif isinstance(part, tuple):
+                total = tuple(a + b for a, b in zip(total, part))
+            else:
+                total = total + part
+        self.n_passes += 1
+        return total
+
     def data_loss_grad(self, x):
         """Weighted mean log-loss and its gradient (flat, float64 (n_params,))."""
         coef, intercept = self.unpack(np.ascontiguousarray(x, dtype=np.float64))
-        loss = 0.0
-        total = None
-        for source in self.sources:
-            part_loss, part_grad = source.loss_grad(coef, intercept)
-            loss += part_loss
-            total = part_grad if total is None else total + part_grad
-        self.n_passes += 1
+        loss, total = self.sum_sources("loss_grad", coef, intercept)
         if not math.isfinite(loss):
             # NaN or inf anywhere in X makes the loss non-finite at any
             # parameters (0 * inf is NaN), so the data is checked here, once it
@@ -488,11 +501,7 @@ class Objective:
         coef, intercept = self.unpack(np.ascontiguousarray(x, dtype=np.float64))
         v = np.ascontiguousarray(v, dtype=np.float64)
         v_coef, v_intercept = self.unpack(v)
-        total = None
-        for source in self.sources:
-            part = source.hessp(coef, intercept, v_coef, v_intercept)
-            total = part if total is None else total + part
-        self.n_passes += 1
+        total = self.sum_sources("hessp", coef, intercept, v_coef, v_intercept)
         hv = self._flat(total) / self.weight_sum
         if self.l2_strength:
             hv[: self.n_coef] += self.l2_strength * v[: self.n_coef]
@@ -520,12 +529,7 @@ class Objective:
         nothing) and, with one, along the intercepts' common shift.
         """
         coef, intercept = self.unpack(np.ascontiguousarray(x, dtype=np.float64))
-        H = None
-        for source in self.sources:
-            part = source.hessian(coef, intercept)
-            H = part if H is None else H + part
-        self.n_passes += 1
-        H /= self.weight_sum
+        H = self.sum_sources("hessian", coef, intercept) / self.weight_sum
         if not self.binary:
             # Class-major (k (d + 1) + j) -> [W.ravel(), b]; the intercepts dropped without one.
             K, d = self.n_rows, self.n_features
@@ -558,11 +562,7 @@ class Objective:
             v /= np.linalg.norm(v)
         lam = 0.0
         for _ in range(max_iter):
-            Av = None
-            for source in self.sources:
-                part = source.gram_matvec(v[:d], float(v[-1]))
-                Av = part if Av is None else Av + part
-            self.n_passes += 1
+            Av = self.sum_sources("gram_matvec", v[:d], float(v[-1]))
             if not self.fit_intercept:
                 Av[-1] = 0.0
             new = float(v @ Av)

@@ -194,9 +194,9 @@ def _stream_epoch(stream, rng, verbose):
         _sgd.shuffle(chunk_order, rng)
     chunks = stream.chunks(order=chunk_order)
     if verbose:
-        from tqdm.auto import tqdm
+        from .sources import chunk_progress
 
-        chunks = tqdm(chunks, total=stream.n_chunks, leave=False, desc="chunks", unit="chunk")
+        chunks = chunk_progress(chunks, stream.n_chunks)
     empty = np.zeros(0)
     for _, Xk, y, sw in chunks:
         order = np.arange(_rows(Xk), dtype=np.int64)

@@ -34,7 +34,7 @@ import os
 
 import numpy as np
 
-from .data import as_matrix, as_vector, check_finite, encode_labels
+from .data import as_matrix, as_vector, check_finite, class_weights_from_counts, encode_labels
 
 #: Bytes of X per chunk when a source chooses its own chunk size: large
 #: enough that the per-chunk kernel call (and thread wake-up) costs nothing
@@ -52,12 +52,13 @@ class ChunkSource:
 
     Subclasses implement ``__iter__`` (a fresh iterator of ``(X, y)`` or
     ``(X, y, sample_weight)`` tuples on every call) and, for random access,
-    ``__len__`` and ``__getitem__``.  Any object with the same behaviour
-    works without subclassing.
+    ``__len__`` and ``__getitem__`` — then the inherited ``__iter__`` reads
+    the chunks by index.  Any object with the same behaviour works without
+    subclassing.
     """
 
     def __iter__(self):
-        raise NotImplementedError
+        return (self[i] for i in range(len(self)))
 
     @property
     def name(self):
@@ -129,9 +130,6 @@ class ArrayChunks(ChunkSource):
         hi = min(lo + self.chunk_rows, self.X.shape[0])
         sw = None if self.sample_weight is None else self.sample_weight[lo:hi]
         return self.X[lo:hi], self.y[lo:hi], sw
-
-    def __iter__(self):
-        return (self[i] for i in range(len(self)))
 
 
 def _load_npy(path, name):
@@ -266,9 +264,6 @@ class ParquetChunks(ChunkSource):
             sw = table.column(self.weight).to_numpy(zero_copy_only=False)
         return X, y, sw
 
-    def __iter__(self):
-        return (self[i] for i in range(len(self)))
-
 
 def _pa_numeric(kind):
     import pyarrow.types as pt
@@ -309,6 +304,13 @@ class _Iterable(ChunkSource):
 
     def __iter__(self):
         return iter(self.obj)
+
+
+def chunk_progress(chunks, total):
+    """A tqdm bar over one pass's chunks (verbose fits of chunked data); it goes when done."""
+    from tqdm.auto import tqdm
+
+    return tqdm(chunks, total=total, leave=False, desc="chunks", unit="chunk")
 
 
 def is_chunked_input(X):
@@ -428,26 +430,10 @@ class ChunkedData:
                 "LogisticRegression needs samples of at least 2 classes (with a positive weight) "
                 f"in the data, but {self.name} contains only {self.classes[counts > 0].tolist()}"
             )
-        self._factors = self._class_factors(self.classes, counts)
+        self._factors = class_weights_from_counts(self.class_weight, self.classes, counts)
         per_class = counts if self._factors is None else counts * self._factors
         self.weight_sum = float(per_class.sum())
         self.weighted = self.has_weights or self._factors is not None
-
-    def _class_factors(self, classes, counts):
-        """Per-class multipliers of the sample weights, or None."""
-        cw = self.class_weight
-        if cw is None:
-            return None
-        if isinstance(cw, str) and cw == "balanced":
-            # scikit-learn's compute_class_weight("balanced") with sample weights.
-            return np.where(counts > 0, counts.sum() / (len(classes) * np.maximum(counts, 1e-300)), 0.0)
-        factors = np.ones(len(classes))
-        for label, value in cw.items():
-            hit = np.flatnonzero(classes == label)
-            if hit.size == 0:
-                raise ValueError(f"class_weight names the label {label!r}, which is not in the classes {classes.tolist()}")
-            factors[hit[0]] = value
-        return factors
 
     def _raw(self):
         """The source's chunk tuples, in order (the built-in sources' read

@@ -210,12 +210,8 @@ def test_exact_hessians(client):
     coef, b = np.full((3, 4), 0.1), np.array([0.2, -0.1, 0.0])
     from fastlogit import functions
 
-    if hasattr(functions, "_multinomial_hessian_sum"):
-        expected = functions._multinomial_hessian_sum(ref.X, coef, b, None)
-        assert_close(rows.hessian(coef, b), expected, 1e-12)
-    else:
-        with pytest.raises(NotImplementedError, match="multinomial"):
-            rows.hessian(coef, b)
+    expected = functions._multinomial_hessian_sum(ref.X, coef, b, None)
+    assert_close(rows.hessian(coef, b), expected, 1e-12)
     yb = (y > 0).astype(int)
     rows2, _ = fd.dask_rows(dX, yb)
     expected = functions._binary_hessian_sum(ref.X, coef[0], 0.3, None)

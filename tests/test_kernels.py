@@ -68,7 +68,8 @@ class Problem:
                  self.sample_weight, **kw)
 
     def hessian(self, mod, **kw):
-        return mod.binary_hessian(self.X, self.coef, self.intercept, self.sample_weight, **kw)
+        f = mod.binary_hessian if self.binary else mod.multinomial_hessian
+        return f(self.X, self.coef, self.intercept, self.sample_weight, **kw)
 
     def predict_raw(self, mod, **kw):
         f = mod.binary_predict_raw if self.binary else mod.multinomial_predict_raw
@@ -587,3 +588,21 @@ def test_peak_resident_memory_of_an_evaluation_at_n_1e6_is_small(K):
     # X is 160 MB; one float64 n-vector would be 7.6 MiB, so the bound sits
     # well under that rather than at it.
     assert peak - before < 4 * 1024, f"RSS grew by {(peak - before) / 1024:.1f} MiB during the call"
+
+
+@pytest.mark.parametrize("layout, dtype, weighted", INPUTS)
+def test_multinomial_hessian_agrees_with_reference_and_with_hessp_on_unit_vectors(
+        layout, dtype, weighted):
+    p = make_problem(800, 7, 3, layout, dtype, weighted)
+    K, d = p.coef.shape
+    H = p.hessian(fastlogit)
+    assert H.dtype == np.float64 and H.shape == (K * (d + 1), K * (d + 1))
+    rtol = RTOL[dtype]
+    assert_close(H, p.hessian(reference), rtol, "multinomial_hessian vs reference")
+    assert_close(H.T, H, 1e-15, "multinomial_hessian symmetry")
+    for k, j in ((0, 0), (1, 4), (2, d)):  # j = d: the intercept
+        e = np.zeros((K, d + 1))
+        e[k, j] = 1.0
+        vg, vb = p.replace(vec_coef=e[:, :d], vec_intercept=e[:, d]).hessp(fastlogit)
+        column = np.column_stack([vg, vb]).ravel()
+        assert_close(H[:, k * (d + 1) + j], column, rtol, f"column ({k}, {j}) vs hessp")
