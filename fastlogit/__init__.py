@@ -26,7 +26,21 @@ from .functions import (
 
 __all__ = [*_functions.__all__, "LogisticRegression"]
 
-__version__ = "0.1.0"
+
+def _installed_version():
+    # The version is written once, in pyproject.toml; an installed fastlogit
+    # (editable or not) carries it in its metadata.  A source tree imported
+    # without being installed has none.
+    from importlib import metadata
+
+    try:
+        return metadata.version("fastlogit")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+__version__ = _installed_version()
+del _installed_version
 
 # Names served by a submodule imported on first access (PEP 562), so that
 # `import fastlogit` stays as cheap as `import numba`.

@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import __version__
+
 DEFAULT_OUT = "fastlogit-report"
 
 
@@ -44,51 +46,84 @@ def _threshold(text):
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="fastlogit", description="Compare fastlogit with NumPy and scikit-learn, and report.")
+        prog="fastlogit", description="Compare fastlogit with NumPy and scikit-learn, and report."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{bench,report}")
 
     bench = sub.add_parser(
-        "bench", help="time fastlogit against its NumPy reference and scikit-learn on built-in data",
+        "bench",
+        help="time fastlogit against its NumPy reference and scikit-learn on built-in data",
         description="Time fastlogit's kernels against fastlogit.reference and its fits and SGD "
-                    "epoch against scikit-learn on seeded Gaussian data; print a table and write "
-                    "results.json, report.md, report.html and PNG plots.")
-    bench.add_argument("--quick", action="store_true",
-                       help="small sizes (10^4, 10^5 rows): about a minute or two")
-    bench.add_argument("--out", type=Path, default=Path(DEFAULT_OUT), metavar="DIR",
-                       help=f"report folder (default: ./{DEFAULT_OUT}/)")
-    bench.add_argument("--sizes", type=_size, nargs="+", metavar="N",
-                       help="numbers of rows to run (default 1e4 1e5 1e6; --quick: 1e4 1e5)")
-    bench.add_argument("--threads", type=_positive_int, metavar="N",
-                       help="threads for Numba and BLAS (default: all Numba's threads)")
-    bench.add_argument("--no-dask", action="store_true",
-                       help="skip the Dask comparison (fastlogit vs dask-glm on a local "
-                            "2-worker cluster at the largest size; it needs the dask extras)")
+        "epoch against scikit-learn on seeded Gaussian data; print a table and write "
+        "results.json, report.md, report.html and PNG plots (these need matplotlib).",
+    )
+    bench.add_argument(
+        "--quick", action="store_true", help="small sizes (10^4, 10^5 rows): about a minute or two"
+    )
+    bench.add_argument(
+        "--out",
+        type=Path,
+        default=Path(DEFAULT_OUT),
+        metavar="DIR",
+        help=f"report folder (default: ./{DEFAULT_OUT}/)",
+    )
+    bench.add_argument(
+        "--sizes",
+        type=_size,
+        nargs="+",
+        metavar="N",
+        help="numbers of rows to run (default 1e4 1e5 1e6; --quick: 1e4 1e5)",
+    )
+    bench.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        help="threads for Numba and BLAS (default: all Numba's threads)",
+    )
+    bench.add_argument(
+        "--no-dask",
+        action="store_true",
+        help="skip the Dask comparison (fastlogit vs dask-glm on a local "
+        "2-worker cluster at the largest size; it needs the dask extras)",
+    )
     # For tests and experiments: not part of the documented interface.
     bench.add_argument("--repeats", type=_positive_int, help=argparse.SUPPRESS)
     bench.add_argument("--features", type=_positive_int, help=argparse.SUPPRESS)
     bench.add_argument("--no-progress", action="store_true", help=argparse.SUPPRESS)
 
     report = sub.add_parser(
-        "report", help="report on pytest-benchmark --benchmark-json output",
-        description="Turn pytest-benchmark JSON into report.md, report.html and a PNG: "
-                    "implementations' time ratios within the run and, given a baseline, "
-                    "each benchmark's change against it.")
+        "report",
+        help="report on pytest-benchmark --benchmark-json output",
+        description="Turn pytest-benchmark JSON into report.md, report.html and a PNG (it needs "
+        "matplotlib): implementations' time ratios within the run and, given a baseline, "
+        "each benchmark's change against it.",
+    )
     report.add_argument("run", type=Path, metavar="RUN.json")
     report.add_argument("baseline", type=Path, nargs="?", metavar="BASELINE.json")
-    report.add_argument("--out", type=Path, default=Path(DEFAULT_OUT), metavar="DIR",
-                        help=f"report folder (default: ./{DEFAULT_OUT}/)")
-    report.add_argument("--threshold", type=_threshold, default=0.1,
-                        help="flag a median slower than the baseline's by more than this "
-                             "fraction (default 0.1)")
-    report.add_argument("--fail-on-regression", action="store_true",
-                        help="exit with status 1 when a regression is flagged")
+    report.add_argument(
+        "--out",
+        type=Path,
+        default=Path(DEFAULT_OUT),
+        metavar="DIR",
+        help=f"report folder (default: ./{DEFAULT_OUT}/)",
+    )
+    report.add_argument(
+        "--threshold",
+        type=_threshold,
+        default=0.1,
+        help="flag a median slower than the baseline's by more than this fraction (default 0.1)",
+    )
+    report.add_argument(
+        "--fail-on-regression", action="store_true", help="exit with status 1 when a regression is flagged"
+    )
     return parser
 
 
 def _bench(args, parser):
     import numba
 
-    from .bench.plots import pyplot
+    from .bench import plots
     from .bench.pytest_json import ReportError
     from .bench.report import console_summary, write_bench_report
     from .bench.run import FULL, N_FEATURES, QUICK, run_bench
@@ -97,26 +132,36 @@ def _bench(args, parser):
     threads = args.threads or max_threads
     if threads > max_threads:
         parser.error(f"--threads {threads}: Numba has at most {max_threads} threads here")
-    pyplot()  # fail now, not after the measurements, when matplotlib is missing
     if args.out.exists() and not args.out.is_dir():
         raise ReportError(f"--out {args.out}: exists and is not a folder")
+    png = plots.available()
+    if not png:  # said now, not after the measurements
+        print(plots.MISSING)
     plan = QUICK if args.quick else FULL
     results = run_bench(
-        sizes=args.sizes or plan["sizes"], threads=threads,
+        sizes=args.sizes or plan["sizes"],
+        threads=threads,
         kernel_repeats=args.repeats or plan["kernel_repeats"],
         fit_repeats=args.repeats or plan["fit_repeats"],
-        n_features=args.features or N_FEATURES, quick=args.quick,
-        progress=not args.no_progress, dask=not args.no_dask)
+        n_features=args.features or N_FEATURES,
+        quick=args.quick,
+        progress=not args.no_progress,
+        dask=not args.no_dask,
+    )
     print(console_summary(results))
-    paths = write_bench_report(results, args.out)
+    paths = write_bench_report(results, args.out, png=png)
     print(f"\n{results['wall_time_s']:.0f} s. Wrote {', '.join(str(p) for p in paths)}")
     return 0
 
 
 def _report(args):
+    from .bench import plots
     from .bench.pytest_json import write_pytest_report
 
-    paths, regressions = write_pytest_report(args.run, args.baseline, args.out, args.threshold)
+    png = plots.available()
+    if not png:
+        print(plots.MISSING)
+    paths, regressions = write_pytest_report(args.run, args.baseline, args.out, args.threshold, png=png)
     if args.baseline is not None:
         print(f"{regressions} regression(s) beyond {args.threshold:.0%} against {args.baseline}")
     print(f"Wrote {', '.join(str(p) for p in paths)}")
@@ -134,11 +179,6 @@ def main(argv=None):
             return _bench(args, parser)
         return _report(args)
     except (ReportError, OSError) as exc:
-        print(f"fastlogit {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-    except ImportError as exc:
-        if "fastlogit[report]" not in str(exc):
-            raise
         print(f"fastlogit {args.command}: error: {exc}", file=sys.stderr)
         return 1
 

@@ -1,13 +1,19 @@
 /*
  * Row primitives of the Cython SGD loop: dense dot products and updates of
- * one row against float64 weights (x in float32 or float64), and the loop's
- * own random generator.
+ * one row against float64 weights (x in float32 or float64).
  *
  * The dense loops are where an SGD epoch spends its time.  They are written
  * with "omp simd" reductions (setup.py compiles with -fopenmp-simd: no
  * OpenMP runtime, only the permission to reassociate these sums) and, on
  * x86-64 Linux with GCC, cloned for AVX2 and AVX-512 and picked at load
- * time, so one wheel runs at the machine's vector width.
+ * time (FL_CLONES, from _stable.h), so one wheel runs at the machine's
+ * vector width.
+ *
+ * Portable C99: the pragmas, the clones and the prefetch builtin are for GCC
+ * and Clang only (MSVC gets _mm_prefetch, other compilers none), and
+ * FL_PORTABLE_C turns all of them off on every compiler.  Without them the
+ * loops are the same sums taken in order: the same results up to the order
+ * of the reductions (tests/test_c_formulas.py compares the two builds).
  */
 #ifndef FASTLOGIT_ROWS_H
 #define FASTLOGIT_ROWS_H
@@ -15,24 +21,31 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define FL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#include "_stable.h" /* FL_CLONES */
+
+#if !defined(FL_PORTABLE_C) && (defined(__GNUC__) || defined(__clang__))
+#define FL_PRAGMA(text) _Pragma(text)
+#define FL_PREFETCH_GNUC 1
 #else
-#define FL_CLONES
+#define FL_PRAGMA(text)
+#if !defined(FL_PORTABLE_C) && defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+#define FL_PREFETCH_MSVC 1
+#include <xmmintrin.h>
+#endif
 #endif
 
 #define FL_DEFINE_ROW_OPS(SUFFIX, XT)                                                      \
     FL_CLONES double fl_dot_##SUFFIX(const XT *x, const double *v, int64_t n)             \
     {                                                                                      \
         double s = 0.0;                                                                    \
-        _Pragma("omp simd reduction(+:s)")                                                 \
+        FL_PRAGMA("omp simd reduction(+:s)")                                               \
         for (int64_t j = 0; j < n; j++)                                                    \
             s += (double)x[j] * v[j];                                                      \
         return s;                                                                          \
     }                                                                                      \
     FL_CLONES void fl_axpy_##SUFFIX(double a, const XT *x, double *v, int64_t n)          \
     {                                                                                      \
-        _Pragma("omp simd")                                                                \
+        FL_PRAGMA("omp simd")                                                              \
         for (int64_t j = 0; j < n; j++)                                                    \
             v[j] += a * (double)x[j];                                                      \
     }                                                                                      \
@@ -44,7 +57,7 @@
         for (; k + 4 <= K; k += 4) {                                                       \
             const double *v0 = V + k * ldv, *v1 = v0 + ldv, *v2 = v1 + ldv, *v3 = v2 + ldv;\
             double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;                                 \
-            _Pragma("omp simd reduction(+:s0,s1,s2,s3)")                                   \
+            FL_PRAGMA("omp simd reduction(+:s0,s1,s2,s3)")                                 \
             for (int64_t j = 0; j < n; j++) {                                              \
                 double xj = (double)x[j];                                                  \
                 s0 += xj * v0[j];                                                          \
@@ -65,7 +78,7 @@
         for (; k + 4 <= K; k += 4) {                                                       \
             double *v0 = V + k * ldv, *v1 = v0 + ldv, *v2 = v1 + ldv, *v3 = v2 + ldv;      \
             double a0 = a[k], a1 = a[k + 1], a2 = a[k + 2], a3 = a[k + 3];                 \
-            _Pragma("omp simd")                                                            \
+            FL_PRAGMA("omp simd")                                                          \
             for (int64_t j = 0; j < n; j++) {                                              \
                 double xj = (double)x[j];                                                  \
                 v0[j] += a0 * xj;                                                          \
@@ -96,7 +109,7 @@
             const double *v0 = V + k * ldv, *v1 = v0 + ldv, *v2 = v1 + ldv, *v3 = v2 + ldv;\
             double s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0; \
             double s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0; \
-            _Pragma("omp simd reduction(+:s00,s01,s02,s03,s10,s11,s12,s13,s20,s21,s22,s23,s30,s31,s32,s33)") \
+            FL_PRAGMA("omp simd reduction(+:s00,s01,s02,s03,s10,s11,s12,s13,s20,s21,s22,s23,s30,s31,s32,s33)") \
             for (int64_t j = 0; j < n; j++) {                                              \
                 double a0 = (double)x0[j], a1 = (double)x1[j];                             \
                 double a2 = (double)x2[j], a3 = (double)x3[j];                             \
@@ -115,7 +128,7 @@
         for (; k < K; k++) {                                                               \
             const double *v0 = V + k * ldv;                                                \
             double s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                         \
-            _Pragma("omp simd reduction(+:s0,s1,s2,s3)")                                   \
+            FL_PRAGMA("omp simd reduction(+:s0,s1,s2,s3)")                                 \
             for (int64_t j = 0; j < n; j++) {                                              \
                 double w = v0[j];                                                          \
                 s0 += (double)x0[j] * w; s1 += (double)x1[j] * w;                          \
@@ -133,7 +146,7 @@
         for (; k + 4 <= K; k += 4) {                                                       \
             double *v0 = V + k * ldv, *v1 = v0 + ldv, *v2 = v1 + ldv, *v3 = v2 + ldv;      \
             const double *c0 = a + k, *c1 = c0 + lda, *c2 = c1 + lda, *c3 = c2 + lda;      \
-            _Pragma("omp simd")                                                            \
+            FL_PRAGMA("omp simd")                                                          \
             for (int64_t j = 0; j < n; j++) {                                              \
                 double a0 = (double)x0[j], a1 = (double)x1[j];                             \
                 double a2 = (double)x2[j], a3 = (double)x3[j];                             \
@@ -146,7 +159,7 @@
         for (; k < K; k++) {                                                               \
             double *v0 = V + k * ldv;                                                      \
             double c0 = a[k], c1 = a[lda + k], c2 = a[2 * lda + k], c3 = a[3 * lda + k];   \
-            _Pragma("omp simd")                                                            \
+            FL_PRAGMA("omp simd")                                                          \
             for (int64_t j = 0; j < n; j++)                                                \
                 v0[j] += c0 * (double)x0[j] + c1 * (double)x1[j]                           \
                          + c2 * (double)x2[j] + c3 * (double)x3[j];                        \
@@ -161,78 +174,18 @@ FL_DEFINE_ROW_BLOCK_OPS(f, float)
 /* Ask for the cache lines of x[0:n] ahead of use (rows come in random order). */
 static inline void fl_prefetch(const void *x, int64_t bytes)
 {
-#if defined(__GNUC__)
+#if defined(FL_PREFETCH_GNUC)
     const char *p = (const char *)x;
     for (int64_t off = 0; off < bytes; off += 64)
         __builtin_prefetch(p + off, 0, 3);
+#elif defined(FL_PREFETCH_MSVC)
+    const char *p = (const char *)x;
+    for (int64_t off = 0; off < bytes; off += 64)
+        _mm_prefetch(p + off, _MM_HINT_T0);
 #else
     (void)x;
     (void)bytes;
 #endif
-}
-
-#include "_stable.h"
-
-/*
- * Softmax residuals of a minibatch: Z[r] <- s_r * (softmax(Z[r]) - onehot(y_r)),
- * returns sum_r s_r * loss_r.  fl_softmax_row inlined into a function cloned
- * for AVX2/AVX-512: the exponentials stay scalar (GCC does not vectorize
- * them), but with FMAs and fewer instructions (a softmax epoch ran 0.30 s ->
- * 0.24 s).  Fused multiply-adds can change the last bit against
- * fl_softmax_row compiled alone (and Numba); the tests allow 1 ulp.
- * scratch: 2 * K doubles.
- */
-FL_CLONES double fl_softmax_residuals(double *Z, int64_t m, int64_t K, const int64_t *y,
-                                      const int64_t *rows, const double *sw, double sw_scale,
-                                      double *scratch)
-{
-    double total = 0.0, L;
-    for (int64_t r = 0; r < m; r++) {
-        double *z = Z + r * K;
-        int64_t i = rows[r], yi = y[i];
-        double si = sw ? sw[i] * sw_scale : 1.0;
-        double max = fl_softmax_row(z, K, scratch, scratch + K, &L);
-        total += si * ((max - z[yi]) + L);
-        for (int64_t j = 0; j < K; j++)
-            z[j] = si * scratch[j];
-        z[yi] -= si;
-    }
-    return total;
-}
-
-/* SplitMix64 (Steele, Lea, Flood 2014): the loop's generator, seeded by the caller. */
-static inline uint64_t fl_next_u64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-/* Uniform integer in [0, bound), bound >= 1, without modulo bias (Lemire 2019). */
-static inline uint64_t fl_bounded(uint64_t *state, uint64_t bound)
-{
-    unsigned __int128 m = (unsigned __int128)fl_next_u64(state) * bound;
-    uint64_t low = (uint64_t)m;
-    if (low < bound) {
-        uint64_t threshold = -bound % bound;
-        while (low < threshold) {
-            m = (unsigned __int128)fl_next_u64(state) * bound;
-            low = (uint64_t)m;
-        }
-    }
-    return (uint64_t)(m >> 64);
-}
-
-/* Fisher-Yates shuffle of a[0:n] in place. */
-static inline void fl_shuffle(int64_t *a, int64_t n, uint64_t *state)
-{
-    for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)fl_bounded(state, (uint64_t)i + 1);
-        int64_t t = a[i];
-        a[i] = a[j];
-        a[j] = t;
-    }
 }
 
 #endif

@@ -25,31 +25,41 @@ so averaging costs O(nnz) per row too.
 import numpy as np
 
 cimport cython
-from libc.math cimport fabs, isfinite, pow, sqrt
+from libc.math cimport isfinite, pow, sqrt
 from libc.stdint cimport int32_t, int64_t, uint64_t
 
 cdef extern from "_stable.h" nogil:
-    double fl_sigmoid(double x)
-    double fl_log1pexp(double x)
-    double fl_log_sigmoid(double x)
-    double fl_binary_loss_residual(double z, double y, double *residual)
-    double fl_softmax_row(const double *z, int64_t K, double *p, double *p_lo, double *L)
+    double fl_sigmoid(double x) noexcept
+    double fl_log1pexp(double x) noexcept
+    double fl_log_sigmoid(double x) noexcept
+    double fl_binary_loss_residual(double z, double y, double *residual) noexcept
+    double fl_softmax_row(const double *z, int64_t K, double *p, double *p_lo, double *L) noexcept
+    double fl_softmax_residuals(double *Z, int64_t m, int64_t K, const int64_t *y, const int64_t *rows,
+                                const double *sw, double sw_scale, double *scratch) noexcept
 
 cdef extern from "_rows.h" nogil:
-    double fl_dot_d(const double *x, const double *v, int64_t n)
-    double fl_dot_f(const float *x, const double *v, int64_t n)
-    void fl_dots_d(const double *x, const double *V, int64_t ldv, int64_t K, int64_t n, double *out)
-    void fl_dots_f(const float *x, const double *V, int64_t ldv, int64_t K, int64_t n, double *out)
-    void fl_axpys_d(const double *a, const double *x, double *V, int64_t ldv, int64_t K, int64_t n)
-    void fl_axpys_f(const double *a, const float *x, double *V, int64_t ldv, int64_t K, int64_t n)
-    void fl_scores4_d(const double **xs, const double *V, int64_t ldv, int64_t K, int64_t n, double *out, int64_t ldo)
-    void fl_scores4_f(const float **xs, const double *V, int64_t ldv, int64_t K, int64_t n, double *out, int64_t ldo)
-    void fl_axpys4_d(const double *a, int64_t lda, const double **xs, double *V, int64_t ldv, int64_t K, int64_t n)
-    void fl_axpys4_f(const double *a, int64_t lda, const float **xs, double *V, int64_t ldv, int64_t K, int64_t n)
-    void fl_prefetch(const void *x, int64_t nbytes)
-    double fl_softmax_residuals(double *Z, int64_t m, int64_t K, const int64_t *y, const int64_t *rows,
-                                const double *sw, double sw_scale, double *scratch)
-    void fl_shuffle(int64_t *a, int64_t n, uint64_t *state)
+    double fl_dot_d(const double *x, const double *v, int64_t n) noexcept
+    double fl_dot_f(const float *x, const double *v, int64_t n) noexcept
+    void fl_dots_d(const double *x, const double *V, int64_t ldv, int64_t K, int64_t n,
+                   double *out) noexcept
+    void fl_dots_f(const float *x, const double *V, int64_t ldv, int64_t K, int64_t n,
+                   double *out) noexcept
+    void fl_axpys_d(const double *a, const double *x, double *V, int64_t ldv, int64_t K,
+                    int64_t n) noexcept
+    void fl_axpys_f(const double *a, const float *x, double *V, int64_t ldv, int64_t K,
+                    int64_t n) noexcept
+    void fl_scores4_d(const double **xs, const double *V, int64_t ldv, int64_t K, int64_t n,
+                      double *out, int64_t ldo) noexcept
+    void fl_scores4_f(const float **xs, const double *V, int64_t ldv, int64_t K, int64_t n,
+                      double *out, int64_t ldo) noexcept
+    void fl_axpys4_d(const double *a, int64_t lda, const double **xs, double *V, int64_t ldv,
+                     int64_t K, int64_t n) noexcept
+    void fl_axpys4_f(const double *a, int64_t lda, const float **xs, double *V, int64_t ldv,
+                     int64_t K, int64_t n) noexcept
+    void fl_prefetch(const void *x, int64_t nbytes) noexcept
+
+cdef extern from "_random.h" nogil:
+    void fl_shuffle(int64_t *a, int64_t n, uint64_t *state) noexcept
 
 ctypedef fused floating:
     float
@@ -68,9 +78,16 @@ cdef enum:
     ADAPTIVE = 3
     ADAGRAD = 4
 
-# Slots of the float64 ``scalars`` state array.
-SCALE, UPDATES, SEEN, AVG_P, AVG_COUNT, L1_U, ETA = range(7)
-N_SCALARS = 7
+# Slots of the float64 ``scalars`` state array (C constants here, ints in Python).
+cpdef enum:
+    SCALE = 0
+    UPDATES = 1
+    SEEN = 2
+    AVG_P = 3
+    AVG_COUNT = 4
+    L1_U = 5
+    ETA = 6
+    N_SCALARS = 7
 
 # Below this the scale is folded into v: keeps v from growing without bound.
 cdef double MIN_SCALE = 1e-9
@@ -711,7 +728,10 @@ def softmax_row_values(const double[:, ::1] z, double[:, ::1] p, double[::1] lse
 
 
 def softmax_residual_values(double[:, ::1] z, const int64_t[::1] y):
-    """The minibatch path (the AVX2/AVX-512 clone): z[i] <- softmax(z[i]) - onehot(y[i]); returns the loss sum."""
+    """z[i] <- softmax(z[i]) - onehot(y[i]); returns the loss sum.
+
+    The minibatch path: fl_softmax_residuals, the AVX2/AVX-512 clone where there is one.
+    """
     cdef int64_t n = z.shape[0]
     cdef int64_t[::1] rows = np.arange(n, dtype=np.int64)
     cdef double[::1] scratch = np.empty(2 * z.shape[1])

@@ -1,8 +1,10 @@
-"""Input validation: everything public calls this once, kernels trust the result.
+"""The argument rules: everything public calls these once, kernels trust the result.
 
-Each function takes the user's object and the argument's name, and returns an
-array in the layout the kernels need, or raises a ``TypeError`` /
-``ValueError`` that names the argument and the problem.
+Each rule is one function, called wherever it applies (in memory, in chunks,
+on Dask blocks): it takes the user's object and the argument's name, and
+returns an array in the layout the kernels need, or raises a ``TypeError`` /
+``ValueError`` that names the argument and the problem.  The bottom layer:
+this module imports nothing of fastlogit (see ARCHITECTURE.md).
 """
 
 import numpy as np
@@ -58,12 +60,10 @@ def check_axis(axis, ndim, name="axis"):
 
 
 def as_matrix(X, name="X"):
-    """Validate a data matrix; return ``(X, kernel_X)``.
+    """Validate a data matrix: a C-contiguous float32/float64 ndarray or a
+    ``scipy.sparse.csr_matrix``/``csr_array`` with float32/float64 data.
 
-    ``X`` is the validated matrix (a C-contiguous float32/float64 ndarray or
-    a ``scipy.sparse.csr_matrix``/``csr_array`` with float32/float64 data)
-    and ``kernel_X`` what the Numba kernels take: the array itself, or the
-    tuple ``(data, indices, indptr)``.
+    What the Numba kernels take of it is :func:`fastlogit.matrix.kernel_view`.
 
     Used in place: C-contiguous float arrays (read-only ones and memmaps
     too) and CSR with float data.  Copied once: other layouts (F-order,
@@ -89,8 +89,7 @@ def as_matrix(X, name="X"):
             )
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"{name} is empty: shape {X.shape}; it needs at least one row and one column")
-    return X, (X if isinstance(X, np.ndarray) else (X.data, X.indices, X.indptr))
-
+    return X
 
 
 def as_vector(v, length, name, dtype=np.float64):
@@ -128,57 +127,74 @@ def _all_in_chunks(arr, predicate):
     return all(predicate(arr[lo:lo + CHECK_CHUNK]).all() for lo in range(0, arr.shape[0], CHECK_CHUNK))
 
 
-def find_nonfinite(X):
-    """``None``, or ``(row, column, "NaN" | "infinity")`` of the first non-finite entry of ``X``.
+def check_finite_labels(arr, name="y", offset=0):
+    """Raise ``ValueError`` naming NaN or infinity (and the first row) in float labels.
 
-    ``X`` is what :func:`as_matrix` returns.  Dense rows are checked
-    CHECK_CHUNK at a time (no temporary of size n); CSR checks its stored
-    values.
+    ``offset``: the row number of ``arr[0]`` in the whole data (a chunk's or a
+    block's labels).
     """
-    values = X if isinstance(X, np.ndarray) else X.data
-    for lo in range(0, values.shape[0], CHECK_CHUNK):
-        chunk = values[lo:lo + CHECK_CHUNK]
-        if not np.isfinite(chunk).all():
-            # The error path only: locate the first offending entry.
-            k = np.flatnonzero(~np.isfinite(chunk.reshape(-1)))[0]
-            what = "NaN" if np.isnan(chunk.reshape(-1)[k]) else "infinity"
-            if isinstance(X, np.ndarray):
-                row, col = divmod(lo * X.shape[1] + int(k), X.shape[1])
-            else:
-                k += lo
-                row, col = int(np.searchsorted(X.indptr, k, side="right")) - 1, int(X.indices[k])
-            return int(row), int(col), what
-    return None
-
-
-def check_finite(X, name="X"):
-    """Raise ``ValueError`` naming NaN or infinity (and where) if the matrix ``X`` holds one.
-
-    See :func:`find_nonfinite`.  Callers that evaluate a loss anyway may
-    defer this until the loss comes out non-finite (NaN or inf anywhere in X
-    poisons it).
-    """
-    found = find_nonfinite(X)
-    if found is not None:
-        row, col, what = found
-        raise ValueError(
-            f"Input {name} contains {what} (first at row {row}, column {col}); "
-            "every value must be finite"
-        )
-
-
-def _check_finite_labels(arr, name):
-    """Raise ``ValueError`` naming NaN or infinity (and the first row) in float labels."""
     if arr.dtype.kind == "f" and not _all_in_chunks(arr, np.isfinite):
         i = int(np.flatnonzero(~np.isfinite(arr))[0])  # the error path only
         what = "NaN" if np.isnan(arr[i]) else "infinity"
-        raise ValueError(f"Input {name} contains {what} (first at row {i}); every label must be finite")
+        raise ValueError(
+            f"Input {name} contains {what} (first at row {offset + i}); every label must be finite"
+        )
+
+
+def as_label_vector(y, n, name="y", rows_of="X"):
+    """Labels of any kind as a 1-d array of ``n`` (an (n, 1) column is flattened, a view)."""
+    y = y if isinstance(y, np.ndarray) else np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.reshape(-1)
+    if y.ndim != 1 or y.shape[0] != n:
+        raise ValueError(
+            f"{name} must be 1-d with one label per row of {rows_of} ({n}): it must have shape "
+            f"({n},), got {y.shape}"
+        )
+    return y
+
+
+def as_classes(classes, name="classes"):
+    """The sorted distinct labels given as ``classes``: at least two."""
+    classes = np.unique(np.asarray(classes))
+    if len(classes) < 2:
+        raise ValueError(f"{name} must hold at least 2 classes, got {classes.tolist()}")
+    return classes
+
+
+def check_two_classes(classes, class_totals=None, *, where="the data", weighted=True):
+    """Raise ``ValueError`` unless the data hold at least 2 classes (with a positive weight).
+
+    ``classes``: the labels seen (sorted); ``class_totals``: their total
+    weights, or None (every class seen has a row).  ``weighted``: whether
+    the totals come from sample (or class) weights, which then are what
+    left a class empty.
+    """
+    if len(classes) < 2:
+        only = f"only one class: {classes[0]!r}" if len(classes) else "no labels"
+        raise ValueError(
+            f"LogisticRegression needs samples of at least 2 classes in the data, but {where} "
+            f"contains {only}"
+        )
+    if class_totals is not None:
+        present = np.asarray(class_totals) > 0
+        if present.sum() < 2:
+            kept = classes[present].tolist()
+            if weighted:
+                raise ValueError(
+                    f"sample_weight leaves only one class with a positive weight ({kept}) in "
+                    f"{where}; fitting needs at least 2 classes"
+                )
+            raise ValueError(
+                f"LogisticRegression needs samples of at least 2 classes in the data, but {where} "
+                f"contains only {kept}"
+            )
 
 
 def as_binary_labels(y, n, name="y"):
     """Labels in {0, 1}, (n,), in their own numeric dtype (no O(n) copy or temporary)."""
     arr = as_vector(y, n, name, dtype=None)
-    _check_finite_labels(arr, name)
+    check_finite_labels(arr, name)
     if arr.dtype.kind == "f":
         ok = _all_in_chunks(arr, lambda c: (c == 0) | (c == 1))
     else:
@@ -195,7 +211,7 @@ def as_class_indices(y, n, n_classes, name="y"):
     are converted once to intp.
     """
     arr = as_vector(y, n, name, dtype=None)
-    _check_finite_labels(arr, name)
+    check_finite_labels(arr, name)
     if arr.dtype.kind == "f":
         if not _all_in_chunks(arr, lambda c: np.mod(c, 1) == 0):
             raise TypeError(f"{name} must hold integer class indices, got non-integer values")
@@ -238,7 +254,7 @@ def class_weights_from_counts(class_weight, classes, counts):
         if class_weight != "balanced":
             raise ValueError(f"class_weight must be a dict, 'balanced' or None, got {class_weight!r}")
         if not np.all(counts > 0):
-            empty = classes[~(counts > 0)].tolist()
+            empty = classes[~(counts > 0)].tolist()  # (only the error path)
             raise ValueError(
                 f"class_weight='balanced' needs a positive total weight in every class; classes "
                 f"{empty} have none"
@@ -252,20 +268,29 @@ def class_weights_from_counts(class_weight, classes, counts):
     return np.asarray(compute_class_weight(class_weight, classes=classes, y=classes), dtype=np.float64)
 
 
-def as_sample_weight(sample_weight, n):
+def check_weight_values(sw, name="sample_weight"):
+    """Raise ``ValueError`` unless the float64 weights ``sw`` are finite and
+    nonnegative; return their sum.
+
+    Reductions, not elementwise masks: no temporary of size n.  A NaN or inf
+    anywhere makes the sum non-finite.
+    """
+    total = float(sw.sum())
+    if not np.isfinite(total):
+        raise ValueError(f"{name} must be finite")
+    if sw.size and sw.min() < 0:
+        raise ValueError(f"{name} must be nonnegative")
+    return total
+
+
+def as_sample_weight(sample_weight, n, name="sample_weight"):
     """None, or nonnegative finite float64 (n,) weights with a positive sum."""
     if sample_weight is None:
         return None
-    sw = as_vector(sample_weight, n, "sample_weight")
-    # Reductions, not elementwise masks: no temporary of size n.  A NaN or
-    # inf anywhere makes the sum non-finite.
-    total = sw.sum()
-    if not np.isfinite(total):
-        raise ValueError("sample_weight must be finite")
-    if n and sw.min() < 0:
-        raise ValueError("sample_weight must be nonnegative")
+    sw = as_vector(sample_weight, n, name)
+    total = check_weight_values(sw, name)
     if n and not total > 0:
-        raise ValueError("sample_weight must not sum to zero")
+        raise ValueError(f"{name} must not sum to zero")
     return sw
 
 
@@ -325,16 +350,3 @@ def check_estimator_input(X, name="X"):
             "Reshape your data with array.reshape(-1, 1) for a single feature or "
             "array.reshape(1, -1) for a single sample."
         )
-
-
-#: Chunk sources (out-of-core data) live in :mod:`fastlogit.sources`; their
-#: protocol is part of this module's contract, so the names resolve here too.
-_SOURCE_NAMES = ("ChunkSource", "ArrayChunks", "ParquetChunks", "npy_source", "ChunkedData")
-
-
-def __getattr__(name):
-    if name in _SOURCE_NAMES:
-        from . import sources
-
-        return getattr(sources, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,7 +9,7 @@ lives*, one task per block, and the driver adds the blocks' small results
 - :func:`dask_rows` validates the inputs (on the cluster: one pass over the
   labels and weights), encodes the labels, combines sample and class
   weights, and builds one in-memory row source per block
-  (:class:`~fastlogit.objective.ArrayRows` on the block's rows, one kernel
+  (:class:`~fastlogit.row_sources.ArrayRows` on the block's rows, one kernel
   thread) on the workers.  It returns a :class:`DaskRows`, which implements
   the row-source protocol, so ``Objective([rows], C=...)`` and any solver of
   :mod:`fastlogit.solvers` fit on the cluster unchanged.
@@ -48,8 +48,15 @@ from functools import partial
 
 import numpy as np
 
-from .data import class_weights_from_counts
-from .objective import ArrayRows
+from .data import (
+    as_classes,
+    as_matrix,
+    check_finite_labels,
+    check_two_classes,
+    class_weights_from_counts,
+)
+from .matrix import find_nonfinite, nonfinite_message, select_features
+from .row_sources import ArrayRows
 
 #: Methods :func:`predict_dask` maps over the row blocks.
 PREDICT_METHODS = ("decision_function", "predict", "predict_proba", "predict_log_proba")
@@ -183,10 +190,7 @@ def _as_dask_vector(v, name, X, da):
 def _label_stats(y, sw, offset):
     """One block's labels: ``(labels, weighted counts, min weight, weights finite)``."""
     y = np.asarray(y).reshape(-1)
-    if y.dtype.kind == "f" and y.size and not np.isfinite(y).all():
-        i = int(np.flatnonzero(~np.isfinite(y))[0])
-        what = "NaN" if np.isnan(y[i]) else "infinity"
-        raise ValueError(f"Input y contains {what} (first at row {offset + i}); every label must be finite")
+    check_finite_labels(y, "y", offset)
     labels, inverse = np.unique(y, return_inverse=True)
     if sw is None:
         counts = np.bincount(inverse.reshape(-1), minlength=len(labels)).astype(np.float64)
@@ -242,9 +246,7 @@ def _make_block(X, y, sw, *, offset, classes, class_weights, n_classes, n_thread
     if n == 0:
         return _Block(None, None, offset, 0, 0.0)
     if weights is not None and not weight_sum > 0:
-        from .data import as_matrix
-
-        return _Block(None, as_matrix(X)[0], offset, n, 0.0)
+        return _Block(None, as_matrix(X), offset, n, 0.0)
     rows = ArrayRows(X, y_enc, weights, n_classes, n_threads)
     return _Block(rows, rows.X, offset, n, rows.weight_sum)
 
@@ -288,8 +290,6 @@ def _block_nonfinite(block):
     """``None``, or ``(row, column, what)`` of the block's first NaN/inf (row within all of X)."""
     if block.X is None:
         return None
-    from .data import find_nonfinite
-
     found = find_nonfinite(block.X)
     if found is None:
         return None
@@ -301,7 +301,7 @@ def _block_select(block, features):
     if block.rows is not None:
         rows = block.rows.select_features(features)
         return _Block(rows, rows.X, block.offset, block.n_samples, block.weight_sum)
-    X = None if block.X is None else np.ascontiguousarray(block.X[:, features])
+    X = None if block.X is None else select_features(block.X, features)
     return _Block(None, X, block.offset, block.n_samples, block.weight_sum)
 
 
@@ -311,7 +311,7 @@ def _block_select(block, features):
 class DaskRows:
     """A row source over the row blocks of a Dask array (see :func:`dask_rows`).
 
-    Implements the protocol of :class:`~fastlogit.objective.ArrayRows`:
+    Implements :class:`~fastlogit.row_sources.RowSource`:
     ``n_features``, ``n_classes``, ``weight_sum``, ``n_samples``, and the
     unreduced sums ``loss_grad``, ``hessp``, ``gram_matvec``, ``hessian``, plus
     ``check_finite`` and ``select_features``.  Each call is one pass over X
@@ -343,6 +343,9 @@ class DaskRows:
         self.n_samples = int(n_samples)
         self.weight_sum = float(weight_sum)
         self.n_blocks = len(builders)
+        # The blocks' format is known only on the workers: the solver choice
+        # treats them as dense.
+        self.sparse = False
         self._blocks = None
         self._placement = None  # [(worker, block indices)] of the held blocks
         if self.persisted:
@@ -502,11 +505,7 @@ class DaskRows:
         """Raise ``ValueError`` naming the row and column of the first NaN or infinity in X."""
         for found in self._map(_block_nonfinite):
             if found is not None:
-                row, col, what = found
-                raise ValueError(
-                    f"Input X contains {what} (first at row {row}, column {col}); every value "
-                    "must be finite"
-                )
+                raise ValueError(nonfinite_message(found, "X"))
 
     def select_features(self, features):
         """The same rows restricted to the columns ``features``: a copy per block, on the workers."""
@@ -616,15 +615,9 @@ def dask_rows(X, y, sample_weight=None, *, classes=None, class_weight=None, n_th
     check_classification_targets(seen)
     if classes is None:
         classes = seen
-        if len(classes) < 2:
-            raise ValueError(
-                "LogisticRegression needs samples of at least 2 classes in the data, but the data "
-                f"contains only one class: {classes[0]!r}"
-            )
+        check_two_classes(classes)
     else:
-        classes = np.unique(np.asarray(classes))
-        if len(classes) < 2:
-            raise ValueError(f"classes must hold at least 2 classes, got {classes.tolist()}")
+        classes = as_classes(classes)
         unknown = np.setdiff1d(seen, classes)
         if unknown.size:
             raise ValueError(
@@ -635,13 +628,7 @@ def dask_rows(X, y, sample_weight=None, *, classes=None, class_weight=None, n_th
     for labels, block_counts, *_ in stats:  # block order: reproducible sums
         counts[np.searchsorted(classes, labels)] += block_counts
     cw = class_weights_from_counts(class_weight, classes, counts)
-    weighted = counts if cw is None else counts * cw
-    present = weighted > 0
-    if present.sum() < 2:
-        raise ValueError(
-            "sample_weight leaves only one class with a positive weight "
-            f"({classes[present].tolist()}); fitting needs at least 2 classes"
-        )
+    check_two_classes(classes, counts if cw is None else counts * cw, weighted=sw is not None)
 
     x_blocks = X.to_delayed().ravel().tolist()
     builders = [

@@ -1,4 +1,8 @@
-"""The public array functions: validate once, then call a Numba kernel.
+"""The public array functions (the façade): validate once, then call a Numba kernel.
+
+Nothing inside fastlogit imports this module: it is the public surface over
+:mod:`fastlogit.data` (the rules) and :mod:`fastlogit.matrix` (the kernels'
+calls); see ARCHITECTURE.md.
 
 Special functions accept Python scalars and float32/float64 arrays of any
 shape; they return the input's float dtype (integers and bools compute in
@@ -7,9 +11,6 @@ fast path is a C-contiguous array (and, for the row-wise functions, the last
 axis); any other layout is copied once into C order.
 """
 
-from contextlib import contextmanager
-
-import numba
 import numpy as np
 
 from .data import (
@@ -21,13 +22,22 @@ from .data import (
     as_sample_weight,
     as_scalar,
     check_axis,
-    check_finite,
     check_n_threads,
     check_reduction,
 )
-from .kernels import binary as _binary
-from .kernels import multinomial as _multinomial
 from .kernels import special as _sp
+from .matrix import (
+    KernelCalls,
+    binary_hessian_sum,
+    check_finite,
+    check_finite_results,
+    elementwise,
+    kernel_view,
+    logsumexp_rows,
+    multinomial_hessian_sum,
+    predict_raw,
+    softmax_rows,
+)
 
 __all__ = [
     "sigmoid", "log_sigmoid", "log1pexp", "logsumexp", "softmax", "log_softmax",
@@ -38,13 +48,7 @@ __all__ = [
 
 def _elementwise(op, x):
     arr, was_scalar = as_float_array(x, "x")
-    out = np.empty(arr.shape, dtype=arr.dtype)
-    kernel = (
-        _sp.elementwise_into_parallel
-        if arr.size >= _sp.PARALLEL_MIN_SIZE
-        else _sp.elementwise_into
-    )
-    kernel(op, arr.reshape(-1), out.reshape(-1))
+    out = elementwise(op, arr)
     return out[()] if was_scalar else out
 
 
@@ -102,10 +106,6 @@ def _as_rows(arr, axis):
     return np.ascontiguousarray(moved).reshape(n, K), moved.shape
 
 
-def _row_parallel(rows):
-    return rows.size >= _sp.PARALLEL_MIN_SIZE and rows.shape[0] > 1
-
-
 def logsumexp(a, axis=-1, keepdims=False):
     """``log(sum(exp(a), axis))`` without overflow, in one pass per row.
 
@@ -126,11 +126,7 @@ def logsumexp(a, axis=-1, keepdims=False):
     arr, was_scalar = as_float_array(a, "a")
     axis = check_axis(axis, max(arr.ndim, 1))
     rows, moved_shape = _as_rows(arr, axis)
-    out = np.empty(rows.shape[0], dtype=arr.dtype)
-    if _row_parallel(rows):
-        _sp.logsumexp_rows_into_parallel(rows, out)
-    else:
-        _sp.logsumexp_rows_into(rows, out)
+    out = logsumexp_rows(rows)
     if was_scalar:
         return out[0]
     if axis is None:
@@ -147,11 +143,7 @@ def _softmax(a, axis, log):
     arr, was_scalar = as_float_array(a, "a")
     axis = check_axis(axis, max(arr.ndim, 1))
     rows, moved_shape = _as_rows(arr, axis)
-    out = np.empty(rows.shape, dtype=arr.dtype)
-    if _row_parallel(rows):
-        _sp.softmax_rows_into_parallel(rows, out, log)
-    else:
-        _sp.softmax_rows_into(rows, out, log)
+    out = softmax_rows(rows, log)
     if was_scalar:
         return out[0, 0]
     if axis is None:
@@ -193,19 +185,6 @@ def log_softmax(a, axis=-1):
 # Fused loss, gradient and Hessian of the binary and multinomial models.
 # ---------------------------------------------------------------------------
 
-#: Rows per block of the binary Hessian (a 4096 x d float64 temporary).
-HESSIAN_BLOCK = 4096
-
-
-@contextmanager
-def _numba_threads(n_threads):
-    previous = numba.get_num_threads()
-    numba.set_num_threads(n_threads)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
-
 
 def _normalizer(reduction, sw, n):
     check_reduction(reduction)
@@ -214,25 +193,17 @@ def _normalizer(reduction, sw, n):
     return 1.0 / (sw.sum() if sw is not None else n)
 
 
-def _check_x_if_nonfinite(X, *results):
-    """NaN or inf in ``X`` makes the kernel's results non-finite at any
-    coefficients (0 * inf is NaN), so ``X`` is scanned only when a result is
-    non-finite (no extra pass otherwise), before any NumPy arithmetic on it."""
-    if not all(np.isfinite(r).all() for r in results):
-        check_finite(X)
-
-
 def _binary_inputs(X, coef, intercept, sample_weight, reduction, n_threads):
-    X, Xk = as_matrix(X)
+    X = as_matrix(X)
     n, d = X.shape
     w = as_coef(coef, (d,), "coef")
     b = as_scalar(intercept, "intercept")
     sw = as_sample_weight(sample_weight, n)
-    return X, Xk, w, b, sw, _normalizer(reduction, sw, n), check_n_threads(n_threads)
+    return X, w, b, sw, _normalizer(reduction, sw, n), check_n_threads(n_threads)
 
 
 def _multinomial_inputs(X, coef, intercept, sample_weight, reduction, n_threads):
-    X, Xk = as_matrix(X)
+    X = as_matrix(X)
     n, d = X.shape
     W = np.asarray(coef)
     if W.ndim != 2:
@@ -241,7 +212,7 @@ def _multinomial_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
     K = W.shape[0]
     b = np.zeros(K) if intercept is None else as_coef(intercept, (K,), "intercept")
     sw = as_sample_weight(sample_weight, n)
-    return X, Xk, W, b, sw, _normalizer(reduction, sw, n), check_n_threads(n_threads)
+    return X, W, b, sw, _normalizer(reduction, sw, n), check_n_threads(n_threads)
 
 
 def binary_loss_grad(X, y, coef, intercept=0.0, sample_weight=None, reduction="mean", n_threads=None):
@@ -269,17 +240,12 @@ def binary_loss_grad(X, y, coef, intercept=0.0, sample_weight=None, reduction="m
 
     Extra memory is O(n_threads * d), independent of n.
     """
-    X, Xk, w, b, sw, scale, T = _binary_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
-    d = w.shape[0]
+    X, w, b, sw, scale, T = _binary_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
     y = as_binary_labels(y, X.shape[0])
-    parts = np.empty((T, d + 2))
-    scratch = np.empty((T, 2, _binary.ROW_BLOCK))
-    with _numba_threads(T):
-        _binary.loss_grad(Xk, y, w, b, sw, T, parts, scratch)
-    _check_x_if_nonfinite(X, parts)
-    total = parts.sum(axis=0) * scale
-    return float(total[d + 1]), total[:d], float(total[d])
-
+    loss, grad = KernelCalls(w.shape[0], 2, T).loss_grad(kernel_view(X), y, sw, w, b)
+    check_finite_results(X, grad, loss)
+    grad = grad * scale
+    return loss * scale, grad[:-1], float(grad[-1])
 
 def multinomial_loss_grad(X, y, coef, intercept=None, sample_weight=None, reduction="mean", n_threads=None):
     """Softmax (multinomial) log-loss and its gradient in one pass over ``X``.
@@ -301,18 +267,13 @@ def multinomial_loss_grad(X, y, coef, intercept=None, sample_weight=None, reduct
 
     No n x K temporary: extra memory is O(n_threads * K * d).
     """
-    X, Xk, W, b, sw, scale, T = _multinomial_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
+    X, W, b, sw, scale, T = _multinomial_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
     K, d = W.shape
     y = as_class_indices(y, X.shape[0], K)
-    parts = np.empty((T, K, d + 1))
-    loss_parts = np.empty(T)
-    scratch = np.empty((T, _binary.ROW_BLOCK + 3, K))
-    with _numba_threads(T):
-        _multinomial.loss_grad(Xk, y, W, b, sw, T, parts, loss_parts, scratch)
-    _check_x_if_nonfinite(X, parts, loss_parts)
-    total = parts.sum(axis=0) * scale
-    return float(loss_parts.sum() * scale), total[:, :d], total[:, d]
-
+    loss, grad = KernelCalls(d, K, T, binary=False).loss_grad(kernel_view(X), y, sw, W, b)
+    check_finite_results(X, grad, loss)
+    grad = grad * scale
+    return loss * scale, grad[:, :d], grad[:, d]
 
 def binary_hessp(X, coef, intercept, vec_coef, vec_intercept=0.0, sample_weight=None, reduction="mean", n_threads=None):
     """Hessian of the binary log-loss at (coef, intercept) times (vec_coef, vec_intercept).
@@ -321,17 +282,14 @@ def binary_hessp(X, coef, intercept, vec_coef, vec_intercept=0.0, sample_weight=
     :func:`binary_loss_grad`), applied in one pass over ``X`` without forming
     it: what Newton-CG needs.  Returns ``(hv_coef (d,), hv_intercept float)``.
     """
-    X, Xk, w, b, sw, scale, T = _binary_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
+    X, w, b, sw, scale, T = _binary_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
     d = w.shape[0]
     v = as_coef(vec_coef, (d,), "vec_coef")
     v_b = as_scalar(vec_intercept, "vec_intercept")
-    parts = np.empty((T, d + 1))
-    with _numba_threads(T):
-        _binary.hessp(Xk, w, b, v, v_b, sw, T, parts)
-    _check_x_if_nonfinite(X, parts)
-    total = parts.sum(axis=0) * scale
-    return total[:d], float(total[d])
-
+    hv = KernelCalls(d, 2, T).hessp(kernel_view(X), sw, w, b, v, v_b)
+    check_finite_results(X, hv)
+    hv = hv * scale
+    return hv[:d], float(hv[d])
 
 def multinomial_hessp(X, coef, intercept, vec_coef, vec_intercept=None, sample_weight=None, reduction="mean", n_threads=None):
     """Hessian of the softmax log-loss at (coef, intercept) times (vec_coef, vec_intercept).
@@ -340,18 +298,14 @@ def multinomial_hessp(X, coef, intercept, vec_coef, vec_intercept=None, sample_w
     with ``p = softmax(z)``, ``u = vec_coef @ x + vec_intercept``.
     Returns ``(hv_coef (K, d), hv_intercept (K,))``.
     """
-    X, Xk, W, b, sw, scale, T = _multinomial_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
+    X, W, b, sw, scale, T = _multinomial_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
     K, d = W.shape
     V = as_coef(vec_coef, (K, d), "vec_coef")
     v_b = np.zeros(K) if vec_intercept is None else as_coef(vec_intercept, (K,), "vec_intercept")
-    parts = np.empty((T, K, d + 1))
-    scratch = np.empty((T, 2 * _binary.ROW_BLOCK + 2, K))
-    with _numba_threads(T):
-        _multinomial.hessp(Xk, W, b, V, v_b, sw, T, parts, scratch)
-    _check_x_if_nonfinite(X, parts)
-    total = parts.sum(axis=0) * scale
-    return total[:, :d], total[:, d]
-
+    hv = KernelCalls(d, K, T, binary=False).hessp(kernel_view(X), sw, W, b, V, v_b)
+    check_finite_results(X, hv)
+    hv = hv * scale
+    return hv[:, :d], hv[:, d]
 
 def binary_hessian(X, coef, intercept=0.0, sample_weight=None, reduction="mean", n_threads=None):
     """The binary log-loss Hessian ``[X, 1].T @ diag(s * p * (1 - p)) @ [X, 1]``.
@@ -362,10 +316,9 @@ def binary_hessian(X, coef, intercept=0.0, sample_weight=None, reduction="mean",
     ``n_threads``, set the parallelism): extra memory is
     O(HESSIAN_BLOCK * d + d**2), independent of n.
     """
-    X, _, w, b, sw, scale, _ = _binary_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
+    X, w, b, sw, scale, _ = _binary_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
     check_finite(X)  # before the BLAS products (an O(n d) scan next to their O(n d^2))
-    return _binary_hessian_sum(X, w, b, sw) * scale
-
+    return binary_hessian_sum(X, w, b, sw) * scale
 
 def multinomial_hessian(X, coef, intercept=None, sample_weight=None, reduction="mean",
                         n_threads=None):
@@ -379,117 +332,17 @@ def multinomial_hessian(X, coef, intercept=None, sample_weight=None, reduction="
     ``n_threads``, set the parallelism); extra memory O(HESSIAN_BLOCK * K
     + (K d)**2), independent of n.  What :mod:`fastlogit.inference` uses.
     """
-    X, _, W, b, sw, scale, _ = _multinomial_inputs(X, coef, intercept, sample_weight, reduction,
-                                                   n_threads)
+    X, W, b, sw, scale, _ = _multinomial_inputs(X, coef, intercept, sample_weight, reduction,
+                                                n_threads)
     check_finite(X)  # before the BLAS products (an O(n d) scan next to their O(n K^2 d^2))
-    return _multinomial_hessian_sum(X, W, b, sw) * scale
-
-
-def _binary_hessian_sum(X, w, b, sw):
-    """The unreduced binary Hessian (a sum over rows), float64 (d + 1, d + 1).
-
-    ``X`` is what :func:`~fastlogit.data.as_matrix` returns (a C-contiguous
-    float ndarray or a CSR matrix), ``w`` float64 (d,), ``b`` a float, ``sw``
-    float64 (n,) or None: trusted, not checked.  Shared by
-    :func:`binary_hessian` and :class:`fastlogit.objective.Objective`.
-    """
-    n, d = X.shape
-    H = np.zeros((d + 1, d + 1))
-    h = np.empty(min(n, HESSIAN_BLOCK))
-    for lo in range(0, n, HESSIAN_BLOCK):
-        hi = min(lo + HESSIAN_BLOCK, n)
-        Xb = X[lo:hi]  # a view (dense) or a copy of the block's nonzeros (CSR)
-        Xbk = Xb if isinstance(Xb, np.ndarray) else (Xb.data, Xb.indices, Xb.indptr)
-        hb = h[: hi - lo]
-        _binary.curvature_into(Xbk, w, b, None if sw is None else sw[lo:hi], hb)
-        _add_weighted_gram(H, Xb, hb)
-    H[d, :d] = H[:d, d]
-    return H
-
-
-def _add_weighted_gram(H, Xb, c):
-    """``H += [Xb, 1].T @ diag(c) @ [Xb, 1]`` for one block of rows (dense or CSR).
-
-    ``H`` is a float64 (d + 1, d + 1) view; its last row is left to the
-    caller (the result is symmetric).
-    """
-    d = Xb.shape[1]
-    if isinstance(Xb, np.ndarray):
-        Xc = Xb * c[:, None]
-        H[:d, :d] += Xb.T @ Xc
-    else:
-        Xc = Xb.multiply(c[:, None]).tocsr()
-        H[:d, :d] += (Xb.T @ Xc).toarray()
-    H[:d, d] += np.asarray(Xc.sum(axis=0)).ravel()
-    H[d, d] += c.sum()
-
-
-def _multinomial_hessian_sum(X, W, b, sw):
-    """The unreduced softmax Hessian (a sum over rows), float64 (K (d + 1), K (d + 1)).
-
-    Per row, with ``p = softmax(W x + b)`` and ``x~ = [x, 1]``, it adds
-    ``s (diag(p) - p p^T) kron x~ x~^T``.  Indexed class-major: entry
-    ``k * (d + 1) + j`` is class k's coefficient j, ``j = d`` its intercept,
-    the layout of a row source's (K, d + 1) gradient flattened.  The
-    symmetric (K, d + 1) parameterization makes it singular (adding one
-    vector to every class changes nothing).
-
-    ``X`` is what :func:`~fastlogit.data.as_matrix` returns (a C-contiguous
-    float ndarray or a CSR matrix), ``W`` float64 (K, d), ``b`` float64
-    (K,), ``sw`` float64 (n,) or None: trusted, not checked.  Rows go in
-    blocks of HESSIAN_BLOCK: the block's scores by BLAS, its softmax by the
-    one-thread kernel, then one BLAS product per pair of classes k <= l:
-    O(n K^2 d^2 / 2) work, extra memory O(HESSIAN_BLOCK * (d + K) + (K (d + 1))^2).
-    """
-    n, d = X.shape
-    K = W.shape[0]
-    m = d + 1
-    H = np.zeros((K * m, K * m))
-    block = min(n, HESSIAN_BLOCK)
-    Z = np.empty((block, K))
-    P = np.empty((block, K))
-    W_T = np.ascontiguousarray(W.T)
-    for lo in range(0, n, HESSIAN_BLOCK):
-        hi = min(lo + HESSIAN_BLOCK, n)
-        Xb = X[lo:hi]  # a view (dense) or a copy of the block's nonzeros (CSR)
-        Zb, Pb = Z[: hi - lo], P[: hi - lo]
-        Zb[:] = Xb @ W_T
-        Zb += b
-        _sp.softmax_rows_into(Zb, Pb, False)
-        if sw is not None:
-            Ps = Pb * sw[lo:hi, None]  # s p: the weighted probabilities
-        else:
-            Ps = Pb
-        for k in range(K):
-            for l in range(k, K):
-                c = -Ps[:, k] * Pb[:, l]
-                if k == l:
-                    c += Ps[:, k]
-                _add_weighted_gram(H[k * m:(k + 1) * m, l * m:(l + 1) * m], Xb, c)
-    for k in range(K):
-        for l in range(k, K):
-            blk = H[k * m:(k + 1) * m, l * m:(l + 1) * m]
-            blk[d, :d] = blk[:d, d]
-            if l != k:
-                H[l * m:(l + 1) * m, k * m:(k + 1) * m] = blk.T
-    return H
-
+    return multinomial_hessian_sum(X, W, b, sw) * scale
 
 def binary_predict_raw(X, coef, intercept=0.0, n_threads=None):
     """Decision function ``X @ coef + intercept``: (n,) float64."""
-    X, Xk, w, b, _, _, T = _binary_inputs(X, coef, intercept, None, "sum", n_threads)
-    out = np.empty(X.shape[0])
-    with _numba_threads(T):
-        _binary.predict_raw_into(Xk, w, b, out)
-    _check_x_if_nonfinite(X, out)
-    return out
-
+    X, w, b, _, _, T = _binary_inputs(X, coef, intercept, None, "sum", n_threads)
+    return predict_raw(X, w, b, T)
 
 def multinomial_predict_raw(X, coef, intercept=None, n_threads=None):
     """Decision function ``X @ coef.T + intercept``: (n, K) float64."""
-    X, Xk, W, b, _, _, T = _multinomial_inputs(X, coef, intercept, None, "sum", n_threads)
-    out = np.empty((X.shape[0], W.shape[0]))
-    with _numba_threads(T):
-        _multinomial.predict_raw_into(Xk, W, b, out)
-    _check_x_if_nonfinite(X, out)
-    return out
+    X, W, b, _, _, T = _multinomial_inputs(X, coef, intercept, None, "sum", n_threads)
+    return predict_raw(X, W, b, T)

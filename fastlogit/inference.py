@@ -95,7 +95,7 @@ def _parameter_index(objective):
     d = objective.n_features
     m = d + 1
     rows = [([k * m + d] if objective.fit_intercept else []) + list(range(k * m, k * m + d))
-            for k in range(objective.n_rows)]
+            for k in range(objective.n_scores)]
     return np.array(rows, dtype=np.intp)
 
 
@@ -250,18 +250,16 @@ def compute_inference(objective, coef, intercept, *, alpha=0.05, feature_names=N
         raise ValueError(f"feature_names must have {d} entries, got {len(names)}")
     names = ([intercept_name] if objective.fit_intercept else []) + names
 
-    x = objective.pack(np.asarray(coef, dtype=np.float64).reshape(objective.n_rows, d),
-                       np.asarray(intercept, dtype=np.float64).ravel() * np.ones(objective.n_rows))
+    x = objective.pack(coef, np.ravel(intercept) * np.ones(objective.n_scores))
     S = objective.weight_sum
     mean_loss, _ = objective.data_loss_grad(x)
     ll = -mean_loss * S
     sums = _class_weight_sums(objective)
     ll_null = _null_log_likelihood(sums)
 
-    coef2, b = objective.unpack(x)
-    full = np.reshape(coef2, (objective.n_rows, d))
+    full, b = objective.to_estimator(x)
     if objective.fit_intercept:
-        full = np.column_stack([np.reshape(b, objective.n_rows), full])
+        full = np.column_stack([b, full])
     estimates = full if objective.binary else full[1:] - full[0]  # vs the reference class
     n_eq, p = estimates.shape
     index = _parameter_index(objective)

@@ -1,6 +1,6 @@
 """``LogisticRegression``: the scikit-learn compatible estimator.
 
-Thin by design (see DESIGN.md): it validates with scikit-learn's own tools,
+Thin by design (see ARCHITECTURE.md): it validates with scikit-learn's own tools,
 encodes the labels, picks a solver, and stores ``coef_``, ``intercept_``,
 ``classes_`` and ``n_iter_``.  The math lives in
 :mod:`fastlogit.objective` (full-batch solvers from :mod:`fastlogit.solvers`)
@@ -15,15 +15,25 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import compute_class_weight
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import functions, solvers
-from .data import as_matrix, check_estimator_input, check_n_threads, encode_labels
-from .objective import ChunkRows, Objective
-from .sources import ChunkedData, _load_npy, as_chunk_source, chunk_progress, is_chunked_input
+from . import solvers
+from .data import (
+    as_classes,
+    as_label_vector,
+    check_estimator_input,
+    check_n_threads,
+    check_two_classes,
+    class_weights_from_counts,
+    encode_labels,
+)
+from .kernels.special import OP_LOG_SIGMOID, OP_SIGMOID
+from .matrix import elementwise, predict_raw, softmax_rows
+from .objective import Objective
+from .row_sources import ArrayRows, ChunkRows
+from .sources import _load_npy, as_chunk_source, is_chunked_input
 
 #: Full-batch solvers by name; "sgd" goes to :func:`fastlogit.sgd.fit_sgd`.
 FULL_BATCH_SOLVERS = {"lbfgs": solvers.lbfgs, "newton": solvers.newton, "proximal": solvers.proximal}
@@ -214,21 +224,25 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             return "newton"
         return "lbfgs"
 
-    def _weights(self, X, y_enc, classes, sample_weight):
-        """float64 (n,) sample weights with the class weights multiplied in, or None."""
+    def _sample_weights(self, X, y_enc, classes, sample_weight, *, require_two_classes):
+        """float64 (n,) sample weights with the class weights multiplied in, or None.
+
+        The class weights come from the classes' total sample weights
+        (:func:`fastlogit.data.class_weights_from_counts`), as for chunked
+        and Dask data.  ``require_two_classes``: a fit's data (not a
+        ``partial_fit`` minibatch) must keep two classes with a positive
+        weight.
+        """
         if sample_weight is None and self.class_weight is None:
             return None
         sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True)
+        K = len(classes)
         if self.class_weight is not None:
             # "balanced" counts each class by its sample weight, as scikit-learn does.
-            sw *= compute_class_weight(self.class_weight, classes=classes, y=classes[y_enc],
-                                       sample_weight=sw)[y_enc]
-        present = np.bincount(y_enc, weights=sw, minlength=len(classes)) > 0
-        if present.sum() < 2:
-            raise ValueError(
-                "sample_weight leaves only one class with a positive weight "
-                f"({classes[present].tolist()}); fitting needs at least 2 classes"
-            )
+            counts = np.bincount(y_enc, weights=sw, minlength=K)
+            sw *= class_weights_from_counts(self.class_weight, classes, counts)[y_enc]
+        if require_two_classes:
+            check_two_classes(classes, np.bincount(y_enc, weights=sw, minlength=K))
         return sw
 
     # -- fitting ----------------------------------------------------------------
@@ -272,53 +286,40 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self
         """
         self._check_params()
-        if _is_dask(X) or is_chunked_input(X):
-            return self._fit_rows(X, y, sample_weight, classes=classes, target=target,
-                                  features=features, weight=weight)
-        if any(v is not None for v in (classes, target, features, weight)):
-            given = [k for k, v in dict(classes=classes, target=target, features=features,
-                                         weight=weight).items() if v is not None]
-            raise ValueError(
-                f"{', '.join(given)}= apply to chunked, Parquet or dask data, not to an in-memory "
-                "array (its labels are y)"
-            )
-        # Full-batch solvers: NaN or inf in X surfaces as a ValueError at the first
-        # evaluation (see Objective.data_loss_grad), so scikit-learn's separate
-        # finiteness scan, as long as one fused pass (42 ms vs 30 ms at 1e6 x 100),
-        # is skipped.  The SGD loop gets checked data.
-        check_estimator_input(X)
-        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=_KERNEL_DTYPES, order="C",
-                             ensure_all_finite=self.solver == "sgd")
-        check_classification_targets(y)
-        classes, y_enc = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise ValueError(
-                "LogisticRegression needs samples of at least 2 classes in the data, but the data "
-                f"contains only one class: {classes[0]!r}"
-            )
-        y_enc = y_enc.astype(np.intp, copy=False)
-        sw = self._weights(X, y_enc, classes, sample_weight)
-        init = self._initial_coef(classes, X.shape[1])
-        solver = self._solver_for(X.shape[1], len(classes), isinstance(X, np.ndarray))
+        if classes is not None:
+            classes = as_classes(classes)
+        rows, classes, features = self._rows(X, y, sample_weight, classes=classes, for_fit=True,
+                                             target=target, features=features, weight=weight)
+        d = rows.n_features
+        init = self._initial_coef(classes, d)
+        solver = self._solver_for(d, len(classes), not rows.sparse)
         # Fitted attributes are set only once the solver has succeeded: a fit
         # that raises (e.g. on NaN in X) leaves a previous fit intact.
         if solver == "sgd":
-            res = self._run_sgd(X, y_enc, sw, classes, init, state=None, max_iter=self.max_iter,
+            res = self._run_sgd(rows, classes, init, state=None, max_iter=self.max_iter,
                                 tol=self.tol, early_stopping=self.early_stopping)
-            self.classes_, self.solver_ = classes, solver
             self._store_sgd(res, accumulate=False)
-            return self
-        objective = Objective.from_arrays(
-            X, y_enc, sw, n_classes=len(classes), C=self.C, l1_ratio=self.l1_ratio,
-            fit_intercept=self.fit_intercept, n_threads=self.n_threads,
-        )
-        self._fit_objective(objective, solver, init)
+        else:
+            objective = Objective([rows], C=self.C, l1_ratio=self.l1_ratio,
+                                  fit_intercept=self.fit_intercept)
+            self._fit_objective(objective, solver, init)
+            self._sgd_state = None  # a later partial_fit starts a fresh SGD from coef_
+        if features is not None:
+            self._set_features(*features)
         self.classes_, self.solver_ = classes, solver
-        self._sgd_state = None  # a later partial_fit starts a fresh SGD from coef_
         return self
 
-    def _data_rows(self, X, y, sample_weight, *, classes, for_fit, **source_options):
-        """``(rows, classes, sparse, feature_names)`` for chunked or dask data."""
+    def _rows(self, X, y, sample_weight, *, classes, for_fit, **source_options):
+        """The row source of ``(X, y, sample_weight)``: ``(rows, classes, features)``.
+
+        The one way from :meth:`fit`'s (and :meth:`inference`'s) data to the
+        objective: in memory an :class:`~fastlogit.row_sources.ArrayRows`,
+        streamed a :class:`~fastlogit.row_sources.ChunkRows`, on a cluster a
+        :class:`~fastlogit.distributed.DaskRows`.  ``classes``: the labels
+        (given, or the fitted ``classes_``), or None to discover them.
+        ``features``: None when ``validate_data`` has set ``n_features_in_``
+        (in memory), else ``(n_features, names)`` to set once the fit succeeds.
+        """
         if _is_dask(X):
             from .distributed import dask_rows
 
@@ -333,37 +334,38 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                                       class_weight=self.class_weight,
                                       n_threads=1 if self.n_threads is None else self.n_threads)
             names = getattr(X, "columns", None)
-            return rows, np.asarray(classes), False, None if names is None else list(names)
-        source = as_chunk_source(X, y, sample_weight, **source_options)
-        data = ChunkedData(source, classes=classes, class_weight=self.class_weight)
-        progress = chunk_progress if self.verbose else None
-        names = getattr(source, "features", None)
-        return ChunkRows(data, self.n_threads, progress), data.classes, data.sparse, names
-
-    def _fit_rows(self, X, y, sample_weight, *, classes, **source_options):
-        """Fit on chunked (out-of-core) or dask data: the same objective, streamed."""
-        if classes is not None:
-            classes = np.unique(np.asarray(classes))
-        rows, classes, sparse, names = self._data_rows(X, y, sample_weight, classes=classes,
-                                                       for_fit=True, **source_options)
-        d = rows.n_features
-        init = self._initial_coef(classes, d)
-        solver = self._solver_for(d, len(classes), not sparse)
-        if solver == "sgd":
-            res = self._run_sgd(rows.data, None, None, classes, init, state=None,
-                                max_iter=self.max_iter, tol=self.tol,
-                                early_stopping=self.early_stopping)
-            self._set_features(d, names)
-            self.classes_, self.solver_ = classes, solver
-            self._store_sgd(res, accumulate=False)
-            return self
-        objective = Objective([rows], C=self.C, l1_ratio=self.l1_ratio,
-                              fit_intercept=self.fit_intercept)
-        self._fit_objective(objective, solver, init)
-        self._set_features(d, names)
-        self.classes_, self.solver_ = classes, solver
-        self._sgd_state = None
-        return self
+            return rows, np.asarray(classes), (rows.n_features, None if names is None else list(names))
+        if is_chunked_input(X):
+            source = as_chunk_source(X, y, sample_weight, **source_options)
+            rows = ChunkRows(source, classes=classes, class_weight=self.class_weight,
+                             n_threads=self.n_threads, progress=bool(self.verbose))
+            return rows, rows.classes, (rows.n_features, getattr(source, "features", None))
+        if for_fit:
+            given = [k for k, v in dict(classes=classes, **source_options).items() if v is not None]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)}= apply to chunked, Parquet or dask data, not to an "
+                    "in-memory array (its labels are y)"
+                )
+            # Full-batch solvers: NaN or inf in X surfaces as a ValueError at the first
+            # evaluation (see Objective.data_loss_grad), so scikit-learn's separate
+            # finiteness scan, as long as one fused pass (42 ms vs 30 ms at 1e6 x 100),
+            # is skipped.  The SGD loop gets checked data.
+            check_estimator_input(X)
+            X, y = validate_data(self, X, y, accept_sparse="csr", dtype=_KERNEL_DTYPES, order="C",
+                                 ensure_all_finite=self.solver == "sgd")
+            check_classification_targets(y)
+            classes, y_enc = np.unique(y, return_inverse=True)
+            check_two_classes(classes)
+            y_enc = y_enc.astype(np.intp, copy=False)
+        else:
+            if any(v is not None for v in source_options.values()):
+                given = [k for k, v in source_options.items() if v is not None]
+                raise TypeError(f"{', '.join(given)}= apply to Parquet data, not to an in-memory array")
+            X = self._validate_X(X, reset=False)
+            y_enc = self._encode(y, classes, X.shape[0])
+        sw = self._sample_weights(X, y_enc, classes, sample_weight, require_two_classes=True)
+        return ArrayRows(X, y_enc, sw, len(classes), self.n_threads), classes, None
 
     def _set_features(self, n_features, names):
         """n_features_in_ (and feature_names_in_ for named columns), as validate_data sets them."""
@@ -380,8 +382,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """(coef_, intercept_) of the previous fit to start from, or None."""
         if not self._keeps_warm_start():
             return None
-        n_rows = 1 if len(classes) == 2 else len(classes)
-        if self.coef_.shape != (n_rows, n_features) or not np.array_equal(self.classes_, classes):
+        n_scores = 1 if len(classes) == 2 else len(classes)
+        if self.coef_.shape != (n_scores, n_features) or not np.array_equal(self.classes_, classes):
             raise ValueError(
                 "warm_start=True needs the same classes and features as the previous fit: it had "
                 f"classes {self.classes_.tolist()} and coef_ of shape {self.coef_.shape}, this fit "
@@ -396,10 +398,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                                              callback=callback)
         if not res.converged:
             warnings.warn(res.message, ConvergenceWarning, stacklevel=3)
-        coef, intercept = objective.unpack(res.x)
-        n_rows = objective.n_rows
-        self.coef_ = np.array(coef, dtype=np.float64).reshape(n_rows, -1)
-        self.intercept_ = np.array(intercept, dtype=np.float64).reshape(-1) * np.ones(n_rows)
+        self.coef_, self.intercept_ = objective.to_estimator(res.x)
         self.n_iter_ = np.array([res.n_iter], dtype=np.int32)
         self.loss_curve_ = list(res.loss_curve)
 
@@ -424,20 +423,22 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     # -- SGD ----------------------------------------------------------------
 
-    def _run_sgd(self, X, y_enc, sw, classes, init, *, state, max_iter, tol, early_stopping):
+    def _run_sgd(self, rows, classes, init, *, state, max_iter, tol, early_stopping):
+        """:func:`fastlogit.sgd.fit_sgd` on an in-memory or chunked row source."""
         from .sgd import fit_sgd
 
-        # (a ChunkedData is streamed by the driver as it is)
-        Xk = X if isinstance(X, ChunkedData) else as_matrix(X)[1]
+        if isinstance(rows, ChunkRows):
+            data, y_enc, sw = rows, None, None  # streamed by the driver
+        else:
+            data, y_enc, sw = rows.kernel_X, rows.y, rows.sample_weight
         if init is not None:
             coef, intercept = init
         else:
             # Zeros given explicitly: the driver reads the width of CSR input from coef.
-            n_rows = 1 if len(classes) == 2 else len(classes)
-            d = X.n_features if isinstance(X, ChunkedData) else X.shape[1]
-            coef, intercept = np.zeros((n_rows, d)), np.zeros(n_rows)
+            n_scores = 1 if len(classes) == 2 else len(classes)
+            coef, intercept = np.zeros((n_scores, rows.n_features)), np.zeros(n_scores)
         return fit_sgd(
-            Xk, y_enc, sw, len(classes), C=self.C, l1_ratio=self.l1_ratio,
+            data, y_enc, sw, len(classes), C=self.C, l1_ratio=self.l1_ratio,
             fit_intercept=self.fit_intercept, batch_size=self.batch_size,
             learning_rate=self.learning_rate, eta0=self.eta0, average=self.average,
             early_stopping=early_stopping, validation_fraction=self.validation_fraction,
@@ -483,9 +484,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if first:
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit")
-            classes = np.unique(np.asarray(classes))
-            if len(classes) < 2:
-                raise ValueError(f"classes must hold at least 2 classes, got {classes.tolist()}")
+            classes = as_classes(classes)
         elif classes is not None:
             classes = np.unique(np.asarray(classes))
             if not np.array_equal(classes, self.classes_):
@@ -505,12 +504,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         known = classes if first else self.classes_
         y_enc = self._encode(y, known, X.shape[0])
-        sw = self._weights_partial(X, y_enc, known, sample_weight)
+        sw = self._sample_weights(X, y_enc, known, sample_weight, require_two_classes=False)
+        rows = ArrayRows(X, y_enc, sw, len(known), self.n_threads)
         if first:
             init, state = None, None
         else:
             init, state = (self.coef_, self.intercept_), getattr(self, "_sgd_state", None)
-        res = self._run_sgd(X, y_enc, sw, known, init, state=state, max_iter=1, tol=None,
+        res = self._run_sgd(rows, known, init, state=state, max_iter=1, tol=None,
                             early_stopping=False)
         self.classes_, self.solver_ = known, "sgd"
         self._store_sgd(res, accumulate=not first)
@@ -518,12 +518,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def _encode(self, y, known, n_samples):
         """Labels ``y`` as indices into ``known`` (sorted); ValueError for others."""
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y.ravel()
-        if y.ndim != 1 or len(y) != n_samples:
-            raise ValueError(f"y must be 1-d with {n_samples} entries (one per row of X), got shape {y.shape}")
-        return encode_labels(y, known).astype(np.intp, copy=False)
+        return encode_labels(as_label_vector(y, n_samples), known).astype(np.intp, copy=False)
 
     def _objective_for(self, X, y, sample_weight=None, **source_options):
         """The fitted model's objective (same C, l1_ratio, fit_intercept, class
@@ -533,35 +528,20 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         (``source_options``: Parquet's ``target``, ``features``, ``weight``).
         """
         check_is_fitted(self)
-        if _is_dask(X) or is_chunked_input(X):
-            rows, _, _, _ = self._data_rows(X, y, sample_weight, classes=self.classes_,
-                                            for_fit=False, **source_options)
-            if rows.n_features != self.n_features_in_:
-                raise ValueError(
-                    f"X has {rows.n_features} features, but {type(self).__name__} is expecting "
-                    f"{self.n_features_in_} features as input"
-                )
-            return Objective([rows], C=self.C, l1_ratio=self.l1_ratio,
-                             fit_intercept=self.fit_intercept)
-        X = self._validate_X(X, reset=False)
-        y_enc = self._encode(y, self.classes_, X.shape[0])
-        sw = self._weights(X, y_enc, self.classes_, sample_weight)
-        return Objective.from_arrays(
-            X, y_enc, sw, n_classes=len(self.classes_), C=self.C, l1_ratio=self.l1_ratio,
-            fit_intercept=self.fit_intercept, n_threads=self.n_threads,
-        )
-
-    def _weights_partial(self, X, y_enc, classes, sample_weight):
-        if sample_weight is None and self.class_weight is None:
-            return None
-        sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True)
-        if self.class_weight is not None:
-            sw *= compute_class_weight(self.class_weight, classes=classes, y=classes[y_enc])[y_enc]
-        return sw
+        rows, _, _ = self._rows(X, y, sample_weight, classes=self.classes_, for_fit=False,
+                                **source_options)
+        if rows.n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {rows.n_features} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input"
+            )
+        return Objective([rows], C=self.C, l1_ratio=self.l1_ratio, fit_intercept=self.fit_intercept)
 
     # -- prediction -------------------------------------------------------------
 
     def _predict_dask(self, X, method):
+        """``method`` over the row blocks of a dask array, lazily (see
+        :func:`fastlogit.distributed.predict_dask`)."""
         from .distributed import predict_dask
 
         check_is_fitted(self)
@@ -570,17 +550,15 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def decision_function(self, X):
         """Scores ``X @ coef_.T + intercept_``: float64 (n,) for two classes
         (the log-odds of ``classes_[1]``), (n, K) for more."""
-        check_is_fitted(self)
         if _is_dask(X):
-            from .distributed import predict_dask
-
-            return predict_dask(self, X, "decision_function")
+            return self._predict_dask(X, "decision_function")
+        check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        if self.coef_.shape[0] == 1:
-            return functions.binary_predict_raw(X, self.coef_[0], self.intercept_[0],
-                                                n_threads=self.n_threads)
-        return functions.multinomial_predict_raw(X, self.coef_, self.intercept_,
-                                                 n_threads=self.n_threads)
+        coef = np.ascontiguousarray(self.coef_, dtype=np.float64)
+        intercept = np.ascontiguousarray(self.intercept_, dtype=np.float64)
+        if coef.shape[0] == 1:
+            coef, intercept = coef[0], float(intercept[0])
+        return predict_raw(X, coef, intercept, check_n_threads(self.n_threads))
 
     def predict(self, X):
         """Most probable label per row: (n,) of ``classes_``' dtype (a lazy dask
@@ -602,8 +580,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             return self._predict_dask(X, "predict_proba")
         z = self.decision_function(X)
         if z.ndim == 1:
-            return np.column_stack([functions.sigmoid(-z), functions.sigmoid(z)])
-        return functions.softmax(z, axis=1)
+            return np.column_stack([elementwise(OP_SIGMOID, -z), elementwise(OP_SIGMOID, z)])
+        return softmax_rows(z)
 
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`, computed directly (finite where the
@@ -612,8 +590,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             return self._predict_dask(X, "predict_log_proba")
         z = self.decision_function(X)
         if z.ndim == 1:
-            return np.column_stack([functions.log_sigmoid(-z), functions.log_sigmoid(z)])
-        return functions.log_softmax(z, axis=1)
+            return np.column_stack([elementwise(OP_LOG_SIGMOID, -z), elementwise(OP_LOG_SIGMOID, z)])
+        return softmax_rows(z, log=True)
 
     # -- inference --------------------------------------------------------------
 

@@ -14,12 +14,10 @@ solvers), the intercept never penalized, and ``C = inf`` meaning no penalty.
 The data term is a sum over *row sources*: each source adds up the loss,
 gradient and Hessian products of its own rows (``reduction="sum"``) and the
 :class:`Objective` divides the total by ``S`` and adds the penalty once.
-:class:`ArrayRows` is the in-memory source: it validates its arrays once and
-then calls the fused Numba kernels with buffers allocated once.  A chunked
-(out-of-core) or distributed source only has to provide the same members:
-``n_features``, ``n_classes``, ``weight_sum``, the unreduced sums
-``loss_grad``, ``hessp``, ``gram_matvec`` and ``hessian``, and
-``check_finite`` and ``select_features`` (see :class:`ArrayRows`).
+:class:`fastlogit.row_sources.RowSource` is that contract (in memory,
+chunked and Dask sources implement it); the penalty is defined here once
+(:func:`penalty_strengths`, :func:`l2_penalty`, :func:`l1_penalty`), for the
+full-batch objective and the SGD driver alike.
 
 Solvers see a flat float64 parameter vector ``x``:
 
@@ -34,292 +32,27 @@ import math
 
 import numpy as np
 
-from .data import (
-    as_binary_labels,
-    as_class_indices,
-    as_matrix,
-    as_sample_weight,
-    check_finite,
-    check_n_threads,
-)
-from .functions import _binary_hessian_sum, _multinomial_hessian_sum, _numba_threads
-from .kernels import binary as _binary
-from .kernels import multinomial as _multinomial
-
-#: Curvature bound of one row's loss along its score: sigmoid' <= 1/4 for
-#: the binary loss; the softmax Hessian diag(p) - p p^T has eigenvalues <= 1/2.
-BINARY_CURVATURE_BOUND = 0.25
-MULTINOMIAL_CURVATURE_BOUND = 0.5
-
-#: Work (stored entries of X times score rows) below which one more kernel
-#: thread costs more than it saves: waking a thread and joining it takes
-#: tens of microseconds, and much longer when another process holds the
-#: other core (measured on digits, 1797 x 64, K = 10: 0.26 ms on one
-#: thread, 0.14 to 7.5 ms on two).
-MIN_WORK_PER_THREAD = 1 << 17
+from .kernels.special import BINARY_CURVATURE_BOUND, MULTINOMIAL_CURVATURE_BOUND
+from .row_sources import ArrayRows
 
 
-class KernelCalls:
-    """The fused kernels' calls on trusted arrays, with buffers allocated once.
-
-    Per-thread partial sums and scratch for ``n_threads`` threads, ``d``
-    features and ``n_classes`` classes: O(threads * (block + d) * K),
-    independent of the number of rows, so one instance serves every chunk of
-    a stream.  Arguments are what :func:`fastlogit.data.as_matrix` returns
-    (``Xk``), labels checked by ``as_binary_labels``/``as_class_indices`` and
-    weights by ``as_sample_weight`` (or None).  Sums are unreduced.
-    """
-
-    def __init__(self, n_features, n_classes, n_threads):
-        self.n_features = int(n_features)
-        self.n_classes = int(n_classes)
-        self.binary = self.n_classes == 2
-        self.n_threads = T = int(n_threads)
-        d = self.n_features
-        block = _binary.ROW_BLOCK
-        self._binary_parts = np.empty((T, d + 2))
-        self._binary_hessp_parts = np.empty((T, d + 1))
-        self._binary_scratch = np.empty((T, 2, block))
-        if not self.binary:
-            K = self.n_classes
-            self._parts = np.empty((T, K, d + 1))
-            self._loss_parts = np.empty(T)
-            self._loss_scratch = np.empty((T, block + 3, K))
-            self._hessp_scratch = np.empty((T, 2 * block + 2, K))
-
-    def loss_grad(self, Xk, y, sw, coef, intercept):
-        """``(loss, grad)`` summed over the rows; grad float64 (d + 1,) or (K, d + 1) (a new array)."""
-        T = self.n_threads
-        with _numba_threads(T):
-            if self.binary:
-                parts = self._binary_parts
-                _binary.loss_grad(Xk, y, coef, intercept, sw, T, parts, self._binary_scratch)
-                total = parts.sum(axis=0)
-                return float(total[-1]), total[:-1]
-            _multinomial.loss_grad(Xk, y, coef, intercept, sw, T, self._parts, self._loss_parts,
-                                   self._loss_scratch)
-            return float(self._loss_parts.sum()), self._parts.sum(axis=0)
-
-    def hessp(self, Xk, sw, coef, intercept, vec_coef, vec_intercept):
-        """Summed Hessian times a vector: float64 (d + 1,) or (K, d + 1) (a new array)."""
-        T = self.n_threads
-        with _numba_threads(T):
-            if self.binary:
-                parts = self._binary_hessp_parts
-                _binary.hessp(Xk, coef, intercept, vec_coef, vec_intercept, sw, T, parts)
-                return parts.sum(axis=0)
-            _multinomial.hessp(Xk, coef, intercept, vec_coef, vec_intercept, sw, T, self._parts,
-                               self._hessp_scratch)
-            return self._parts.sum(axis=0)
-
-    def gram_matvec(self, Xk, sw, vec_coef, vec_intercept):
-        """``[X, 1].T @ diag(s) @ [X, 1] @ [vec_coef, vec_intercept]``, float64 (d + 1,).
-
-        The binary Hessian at zero is exactly a quarter of this weighted Gram
-        matrix (sigmoid'(0) = 1/4), so the fused ``hessp`` kernel computes it
-        in one pass without forming anything of size n.
-        """
-        T = self.n_threads
-        zero = np.zeros(self.n_features)
-        parts = self._binary_hessp_parts
-        with _numba_threads(T):
-            _binary.hessp(Xk, zero, 0.0, vec_coef, vec_intercept, sw, T, parts)
-        return parts.sum(axis=0) / BINARY_CURVATURE_BOUND
-
-    def hessian(self, X, y, sw, coef, intercept):
-        """Summed Hessian (X the validated matrix): float64 (d + 1, d + 1) binary,
-        (K (d + 1), K (d + 1)) multinomial, class-major (the (K, d + 1) gradient's
-        layout flattened; see :func:`fastlogit.functions._multinomial_hessian_sum`)."""
-        if not self.binary:
-            return _multinomial_hessian_sum(X, coef, intercept, sw)
-        return _binary_hessian_sum(X, coef, intercept, sw)
+def penalty_strengths(C, l1_ratio, weight_sum):
+    """``(l2, l1)``: the penalty factors ``(1 - l1_ratio) / (C S)`` and
+    ``l1_ratio / (C S)``, ``S`` the weight sum; both 0 for ``C = inf``."""
+    C, l1_ratio = float(C), float(l1_ratio)
+    if math.isinf(C):
+        return 0.0, 0.0
+    return (1.0 - l1_ratio) / (C * weight_sum), l1_ratio / (C * weight_sum)
 
 
-def threads_for(requested, entries, n_classes):
-    """Kernel threads for ``entries`` stored values of X: ``requested``, capped so
-    each thread has at least MIN_WORK_PER_THREAD (a function of shapes only,
-    so results stay deterministic)."""
-    work = entries * (1 if n_classes == 2 else n_classes)
-    return min(requested, max(1, work // MIN_WORK_PER_THREAD))
+def l2_penalty(w, strength):
+    """``strength / 2 * ||w||^2`` for the flat coefficients ``w`` (no intercepts)."""
+    return 0.5 * strength * float(w @ w)
 
 
-class ArrayRows:
-    """Rows held in memory: one source of the data term's sums.
-
-    Parameters
-    ----------
-    X : (n, d) ndarray (float32/float64, any layout) or scipy.sparse matrix.
-        Validated once by :func:`fastlogit.data.as_matrix` (used in place when
-        C-contiguous float, or CSR); never written.  Its finiteness is checked
-        only when an evaluation comes out non-finite (see
-        :meth:`Objective.data_loss_grad`), which saves a pass over X.
-    y : (n,) class indices: 0/1 for ``n_classes == 2``, else in [0, n_classes).
-    sample_weight : (n,) nonnegative weights, or None.
-    n_classes : int >= 2.  Two classes give the binary (sigmoid) model.
-    n_threads : Numba threads for the kernels (None: all), capped so that
-        each has at least MIN_WORK_PER_THREAD work: small data runs on one.
-        The count depends only on this argument and the data's shape, so
-        results stay deterministic.
-
-    All sums are unreduced (weighted sums over the rows); the binary model's
-    gradients are laid out as ``[grad_w (d,), grad_b]``, the multinomial's as
-    a (K, d + 1) array whose last column belongs to the intercepts.
-    """
-
-    def __init__(self, X, y, sample_weight=None, n_classes=2, n_threads=None):
-        self.X, self._Xk = as_matrix(X)
-        n, d = self.X.shape
-        if n_classes < 2:
-            raise ValueError(f"n_classes must be at least 2, got {n_classes}")
-        self.n_classes = int(n_classes)
-        self.binary = self.n_classes == 2
-        self.y = as_binary_labels(y, n) if self.binary else as_class_indices(y, n, self.n_classes)
-        self.sample_weight = as_sample_weight(sample_weight, n)
-        entries = self.X.nnz if not isinstance(self.X, np.ndarray) else n * d
-        self.requested_threads = check_n_threads(n_threads)
-        self.n_threads = threads_for(self.requested_threads, entries, self.n_classes)
-        self.weight_sum = float(n if self.sample_weight is None else self.sample_weight.sum())
-        self._calls = KernelCalls(d, self.n_classes, self.n_threads)
-
-    @property
-    def n_samples(self):
-        return self.X.shape[0]
-
-    @property
-    def n_features(self):
-        return self.X.shape[1]
-
-    def loss_grad(self, coef, intercept):
-        """Summed loss and gradient at ``(coef, intercept)``.
-
-        coef : float64 C-contiguous (d,) (binary) or (K, d); intercept : a
-        float (binary) or float64 (K,).  Returns ``(loss, grad)`` with grad
-        float64 (d + 1,) or (K, d + 1).
-        """
-        return self._calls.loss_grad(self._Xk, self.y, self.sample_weight, coef, intercept)
-
-    def hessp(self, coef, intercept, vec_coef, vec_intercept):
-        """Summed Hessian at ``(coef, intercept)`` times ``(vec_coef, vec_intercept)``.
-
-        Shapes as in :meth:`loss_grad` (the vector's like the parameters');
-        returns float64 (d + 1,) or (K, d + 1).
-        """
-        return self._calls.hessp(self._Xk, self.sample_weight, coef, intercept, vec_coef,
-                                 vec_intercept)
-
-    def hessian(self, coef, intercept):
-        """Summed Hessian: float64 (d + 1, d + 1) binary, (K (d + 1), K (d + 1))
-        multinomial, indexed class-major like the (K, d + 1) gradient flattened."""
-        return self._calls.hessian(self.X, self.y, self.sample_weight, coef, intercept)
-
-    def gram_matvec(self, vec_coef, vec_intercept):
-        """The weighted Gram matrix of ``[X, 1]`` times a vector (see :meth:`KernelCalls.gram_matvec`)."""
-        return self._calls.gram_matvec(self._Xk, self.sample_weight, vec_coef, vec_intercept)
-
-    def check_finite(self):
-        """Raise ``ValueError`` if X holds NaN or infinity."""
-        check_finite(self.X)
-
-    def select_features(self, features):
-        """The same rows restricted to the columns ``features`` (an int array): a copy."""
-        X = select_columns(self.X, features)
-        return ArrayRows(X, self.y, self.sample_weight, self.n_classes, self.requested_threads)
-
-
-class ChunkRows:
-    """Rows streamed in chunks (out of core): a row source over :class:`fastlogit.sources.ChunkedData`.
-
-    Every evaluation is one pass over the chunks, each one handed to the same
-    fused kernels as in memory with buffers allocated once
-    (:class:`KernelCalls`), and the chunks' sums added in chunk order (so
-    results are deterministic for a given chunking).  Peak extra memory: the
-    chunk being read (plus its conversion, e.g. a Parquet row group) and
-    O(threads * (block + d) * K).
-
-    Parameters
-    ----------
-    data : a :class:`~fastlogit.sources.ChunkedData` (validated, labels known).
-    n_threads : kernel threads (None: all), capped by the work of a
-        mean-sized chunk as :class:`ArrayRows` caps it.
-    progress : None or a callable ``progress(iterable, total)`` wrapping each
-        pass's chunks (a tqdm bar when ``verbose``).
-    """
-
-    def __init__(self, data, n_threads=None, progress=None):
-        self.data = data
-        self.n_classes = len(data.classes)
-        self.binary = self.n_classes == 2
-        self.weight_sum = data.weight_sum
-        self.requested_threads = check_n_threads(n_threads)
-        rows = math.ceil(data.n_samples / data.n_chunks)  # a typical chunk
-        self.n_threads = threads_for(self.requested_threads, rows * data.n_features, self.n_classes)
-        self._calls = KernelCalls(data.n_features, self.n_classes, self.n_threads)
-        self.progress = progress
-
-    @property
-    def n_samples(self):
-        return self.data.n_samples
-
-    @property
-    def n_features(self):
-        return self.data.n_features
-
-    def _chunks(self):
-        chunks = self.data.chunks()
-        if self.progress is not None:
-            chunks = self.progress(chunks, self.data.n_chunks)
-        return chunks
-
-    def loss_grad(self, coef, intercept):
-        """Summed loss and gradient (see :meth:`ArrayRows.loss_grad`), one pass."""
-        loss, grad = 0.0, None
-        for _, Xk, y, sw in self._chunks():
-            part_loss, part_grad = self._calls.loss_grad(Xk, y, sw, coef, intercept)
-            loss += part_loss
-            grad = part_grad if grad is None else grad + part_grad
-        return loss, grad
-
-    def hessp(self, coef, intercept, vec_coef, vec_intercept):
-        """Summed Hessian-vector product (see :meth:`ArrayRows.hessp`), one pass."""
-        total = None
-        for _, Xk, _, sw in self._chunks():
-            part = self._calls.hessp(Xk, sw, coef, intercept, vec_coef, vec_intercept)
-            total = part if total is None else total + part
-        return total
-
-    def hessian(self, coef, intercept):
-        """Summed exact Hessian (see :meth:`ArrayRows.hessian`), one pass."""
-        total = None
-        for X, _, y, sw in self._chunks():
-            part = self._calls.hessian(X, y, sw, coef, intercept)
-            total = part if total is None else total + part
-        return total
-
-    def gram_matvec(self, vec_coef, vec_intercept):
-        """Weighted Gram matrix of ``[X, 1]`` times a vector, one pass."""
-        total = None
-        for _, Xk, _, sw in self._chunks():
-            part = self._calls.gram_matvec(Xk, sw, vec_coef, vec_intercept)
-            total = part if total is None else total + part
-        return total
-
-    def check_finite(self):
-        """Raise ``ValueError`` naming the chunk, row and column of a NaN or infinity in X."""
-        self.data.check_finite()
-
-    def select_features(self, features):
-        """The same chunks restricted to the columns ``features``: a copy per chunk and pass."""
-        return ChunkRows(self.data.select(features), self.requested_threads, self.progress)
-
-
-def select_columns(X, features):
-    """The columns ``features`` (int array) of a validated matrix: a C-order or sorted-CSR copy."""
-    features = np.asarray(features, dtype=np.intp)
-    if isinstance(X, np.ndarray):
-        return np.ascontiguousarray(X[:, features])
-    X = X[:, features].tocsr()
-    X.sort_indices()
-    return X
+def l1_penalty(w, strength):
+    """``strength * ||w||_1`` for the flat coefficients ``w`` (no intercepts)."""
+    return strength * float(np.abs(w).sum())
 
 
 class Objective:
@@ -327,7 +60,7 @@ class Objective:
 
     Parameters
     ----------
-    sources : list of row sources (e.g. :class:`ArrayRows`) holding the data,
+    sources : list of row sources (:class:`fastlogit.row_sources.RowSource`) holding the data,
         all with the same ``n_features`` and ``n_classes``.  The data term
         is the sum of their sums divided by the total weight ``S``.
     C : float > 0 or ``np.inf``
@@ -339,7 +72,8 @@ class Objective:
 
     Attributes
     ----------
-    n_classes, n_features : ints.  ``n_rows`` = 1 (binary) or K: rows of ``coef``.
+    n_classes, n_features : ints.  ``n_scores`` = 1 (binary) or K: scores per
+        row, the rows of ``coef``.
     n_params : length of ``x``.  ``n_coef``: its coefficient part ``x[:n_coef]``.
     l2_strength, l1_strength : the penalty factors ``(1 - l1_ratio) / (C S)`` and
         ``l1_ratio / (C S)``.
@@ -357,20 +91,16 @@ class Objective:
             if (source.n_features, source.n_classes) != (self.n_features, self.n_classes):
                 raise ValueError("all row sources must have the same n_features and n_classes")
         self.binary = self.n_classes == 2
-        self.n_rows = 1 if self.binary else self.n_classes
+        self.n_scores = 1 if self.binary else self.n_classes
         self.fit_intercept = bool(fit_intercept)
-        self.n_coef = self.n_rows * self.n_features
-        self.n_params = self.n_coef + (self.n_rows if self.fit_intercept else 0)
+        self.n_coef = self.n_scores * self.n_features
+        self.n_params = self.n_coef + (self.n_scores if self.fit_intercept else 0)
         self.weight_sum = sum(source.weight_sum for source in self.sources)
         self.C = float(C)
         self.l1_ratio = float(l1_ratio)
-        if math.isinf(self.C):
-            self.l2_strength = self.l1_strength = 0.0
-        else:
-            self.l2_strength = (1.0 - self.l1_ratio) / (self.C * self.weight_sum)
-            self.l1_strength = self.l1_ratio / (self.C * self.weight_sum)
+        self.l2_strength, self.l1_strength = penalty_strengths(self.C, self.l1_ratio, self.weight_sum)
         self.n_passes = 0
-        self._zero_intercept = 0.0 if self.binary else np.zeros(self.n_rows)
+        self._zero_intercept = 0.0 if self.binary else np.zeros(self.n_scores)
 
     @classmethod
     def from_arrays(cls, X, y, sample_weight=None, *, n_classes=2, C=1.0, l1_ratio=0.0,
@@ -388,17 +118,26 @@ class Objective:
             coef = x[: self.n_features]
             intercept = float(x[-1]) if self.fit_intercept else 0.0
         else:
-            coef = x[: self.n_coef].reshape(self.n_rows, self.n_features)
+            coef = x[: self.n_coef].reshape(self.n_scores, self.n_features)
             intercept = x[self.n_coef:] if self.fit_intercept else self._zero_intercept
         return coef, intercept
 
     def pack(self, coef, intercept=None):
-        """The flat float64 vector of ``coef`` ((d,) or (1, d) binary, (K, d)) and ``intercept``."""
+        """The flat float64 vector of ``coef`` ((d,) or (1, d) binary, (K, d)) and ``intercept``
+        (a float, (1,) or (K,); ignored without ``fit_intercept``)."""
         x = np.zeros(self.n_params)
         x[: self.n_coef] = np.ravel(coef)
         if self.fit_intercept and intercept is not None:
             x[self.n_coef:] = np.ravel(intercept)
         return x
+
+    def to_estimator(self, x):
+        """``(coef_, intercept_)`` of ``x`` in scikit-learn's layout: new float64
+        arrays (n_scores, d) and (n_scores,) (zeros without ``fit_intercept``).
+        :meth:`pack` is the way back."""
+        coef, intercept = self.unpack(x)
+        coef = np.array(coef, dtype=np.float64).reshape(self.n_scores, self.n_features)
+        return coef, np.array(intercept, dtype=np.float64).reshape(-1) * np.ones(self.n_scores)
 
     def _flat(self, parts):
         """A source's gradient layout -> the flat layout of ``x``."""
@@ -452,7 +191,7 @@ class Objective:
         loss, grad = self.data_loss_grad(x)
         if self.l2_strength:
             w = x[: self.n_coef]
-            loss += 0.5 * self.l2_strength * float(w @ w)
+            loss += l2_penalty(w, self.l2_strength)
             grad[: self.n_coef] += self.l2_strength * w
         return loss, grad
 
@@ -460,7 +199,7 @@ class Objective:
         """The nonsmooth part ``l1_strength * ||W||_1`` (0 without an L1 term)."""
         if not self.l1_strength:
             return 0.0
-        return self.l1_strength * float(np.abs(x[: self.n_coef]).sum())
+        return l1_penalty(x[: self.n_coef], self.l1_strength)
 
     def value(self, x):
         """The whole objective F(x), float (one data pass)."""
@@ -532,7 +271,7 @@ class Objective:
         H = self.sum_sources("hessian", coef, intercept) / self.weight_sum
         if not self.binary:
             # Class-major (k (d + 1) + j) -> [W.ravel(), b]; the intercepts dropped without one.
-            K, d = self.n_rows, self.n_features
+            K, d = self.n_scores, self.n_features
             order = np.arange(K * (d + 1)).reshape(K, d + 1)
             order = np.concatenate([order[:, :d].ravel(), order[:, d]]) if self.fit_intercept \
                 else order[:, :d].ravel()
@@ -579,26 +318,25 @@ class Objective:
 
     # -- working sets -----------------------------------------------------------
 
-    def restrict(self, features):
+    def select_features(self, features):
         """The same objective over the feature columns ``features`` only.
 
         Every class keeps its coefficients on those features; the penalty
         keeps its strength (``C`` and the weight sum are unchanged).  Used by
         the proximal solver's working sets; a copy of those columns.
         """
-        sub = Objective([source.select_features(features) for source in self.sources],
-                        C=self.C, l1_ratio=self.l1_ratio, fit_intercept=self.fit_intercept)
-        return sub
+        return Objective([source.select_features(features) for source in self.sources],
+                         C=self.C, l1_ratio=self.l1_ratio, fit_intercept=self.fit_intercept)
 
     def feature_index(self, features):
         """Positions in ``x`` of the coefficients of ``features`` (all classes) and of the intercepts.
 
         ``x_sub = x[objective.feature_index(features)]`` is the parameter
-        vector of ``objective.restrict(features)``.
+        vector of ``objective.select_features(features)``.
         """
         features = np.asarray(features, dtype=np.intp)
         d = self.n_features
-        coef_idx = (np.arange(self.n_rows)[:, None] * d + features[None, :]).ravel()
+        coef_idx = (np.arange(self.n_scores)[:, None] * d + features[None, :]).ravel()
         if self.fit_intercept:
             coef_idx = np.concatenate([coef_idx, np.arange(self.n_coef, self.n_params)])
         return coef_idx

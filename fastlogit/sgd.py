@@ -34,14 +34,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _sgd
+from .kernels.special import BINARY_CURVATURE_BOUND, MULTINOMIAL_CURVATURE_BOUND
+from .objective import l1_penalty, l2_penalty
 
 #: Rows per call into the nogil loop: between calls Python handles signals
 #: (Ctrl-C stops a long epoch promptly).
 SEGMENT_ROWS = 1 << 18
 #: 'adaptive' stops once its step falls below this (as scikit-learn does).
 ADAPTIVE_MIN_ETA = 1e-6
-#: Smoothness of the row loss in the score: sigmoid' <= 1/4, softmax's <= 1/2.
-_CURVATURE_BOUND = {False: 0.25, True: 0.5}
 #: Rows sampled to estimate the mean squared row norm of dense X.
 _NORM_SAMPLE = 1 << 12
 
@@ -159,7 +159,7 @@ def _validation_split(y, fraction, seed):
     return np.sort(train).astype(np.int64), np.sort(val).astype(np.int64)
 
 
-def _weights(state, config):
+def _current_coef(state, config):
     """Current (coef, intercept): the average when averaging has started."""
     a, s = state.arrays, state.scalars
     if config["avg_start"] > 0 and s[_sgd.AVG_COUNT] > 0:
@@ -169,19 +169,15 @@ def _weights(state, config):
 
 
 def _penalty(coef, lam2, lam1):
-    out = 0.0
-    if lam2:
-        out += 0.5 * lam2 * float(np.dot(coef.ravel(), coef.ravel()))
-    if lam1:
-        out += lam1 * float(np.abs(coef).sum())
-    return out
+    w = coef.ravel()
+    return (l2_penalty(w, lam2) if lam2 else 0.0) + (l1_penalty(w, lam1) if lam1 else 0.0)
 
 
 def _rows(Xk):
     return Xk[2].shape[0] - 1 if isinstance(Xk, tuple) else Xk.shape[0]
 
 
-def _stream_epoch(stream, rng, verbose):
+def _stream_epoch(stream, rng):
     """One epoch's ``(Xk, y, sw, order)`` per chunk of a chunked data set.
 
     The chunks come in an order shuffled by the loop's generator (random-access
@@ -192,11 +188,7 @@ def _stream_epoch(stream, rng, verbose):
     chunk_order = np.arange(stream.n_chunks, dtype=np.int64)
     if stream.random_access:
         _sgd.shuffle(chunk_order, rng)
-    chunks = stream.chunks(order=chunk_order)
-    if verbose:
-        from .sources import chunk_progress
-
-        chunks = chunk_progress(chunks, stream.n_chunks)
+    chunks = stream.chunks(order=chunk_order)  # (with a progress bar when verbose)
     empty = np.zeros(0)
     for _, Xk, y, sw in chunks:
         order = np.arange(_rows(Xk), dtype=np.int64)
@@ -224,7 +216,7 @@ def fit_sgd(Xk, y, sample_weight, n_classes, *, C, l1_ratio, fit_intercept, batc
     Xk : (n, d) C-contiguous float32/float64 ndarray, or a CSR tuple
         ``(data, indices, indptr)`` (int32/int64 indices) with ``d`` known
         from ``coef`` or ``Xk``; used in place, never copied.  Or a
-        :class:`fastlogit.sources.ChunkedData` (out of core): each epoch
+        :class:`fastlogit.row_sources.ChunkRows` (out of core): each epoch
         streams its chunks (``y``/``sample_weight`` are then None, the
         chunks carry them), in an order shuffled by the loop's generator
         when the source is random access, each chunk's rows in a fresh
@@ -323,7 +315,8 @@ def fit_sgd(Xk, y, sample_weight, n_classes, *, C, l1_ratio, fit_intercept, batc
             row_norm = _mean_sq_row_norm(first_Xk, _rows(first_Xk))
         else:
             row_norm = _mean_sq_row_norm(Xk, n)
-        smoothness = _CURVATURE_BOUND[multinomial] * (row_norm + float(fit_intercept))
+        curvature = MULTINOMIAL_CURVATURE_BOUND if multinomial else BINARY_CURVATURE_BOUND
+        smoothness = curvature * (row_norm + float(fit_intercept))
         # (0: all-zero rows and no intercept, nothing to learn; inf: rows whose
         # norms overflow, which diverge anyway)
         if 0.0 < smoothness < np.inf:
@@ -354,7 +347,7 @@ def fit_sgd(Xk, y, sample_weight, n_classes, *, C, l1_ratio, fit_intercept, batc
                 _sgd.shuffle(order, state.rng)
                 parts = [(Xk, y, sw, order)]
             else:
-                parts = _stream_epoch(stream, state.rng, verbose)
+                parts = _stream_epoch(stream, state.rng)
             loss_sum = 0.0
             failed = False
             for Xc, yc, swc, orderc in parts:
@@ -367,14 +360,14 @@ def fit_sgd(Xk, y, sample_weight, n_classes, *, C, l1_ratio, fit_intercept, batc
                         break
                 if failed:
                     break
-            coef_now, b_now = _weights(state, cfg)
+            coef_now, b_now = _current_coef(state, cfg)
             if failed or not (np.isfinite(coef_now).all() and np.isfinite(b_now).all()):
                 state.arrays, state.scalars = saved
                 if stream is not None:
                     # Streamed chunks are not scanned up front (an extra read of
                     # the data per epoch); NaN or inf in X surfaces here.
                     stream.check_finite()
-                good_coef, good_b = _weights(state, cfg)
+                good_coef, good_b = _current_coef(state, cfg)
                 last_good = SGDResult(good_coef, good_b, epochs, loss_curve, False, state)
                 raise SGDDivergenceError(
                     f"SGD diverged in epoch {state.epochs + 1}: the "
@@ -407,5 +400,5 @@ def fit_sgd(Xk, y, sample_weight, n_classes, *, C, l1_ratio, fit_intercept, batc
                         break
     finally:
         bar.close()
-    coef_out, b_out = _weights(state, cfg)
+    coef_out, b_out = _current_coef(state, cfg)
     return SGDResult(coef_out, b_out, epochs, loss_curve, converged, state)

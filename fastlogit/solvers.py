@@ -404,8 +404,8 @@ def _proximal(objective, x0, *, max_iter, tol, callback):
     while True:
         # Per feature: is it nonzero in any class, and how far does its gradient
         # exceed the L1 threshold (its optimality violation while at zero)?
-        coef = x[: objective.n_coef].reshape(objective.n_rows, d)
-        grad = g[: objective.n_coef].reshape(objective.n_rows, d)
+        coef = x[: objective.n_coef].reshape(objective.n_scores, d)
+        grad = g[: objective.n_coef].reshape(objective.n_scores, d)
         active = np.any(coef != 0, axis=0)
         violation = np.max(np.abs(grad), axis=0) - objective.l1_strength
         violation[active] = np.inf
@@ -413,7 +413,7 @@ def _proximal(objective, x0, *, max_iter, tol, callback):
         if ws_size > WORKING_SET_MAX_FRACTION * d:
             break
         features = np.sort(np.argsort(-violation, kind="stable")[:ws_size])
-        sub = objective.restrict(features)
+        sub = objective.select_features(features)
         index = objective.feature_index(features)
         # The subproblem is solved a little tighter than tol, so that the full
         # problem, whose other features it does not see, can meet tol.

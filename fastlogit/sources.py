@@ -1,5 +1,10 @@
 """Chunk sources: data read a block of rows at a time (out of core).
 
+A chunk source only reads: it yields the user's chunks as they are stored.
+:class:`fastlogit.row_sources.ChunkRows` validates them and sums the
+objective over them; this module imports nothing of fastlogit but the
+argument rules (see ARCHITECTURE.md).
+
 The objective is a sum over rows, so data larger than memory is fitted by
 streaming it in *chunks* of rows: one pass over the chunks per evaluation of
 a full-batch solver, one per SGD epoch.  Peak extra memory is a few chunks
@@ -34,7 +39,7 @@ import os
 
 import numpy as np
 
-from .data import as_matrix, as_vector, check_finite, class_weights_from_counts, encode_labels
+from .data import as_label_vector
 
 #: Bytes of X per chunk when a source chooses its own chunk size: large
 #: enough that the per-chunk kernel call (and thread wake-up) costs nothing
@@ -91,13 +96,7 @@ class ArrayChunks(ChunkSource):
             raise ValueError(f"{name} must be 2-d (n_samples, n_features), got shape {X.shape}")
         self.X = X
         n, d = X.shape
-        self.y = y if hasattr(y, "shape") else np.asarray(y)
-        if self.y.ndim == 2 and self.y.shape[1] == 1:
-            self.y = self.y.reshape(-1)
-        if self.y.ndim != 1 or self.y.shape[0] != n:
-            raise ValueError(
-                f"y must be 1-d with one label per row of {name} ({n}), got shape {self.y.shape}"
-            )
+        self.y = as_label_vector(y, n, "y", rows_of=name)
         if sample_weight is not None:
             sample_weight = sample_weight if hasattr(sample_weight, "shape") else np.asarray(sample_weight)
             if sample_weight.ndim != 1 or sample_weight.shape[0] != n:
@@ -287,7 +286,7 @@ class _Iterable(ChunkSource):
             raise TypeError(
                 f"a one-shot iterator ({type(obj).__name__}) cannot be fitted: fitting reads the "
                 "chunks several times. Pass a re-iterable source: a list of (X, y) tuples, or an "
-                "object whose __iter__ starts over (see fastlogit.data.ChunkSource)"
+                "object whose __iter__ starts over (see fastlogit.sources.ChunkSource)"
             )
         self.obj = obj
         self.random_access = hasattr(obj, "__len__") and hasattr(obj, "__getitem__")
@@ -304,13 +303,6 @@ class _Iterable(ChunkSource):
 
     def __iter__(self):
         return iter(self.obj)
-
-
-def chunk_progress(chunks, total):
-    """A tqdm bar over one pass's chunks (verbose fits of chunked data); it goes when done."""
-    from tqdm.auto import tqdm
-
-    return tqdm(chunks, total=total, leave=False, desc="chunks", unit="chunk")
 
 
 def is_chunked_input(X):
@@ -367,170 +359,3 @@ def _no_options(options, what):
     given = [k for k, v in options.items() if v is not None]
     if given:
         raise ValueError(f"{', '.join(given)}= apply to Parquet data only, not to {what}")
-
-
-class ChunkedData:
-    """A chunk source, validated: what the out-of-core fitters read.
-
-    The constructor makes one pass over the source: every chunk is checked
-    (dimensions, width and dtype consistent across chunks, labels, weights)
-    and the labels are discovered (or checked against ``classes``).  Later
-    passes (:meth:`chunks`) validate each chunk again as they read it —
-    cheap next to the kernel pass, and a source may change under us (a
-    file rewritten) — and yield ``(X, Xk, y_enc, sw)`` with X as
-    :func:`fastlogit.data.as_matrix` returns it, ``y_enc`` int64 class
-    indices and ``sw`` float64 weights (class weights multiplied in) or
-    None.  Only one chunk is held at a time.
-
-    Attributes: n_samples, n_features, n_chunks, dtype, sparse, classes,
-    class_weight_sums (per class, before class weights), weight_sum (after).
-    """
-
-    def __init__(self, source, *, classes=None, class_weight=None, columns=None):
-        self.source = source
-        self.name = getattr(source, "name", "X")
-        self.random_access = (getattr(source, "random_access", True)
-                              and hasattr(source, "__len__") and hasattr(source, "__getitem__"))
-        self.columns = None if columns is None else np.asarray(columns, dtype=np.intp)
-        self.class_weight = class_weight
-        self._scan(classes)
-
-    # -- the first pass -----------------------------------------------------
-
-    def _scan(self, classes):
-        self.n_features = self.width = self.dtype = self.sparse = None
-        self.has_weights = False
-        if classes is not None:
-            self.classes = np.asarray(classes)
-            counts = np.zeros(len(self.classes))
-        n = n_chunks = 0
-        labels, sums = [], {}
-        for i, chunk in enumerate(self._raw()):
-            X, y, sw = self._unpack(i, chunk)
-            n += X.shape[0]
-            n_chunks += 1
-            self.has_weights |= sw is not None
-            if classes is None:
-                uniq, inverse = np.unique(y, return_inverse=True)
-                labels.append(uniq)
-                w = np.bincount(inverse.reshape(-1), weights=sw, minlength=len(uniq))
-                for label, weight in zip(uniq.tolist(), w.tolist()):
-                    sums[label] = sums.get(label, 0.0) + weight
-            else:
-                counts += np.bincount(self._encode(i, y), weights=sw, minlength=len(self.classes))
-        if n == 0:
-            raise ValueError(f"the chunk source {self.name} yielded no rows")
-        self.n_samples, self.n_chunks = n, n_chunks
-        if classes is None:
-            self.classes = np.unique(np.concatenate(labels))
-            counts = np.array([sums[c] for c in self.classes.tolist()])
-        self.class_weight_sums = counts
-        if len(self.classes) < 2 or np.count_nonzero(counts > 0) < 2:
-            raise ValueError(
-                "LogisticRegression needs samples of at least 2 classes (with a positive weight) "
-                f"in the data, but {self.name} contains only {self.classes[counts > 0].tolist()}"
-            )
-        self._factors = class_weights_from_counts(self.class_weight, self.classes, counts)
-        per_class = counts if self._factors is None else counts * self._factors
-        self.weight_sum = float(per_class.sum())
-        self.weighted = self.has_weights or self._factors is not None
-
-    def _raw(self):
-        """The source's chunk tuples, in order (the built-in sources' read
-        errors name their file)."""
-        try:
-            iterator = iter(self.source)
-        except TypeError:
-            raise TypeError(f"the chunk source {self.name} is not iterable") from None
-        yield from iterator
-
-    def _unpack(self, i, chunk):
-        """Validate chunk ``i``: ``(X, y, sw)`` with X from as_matrix (columns selected)."""
-        if not isinstance(chunk, tuple) or len(chunk) not in (2, 3):
-            raise TypeError(
-                f"chunk {i} of {self.name} must be a tuple (X, y) or (X, y, sample_weight), got "
-                f"{type(chunk).__name__}"
-            )
-        X, y, sw = chunk if len(chunk) == 3 else (*chunk, None)
-        name = f"X (chunk {i} of {self.name})"
-        X, _ = as_matrix(X, name)
-        if self.width is None:
-            self.width = self.n_features = X.shape[1]
-            self.dtype = X.dtype
-            self.sparse = not isinstance(X, np.ndarray)
-        elif X.shape[1] != self.width:
-            raise ValueError(
-                f"chunk {i} of {self.name} has {X.shape[1]} columns, but the first chunk had "
-                f"{self.width}: every chunk must have the same width"
-            )
-        elif X.dtype != self.dtype:
-            raise ValueError(
-                f"chunk {i} of {self.name} has dtype {X.dtype}, but the first chunk had "
-                f"{self.dtype}: every chunk must have the same dtype"
-            )
-        n = X.shape[0]
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y.reshape(-1)
-        if y.ndim != 1 or y.shape[0] != n:
-            raise ValueError(f"y of chunk {i} of {self.name} must have shape ({n},), got {y.shape}")
-        if y.dtype.kind == "f" and not np.isfinite(y).all():
-            raise ValueError(f"y of chunk {i} of {self.name} contains NaN or infinity")
-        if y.dtype.kind == "O":
-            y = y.astype(str) if all(isinstance(v, str) for v in y.tolist()) else y
-        if sw is not None:
-            sw = as_vector(sw, n, f"sample_weight of chunk {i} of {self.name}")
-            total = sw.sum()
-            if not np.isfinite(total):
-                raise ValueError(f"sample_weight of chunk {i} of {self.name} must be finite")
-            if n and sw.min() < 0:
-                raise ValueError(f"sample_weight of chunk {i} of {self.name} must be nonnegative")
-        if self.columns is not None:
-            from .objective import select_columns
-
-            X = select_columns(X, self.columns)
-        return X, y, sw
-
-    # -- later passes -----------------------------------------------------------
-
-    def _encode(self, i, y):
-        return encode_labels(y, self.classes, f"y of chunk {i} of {self.name}")
-
-    def _weights(self, y_enc, sw, n):
-        if sw is None and self.has_weights:
-            sw = np.ones(n)  # a chunk without weights among weighted ones
-        if self._factors is None:
-            return sw
-        factors = self._factors[y_enc]
-        return factors if sw is None else sw * factors
-
-    def chunks(self, order=None, weighted=True):
-        """Yield ``(X, Xk, y_enc, sw)`` per chunk, in ``order`` (chunk indices)
-        when the source is random access, else in iteration order."""
-        if order is not None and self.random_access:
-            items = ((int(i), self.source[int(i)]) for i in order)
-        else:
-            items = enumerate(self._raw())
-        for i, chunk in items:
-            X, y, sw = self._unpack(i, chunk)
-            y_enc = self._encode(i, y)
-            if weighted:
-                sw = self._weights(y_enc, sw, X.shape[0])
-            Xk = X if isinstance(X, np.ndarray) else (X.data, X.indices, X.indptr)
-            yield X, Xk, y_enc, sw
-
-    def select(self, features):
-        """The same chunks restricted to columns ``features`` (a copy per chunk)."""
-        columns = np.asarray(features, dtype=np.intp)
-        if self.columns is not None:
-            columns = self.columns[columns]
-        new = object.__new__(ChunkedData)
-        new.__dict__.update(self.__dict__)
-        new.columns = columns
-        new.n_features = len(columns)
-        return new
-
-    def check_finite(self):
-        """Raise ValueError naming the chunk (and row/column) holding NaN or infinity."""
-        for i, (X, _, _, _) in enumerate(self.chunks(weighted=False)):
-            check_finite(X, f"X (chunk {i} of {self.name}; rows counted within the chunk)")

@@ -48,36 +48,39 @@ def bench_run(tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("argv", [
-    [],
-    ["frobnicate"],
-    ["bench", "--sizes"],
-    ["bench", "--sizes", "ten"],
-    ["bench", "--sizes", "5"],
-    ["bench", "--sizes", "100.5"],
-    ["bench", "--threads", "0"],
-    ["bench", "--threads", "100000"],
-    ["bench", "--bogus"],
-    ["report"],
-    ["report", "a.json", "b.json", "c.json"],
-    ["report", "a.json", "--threshold", "x"],
-    ["report", "a.json", "--threshold", "-0.1"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["frobnicate"],
+        ["bench", "--sizes"],
+        ["bench", "--sizes", "ten"],
+        ["bench", "--sizes", "5"],
+        ["bench", "--sizes", "100.5"],
+        ["bench", "--threads", "0"],
+        ["bench", "--threads", "100000"],
+        ["bench", "--bogus"],
+        ["report"],
+        ["report", "a.json", "b.json", "c.json"],
+        ["report", "a.json", "--threshold", "x"],
+        ["report", "a.json", "--threshold", "-0.1"],
+    ],
+)
 def test_bad_arguments_exit_with_status_2_and_a_message(argv, capsys):
     assert exit_status(argv) == 2
     assert "error:" in capsys.readouterr().err
 
 
 def test_help_runs_as_a_module():
-    result = subprocess.run([sys.executable, "-m", "fastlogit", "bench", "--help"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "fastlogit", "bench", "--help"], capture_output=True, text=True
+    )
     assert result.returncode == 0
     assert "--quick" in result.stdout and "--repeats" not in result.stdout
 
 
 def test_bench_writes_every_output_file(bench_run, capsys):
-    for name in ("results.json", "report.md", "report.html",
-                 "speedup.png", "fits.png", "memory.png"):
+    for name in ("results.json", "report.md", "report.html", "speedup.png", "fits.png", "memory.png"):
         assert (bench_run / name).stat().st_size > 0, name
     for name in ("speedup.png", "fits.png", "memory.png"):
         assert_png(bench_run / name)
@@ -96,17 +99,24 @@ def test_results_json_schema(bench_run):
     assert isinstance(machine["cpu"], str) and isinstance(machine["cores"], int)
     assert machine["threads"] == 1
     assert isinstance(machine["blas"], list)
-    assert set(machine["versions"]) >= {"python", "numpy", "numba", "scipy", "scikit-learn",
-                                        "fastlogit"}
+    assert set(machine["versions"]) >= {"python", "numpy", "numba", "scipy", "scikit-learn", "fastlogit"}
     families = {(t["family"], t["implementation"]) for t in results["timings"]}
-    assert families == {("kernel", "fastlogit"), ("kernel", "reference"), ("fit", "fastlogit"),
-                        ("fit", "sklearn"), ("sgd", "fastlogit"), ("sgd", "sklearn"),
-                        ("out-of-core", "fastlogit"), ("out-of-core", "in-memory"),
-                        ("dask", "fastlogit"), ("dask", "dask_glm")}
+    assert families == {
+        ("kernel", "fastlogit"),
+        ("kernel", "reference"),
+        ("fit", "fastlogit"),
+        ("fit", "sklearn"),
+        ("sgd", "fastlogit"),
+        ("sgd", "sklearn"),
+        ("out-of-core", "fastlogit"),
+        ("out-of-core", "in-memory"),
+        ("dask", "fastlogit"),
+        ("dask", "dask_glm"),
+    }
     assert results["dask"] == "run at the largest size"
-    dask_fits = {(t["case"], t["implementation"]): t for t in results["timings"]
-                 if t["family"] == "dask"}
-    assert len(dask_fits) == 3 and {t["n"] for t in dask_fits.values()} == {max(t["n"] for t in results["timings"])}
+    dask_fits = {(t["case"], t["implementation"]): t for t in results["timings"] if t["family"] == "dask"}
+    largest = max(t["n"] for t in results["timings"])
+    assert len(dask_fits) == 3 and {t["n"] for t in dask_fits.values()} == {largest}
     binary = [t["final_loss"] for (case, _), t in dask_fits.items() if case.startswith("binary")]
     assert binary[0] == pytest.approx(binary[1], rel=1e-3)  # the same objective, both near its optimum
     # the .npy fit and the in-memory fit take the same iterations (the same sums, chunked)
@@ -121,16 +131,19 @@ def test_results_json_schema(bench_run):
         assert isinstance(t["n"], int) and t["min_s"] > 0
         if t["family"] == "fit":
             assert isinstance(t["final_loss"], float) and isinstance(t["n_iter"], int)
-    fits = {(t["case"], t["n"], t["implementation"]): t["final_loss"]
-            for t in results["timings"] if t["family"] == "fit"}
-    for (case, n, which), loss in fits.items():  # the same objective, minimized by both
+    fits = {
+        (t["case"], t["n"], t["implementation"]): t["final_loss"]
+        for t in results["timings"]
+        if t["family"] == "fit"
+    }
+    for (case, n, _), loss in fits.items():  # the same objective, minimized by both
         assert loss == pytest.approx(fits[(case, n, "sklearn")], abs=1e-4)
     assert len(results["comparisons"]) == len(results["timings"]) // 2
     for c in results["comparisons"]:
         assert c["ratio_low"] <= c["ratio"] <= c["ratio_high"]
     assert {(m["case"], m["implementation"]) for m in results["memory"]} == {
-        (k, w) for k in ("binary_loss_grad", "multinomial_loss_grad")
-        for w in ("fastlogit", "reference")}
+        (k, w) for k in ("binary_loss_grad", "multinomial_loss_grad") for w in ("fastlogit", "reference")
+    }
     assert all(isinstance(m["peak_bytes"], int) for m in results["memory"])
 
 
@@ -144,13 +157,13 @@ def test_report_on_a_pytest_benchmark_run(tmp_path, capsys):
     for group in summary["groups"]:
         assert group["fastlogit"] == "fastlogit"
         assert {r["implementation"] for r in group["ratios"]} == {
-            m["implementation"] for m in group["members"]} - {"fastlogit"}
+            m["implementation"] for m in group["members"]
+        } - {"fastlogit"}
     assert "<table>" in (tmp_path / "report.html").read_text()
 
 
 def test_report_against_a_baseline_flags_regressions(tmp_path, capsys):
-    assert main(["report", str(RUN), str(BASELINE), "--out", str(tmp_path),
-                 "--threshold", "0.1"]) == 0
+    assert main(["report", str(RUN), str(BASELINE), "--out", str(tmp_path), "--threshold", "0.1"]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     run = {b["fullname"]: b["stats"]["median"] for b in json.loads(RUN.read_text())["benchmarks"]}
     assert len(summary["changes"]) == len(run)
@@ -173,20 +186,26 @@ def test_report_fails_on_regression_when_asked(tmp_path):
     assert main(["report", str(slower), str(RUN), "--out", str(out), "--fail-on-regression"]) == 1
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "no such file"),
-    ("{not json", "not valid JSON"),
-    ('{"machine_info": {}}', "not pytest-benchmark JSON"),
-    ('{"benchmarks": []}', "holds no benchmarks"),
-    ('{"benchmarks": [{"name": "x"}]}', "stats.median"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "no such file"),
+        ("{not json", "not valid JSON"),
+        ('{"machine_info": {}}', "not pytest-benchmark JSON"),
+        ('{"benchmarks": []}', "holds no benchmarks"),
+        ('{"benchmarks": [{"name": "x"}]}', "stats.median"),
+    ],
+)
 def test_missing_or_invalid_json_exits_1_without_traceback(tmp_path, content, message):
     path = tmp_path / "run.json"
     if content is not None:
         path.write_text(content)
     for argv in (["report", str(path)], ["report", str(RUN), str(path)]):
-        result = subprocess.run([sys.executable, "-m", "fastlogit", *argv, "--out",
-                                 str(tmp_path / "out")], capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "fastlogit", *argv, "--out", str(tmp_path / "out")],
+            capture_output=True,
+            text=True,
+        )
         assert result.returncode == 1
         assert message in result.stderr
         assert "Traceback" not in result.stderr
@@ -200,11 +219,36 @@ def test_out_that_is_a_file_exits_1(tmp_path, capsys):
     assert main(["report", str(RUN), "--out", str(not_a_folder)]) == 1
 
 
-def test_missing_matplotlib_names_the_extra(monkeypatch, tmp_path):
+def test_version(capsys):
+    import fastlogit
+
+    assert exit_status(["--version"]) == 0
+    assert capsys.readouterr().out == f"fastlogit {fastlogit.__version__}\n"
+    result = subprocess.run([sys.executable, "-m", "fastlogit", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout == f"fastlogit {fastlogit.__version__}\n"
+
+
+def test_without_matplotlib_reports_are_written_without_plots(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
     from fastlogit.bench import plots
 
-    with pytest.raises(ImportError, match=r"pip install fastlogit\[report\]"):
+    with pytest.raises(ImportError, match=r'pip install "fastlogit\[report\]"'):
         plots.pyplot()
-    assert main(["report", str(RUN), "--out", str(tmp_path)]) == 1
-    assert main(["bench", *TINY, "--out", str(tmp_path)]) == 1  # before measuring anything
+    assert not plots.available()
+
+    bench, report = tmp_path / "bench", tmp_path / "report"
+    assert main(["bench", *TINY, "--threads", "1", "--no-dask", "--out", str(bench)]) == 0
+    assert main(["report", str(RUN), str(BASELINE), "--out", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert out.count(plots.MISSING) == 2, out  # one line per command
+    wrote = [line for line in out.splitlines() if "Wrote" in line]
+    assert len(wrote) == 2 and not any(".png" in line for line in wrote), wrote
+    assert sorted(p.name for p in bench.iterdir()) == ["report.html", "report.md", "results.json"]
+    assert sorted(p.name for p in report.iterdir()) == ["report.html", "report.md", "summary.json"]
+    for folder in (bench, report):
+        for name in ("report.md", "report.html"):
+            text = (folder / name).read_text()
+            assert ".png" not in text and "<img" not in text and "![" not in text, name
+            assert "matplotlib is not installed" in text
+    assert "binary_loss_grad" in (bench / "report.md").read_text()
+    assert "Change against the baseline" in (report / "report.md").read_text()

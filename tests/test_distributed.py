@@ -68,8 +68,8 @@ def fit_dask(dX, y, sw=None, *, solver="lbfgs", C=1.0, l1_ratio=0.0, fit_interce
             warnings.simplefilter("ignore", ConvergenceWarning)
             res = SOLVERS[solver](objective, np.zeros(objective.n_params), max_iter=max_iter, tol=tol)
         coef, intercept = objective.unpack(res.x)
-    coef = np.array(coef).reshape(objective.n_rows, -1)
-    return coef, np.ravel(intercept) * np.ones(objective.n_rows), classes, res
+    coef = np.array(coef).reshape(objective.n_scores, -1)
+    return coef, np.ravel(intercept) * np.ones(objective.n_scores), classes, res
 
 
 def fit_memory(X, y, sw=None, *, solver="lbfgs", C=1.0, l1_ratio=0.0, fit_intercept=True,
@@ -208,13 +208,13 @@ def test_exact_hessians(client):
     rows, _ = fd.dask_rows(dX, y)
     ref = Objective.from_arrays(X, y, n_classes=3, n_threads=1).sources[0]
     coef, b = np.full((3, 4), 0.1), np.array([0.2, -0.1, 0.0])
-    from fastlogit import functions
+    from fastlogit.matrix import binary_hessian_sum, multinomial_hessian_sum
 
-    expected = functions._multinomial_hessian_sum(ref.X, coef, b, None)
+    expected = multinomial_hessian_sum(ref.X, coef, b, None)
     assert_close(rows.hessian(coef, b), expected, 1e-12)
     yb = (y > 0).astype(int)
     rows2, _ = fd.dask_rows(dX, yb)
-    expected = functions._binary_hessian_sum(ref.X, coef[0], 0.3, None)
+    expected = binary_hessian_sum(ref.X, coef[0], 0.3, None)
     assert_close(rows2.hessian(coef[0], 0.3), expected, 1e-12)
 
 

@@ -15,9 +15,10 @@ import scipy.sparse
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from fastlogit import LogisticRegression, reference
-from fastlogit.functions import _multinomial_hessian_sum
+from fastlogit.matrix import multinomial_hessian_sum as _multinomial_hessian_sum
 from fastlogit.inference import COLUMNS, InferenceWarning, compute_inference
-from fastlogit.objective import ArrayRows, Objective
+from fastlogit.objective import Objective
+from fastlogit.row_sources import ArrayRows
 
 sm = pytest.importorskip("statsmodels.api")
 

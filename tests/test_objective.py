@@ -13,7 +13,8 @@ import scipy.sparse
 
 import fastlogit
 from fastlogit import reference
-from fastlogit.objective import ArrayRows, Objective
+from fastlogit.objective import Objective
+from fastlogit.row_sources import ArrayRows
 
 pytestmark = pytest.mark.usefixtures("floating_point_warnings_are_errors")
 
@@ -255,7 +256,7 @@ def test_restricted_objective_is_the_full_one_with_other_features_at_zero(K):
     X, y, sw = make_data(n=200, d=8, K=K, weighted=True)
     obj = Objective.from_arrays(X, y, sw, n_classes=K, C=0.5, l1_ratio=0.5)
     features = np.array([1, 4, 5])
-    sub = obj.restrict(features)
+    sub = obj.select_features(features)
     index = obj.feature_index(features)
     x = np.zeros(obj.n_params)
     x[index] = random_point(sub)

@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from fastlogit import LogisticRegression
-from fastlogit.data import ChunkSource
+from fastlogit.sources import ChunkSource
 from fastlogit.sources import ArrayChunks, ParquetChunks, npy_source
 
 pa = pytest.importorskip("pyarrow")

@@ -3,6 +3,9 @@
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+
+import pytest
 
 
 def run_python(code):
@@ -61,3 +64,32 @@ def test_estimator_is_exported_and_imported_on_first_use():
         """
     )
     assert out == "False True True True fastlogit.model"
+
+
+def test_version_is_the_installed_metadata():
+    # pyproject.toml holds the one version; fastlogit.__version__ reads it
+    # from the installed package's metadata (reinstall after changing it).
+    from importlib import metadata
+
+    import fastlogit
+
+    assert fastlogit.__version__ == metadata.version("fastlogit")
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    if pyproject.is_file():
+        assert fastlogit.__version__ == tomllib.loads(pyproject.read_text())["project"]["version"]
+
+
+def test_version_without_metadata_is_unknown():
+    # A source tree imported without being installed has no metadata.
+    out = run_python(
+        """
+        from importlib import metadata
+        def version(name):
+            raise metadata.PackageNotFoundError(name)
+        metadata.version = version
+        import fastlogit
+        print(fastlogit.__version__)
+        """
+    )
+    assert out == "0+unknown"

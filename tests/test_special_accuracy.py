@@ -1,6 +1,6 @@
 """Accuracy of the special functions against mpmath at 50 digits.
 
-The contract (DESIGN.md): at most 2 ulp of the output dtype, float64 and
+The contract (ARCHITECTURE.md): at most 2 ulp of the output dtype, float64 and
 float32, over 100 000 points spread log-uniformly over [-800, 800] plus the
 named edges of the float range.  The NumPy reference is held to the looser
 bound that its whole-array formulas can keep.

@@ -30,17 +30,22 @@ def to_markdown(blocks):
     return "\n".join(lines)
 
 
-_STYLE = ("body{font-family:sans-serif;max-width:70em;margin:2em auto;padding:0 1em}"
-          "table{border-collapse:collapse;margin:1em 0}"
-          "td,th{border:1px solid #bbb;padding:.25em .6em;text-align:right}"
-          "th{background:#eee}td:first-child,th:first-child{text-align:left}"
-          "img{max-width:100%}pre{background:#f6f6f6;padding:.5em}")
+_STYLE = (
+    "body{font-family:sans-serif;max-width:70em;margin:2em auto;padding:0 1em}"
+    "table{border-collapse:collapse;margin:1em 0}"
+    "td,th{border:1px solid #bbb;padding:.25em .6em;text-align:right}"
+    "th{background:#eee}td:first-child,th:first-child{text-align:left}"
+    "img{max-width:100%}pre{background:#f6f6f6;padding:.5em}"
+)
 
 
 def to_html(blocks, title):
     esc = html.escape
-    parts = ["<!DOCTYPE html>", "<html><head><meta charset='utf-8'>",
-             f"<title>{esc(title)}</title><style>{_STYLE}</style></head><body>"]
+    parts = [
+        "<!DOCTYPE html>",
+        "<html><head><meta charset='utf-8'>",
+        f"<title>{esc(title)}</title><style>{_STYLE}</style></head><body>",
+    ]
     for kind, *args in blocks:
         if kind in ("h1", "h2", "p"):
             parts.append(f"<{kind}>{esc(args[0])}</{kind}>")
@@ -51,11 +56,18 @@ def to_html(blocks, title):
         elif kind == "table":
             headers, rows = args
             parts.append("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in headers) + "</tr>")
-            parts += ["<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in row) + "</tr>"
-                      for row in rows]
+            parts += ["<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in row) + "</tr>" for row in rows]
             parts.append("</table>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def without_images(blocks):
+    """The blocks less their images, with a line saying why after the heading."""
+    kept = [b for b in blocks if b[0] != "img"]
+    note = ("p", 'Plots: not drawn (matplotlib is not installed; pip install "fastlogit[report]" adds them).')
+    at = 1 if kept and kept[0][0] == "h1" else 0
+    return [*kept[:at], note, *kept[at:]]
 
 
 def write(blocks, out_dir, title):

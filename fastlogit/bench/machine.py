@@ -32,8 +32,17 @@ def machine_info(threads):
     import fastlogit
 
     blas = [
-        {key: info.get(key) for key in
-         ("user_api", "internal_api", "version", "num_threads", "architecture", "threading_layer")}
+        {
+            key: info.get(key)
+            for key in (
+                "user_api",
+                "internal_api",
+                "version",
+                "num_threads",
+                "architecture",
+                "threading_layer",
+            )
+        }
         for info in threadpool_info()
     ]
     return {

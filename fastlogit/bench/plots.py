@@ -1,6 +1,13 @@
-"""PNG plots of a bench run and of a pytest-benchmark run (matplotlib, Agg)."""
+"""PNG plots of a bench run and of a pytest-benchmark run (matplotlib, Agg).
+
+matplotlib is optional (the ``report`` extra): without it the reports are
+written without their plots (see :func:`available`).
+"""
 
 import numpy as np
+
+#: What the ``fastlogit`` command prints when it writes a report without plots.
+MISSING = 'matplotlib is not installed: PNG plots skipped (pip install "fastlogit[report]")'
 
 
 def pyplot():
@@ -9,11 +16,21 @@ def pyplot():
         import matplotlib
     except ImportError as exc:
         raise ImportError(
-            "fastlogit's report plots need matplotlib: pip install fastlogit[report]") from exc
+            'fastlogit\'s report plots need matplotlib: pip install "fastlogit[report]"'
+        ) from exc
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def available():
+    """Whether the plots can be drawn: matplotlib.pyplot imports."""
+    try:
+        pyplot()
+    except ImportError:
+        return False
+    return True
 
 
 def _times_axis(axis):
@@ -63,21 +80,41 @@ def fit_plot(results, path):
     records = [t for t in results["timings"] if t["family"] in ("fit", "sgd")]
     styles = {"fastlogit": "-", "sklearn": "--"}
     for (family, case, which), rows in _series(
-            records, lambda t: (t["family"], t["case"], t["implementation"])).items():
+        records, lambda t: (t["family"], t["case"], t["implementation"])
+    ).items():
         n = [r["n"] for r in rows]
         med = np.array([r["median_s"] for r in rows])
         err = [med - [r["min_s"] for r in rows], [r["max_s"] for r in rows] - med]
         label = f"{which}: {case}" + (" (1 SGD epoch)" if family == "sgd" else " fit")
-        ax_time.errorbar(n, med, yerr=np.clip(err, 0, None), marker="o", capsize=3,
-                         linestyle=styles.get(which, "-"), label=label)
+        ax_time.errorbar(
+            n,
+            med,
+            yerr=np.clip(err, 0, None),
+            marker="o",
+            capsize=3,
+            linestyle=styles.get(which, "-"),
+            label=label,
+        )
         if family == "fit":
-            ax_loss.plot(n, [r["final_loss"] for r in rows], marker="o" if which == "fastlogit" else "x",
-                         markersize=8, linestyle=styles.get(which, "-"), label=f"{which}: {case}")
-    for (case,), rows in _series([t for t in records if t["family"] == "fit"
-                                  and t["implementation"] == "fastlogit"],
-                                 lambda t: (t["case"],)).items():
-        ax_loss.plot([r["n"] for r in rows], [r["true_model_loss"] for r in rows], color="grey",
-                     linestyle=":", label=f"true model: {case}")
+            ax_loss.plot(
+                n,
+                [r["final_loss"] for r in rows],
+                marker="o" if which == "fastlogit" else "x",
+                markersize=8,
+                linestyle=styles.get(which, "-"),
+                label=f"{which}: {case}",
+            )
+    for (case,), rows in _series(
+        [t for t in records if t["family"] == "fit" and t["implementation"] == "fastlogit"],
+        lambda t: (t["case"],),
+    ).items():
+        ax_loss.plot(
+            [r["n"] for r in rows],
+            [r["true_model_loss"] for r in rows],
+            color="grey",
+            linestyle=":",
+            label=f"true model: {case}",
+        )
     for ax in (ax_time, ax_loss):
         ax.set_xscale("log")
         ax.set_xlabel(f"rows n (× {results['settings']['n_features']} features)")
@@ -97,14 +134,17 @@ def memory_plot(results, path):
     """Peak traced memory of one loss+gradient evaluation against n."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
-    for (case, which), rows in _series(results["memory"],
-                                       lambda m: (m["case"], m["implementation"])).items():
-        ax.plot([r["n"] for r in rows], [max(r["peak_bytes"], 1) / 2**20 for r in rows], marker="o",
-                linestyle="-" if which == "fastlogit" else "--", label=f"{which}: {case}")
+    for (case, which), rows in _series(results["memory"], lambda m: (m["case"], m["implementation"])).items():
+        ax.plot(
+            [r["n"] for r in rows],
+            [max(r["peak_bytes"], 1) / 2**20 for r in rows],
+            marker="o",
+            linestyle="-" if which == "fastlogit" else "--",
+            label=f"{which}: {case}",
+        )
     sizes = sorted({m["n"] for m in results["memory"]})
     x_bytes = {m["n"]: m["X_bytes"] for m in results["memory"]}
-    ax.plot(sizes, [x_bytes[n] / 2**20 for n in sizes], color="grey", linestyle=":",
-            label="size of X itself")
+    ax.plot(sizes, [x_bytes[n] / 2**20 for n in sizes], color="grey", linestyle=":", label="size of X itself")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(f"rows n (× {results['settings']['n_features']} features)")

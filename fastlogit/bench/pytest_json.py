@@ -32,11 +32,17 @@ def load(path):
         raise ReportError(f"{path}: not valid JSON ({exc})") from None
     benchmarks = data.get("benchmarks") if isinstance(data, dict) else None
     if not isinstance(benchmarks, list):
-        raise ReportError(f"{path}: not pytest-benchmark JSON (no 'benchmarks' list); "
-                          "write one with pytest --benchmark-json=FILE")
+        raise ReportError(
+            f"{path}: not pytest-benchmark JSON (no 'benchmarks' list); "
+            "write one with pytest --benchmark-json=FILE"
+        )
     for b in benchmarks:
-        if not (isinstance(b, dict) and isinstance(b.get("stats"), dict)
-                and isinstance(b["stats"].get("median"), (int, float)) and "name" in b):
+        if not (
+            isinstance(b, dict)
+            and isinstance(b.get("stats"), dict)
+            and isinstance(b["stats"].get("median"), (int, float))
+            and "name" in b
+        ):
             raise ReportError(f"{path}: a benchmark without a name or stats.median")
     if not benchmarks:
         raise ReportError(f"{path}: holds no benchmarks (was it run with --benchmark-disable?)")
@@ -69,23 +75,42 @@ def group_ratios(benchmarks):
     for name, members in groups.items():
         params = [b.get("params") or {} for b in members]
         keys = sorted({k for p in params for k in p})
-        varying = [k for k in keys if k != "which"
-                   and len({json.dumps(p.get(k), default=str) for p in params}) > 1
-                   and not any(p.get(k) in IMPLEMENTATIONS for p in params)]
+        varying = [
+            k
+            for k in keys
+            if k != "which"
+            and len({json.dumps(p.get(k), default=str) for p in params}) > 1
+            and not any(p.get(k) in IMPLEMENTATIONS for p in params)
+        ]
         rows = []
         for b, p in zip(members, params):
             extra = ", ".join(f"{k}={p.get(k)}" for k in varying)
             label = implementation(b) + (f" ({extra})" if extra else "")
-            rows.append({"implementation": label, "which": implementation(b), "name": b["name"],
-                         "median_s": b["stats"]["median"], "min_s": b["stats"].get("min"),
-                         "max_s": b["stats"].get("max"), "iqr_s": b["stats"].get("iqr"),
-                         "rounds": b["stats"].get("rounds")})
+            rows.append(
+                {
+                    "implementation": label,
+                    "which": implementation(b),
+                    "name": b["name"],
+                    "median_s": b["stats"]["median"],
+                    "min_s": b["stats"].get("min"),
+                    "max_s": b["stats"].get("max"),
+                    "iqr_s": b["stats"].get("iqr"),
+                    "rounds": b["stats"].get("rounds"),
+                }
+            )
         fast = next((r for r in rows if r["which"] == "fastlogit"), None)
-        ratios = [] if fast is None else [
-            {"implementation": r["implementation"], "ratio": r["median_s"] / fast["median_s"]}
-            for r in rows if r is not fast]
-        out.append({"group": name, "members": rows, "fastlogit": fast and fast["implementation"],
-                    "ratios": ratios})
+        ratios = (
+            []
+            if fast is None
+            else [
+                {"implementation": r["implementation"], "ratio": r["median_s"] / fast["median_s"]}
+                for r in rows
+                if r is not fast
+            ]
+        )
+        out.append(
+            {"group": name, "members": rows, "fastlogit": fast and fast["implementation"], "ratios": ratios}
+        )
     return out
 
 
@@ -99,56 +124,103 @@ def changes(run, baseline, threshold):
             continue
         old, new = base[key]["stats"]["median"], b["stats"]["median"]
         change = new / old - 1.0
-        status = "regression" if change > threshold else (
-            "improvement" if change < -threshold else "same")
-        out.append({"benchmark": key, "name": b["name"], "group": b.get("group"), "baseline_median_s": old,
-                    "median_s": new, "change": change, "status": status})
+        status = "regression" if change > threshold else ("improvement" if change < -threshold else "same")
+        out.append(
+            {
+                "benchmark": key,
+                "name": b["name"],
+                "group": b.get("group"),
+                "baseline_median_s": old,
+                "median_s": new,
+                "change": change,
+                "status": status,
+            }
+        )
     missing = sorted(set(base) - {b.get("fullname", b["name"]) for b in run})
     return out, missing
 
 
-def write_pytest_report(run_path, baseline_path, out_dir, threshold):
+def write_pytest_report(run_path, baseline_path, out_dir, threshold, png=None):
     """Write report.md, report.html and ratios.png (and summary.json); returns
-    ``(paths, number of regressions)``."""
+    ``(paths, number of regressions)``.
+
+    ``png=False`` (default: whether matplotlib is installed) writes no
+    ratios.png, and the report names none.
+    """
+    if png is None:
+        png = plots.available()
     run = load(run_path)
     baseline = load(baseline_path) if baseline_path else None
     out_dir.mkdir(parents=True, exist_ok=True)
     groups = group_ratios(run)
-    plots.ratio_bar_plot(groups, out_dir / "ratios.png",
-                         "pytest-benchmark: time of each implementation relative to fastlogit")
-    blocks = [("h1", "fastlogit benchmark report"),
-              ("p", f"Run: {run_path} ({len(run)} benchmarks in {len(groups)} groups)."),
-              ("h2", "Implementations side by side"),
-              ("p", "Medians (min – max) from pytest-benchmark; 'relative' is the time divided "
-                    "by fastlogit's in the same group and run (> 1: fastlogit is faster).")]
+    if png:
+        plots.ratio_bar_plot(
+            groups,
+            out_dir / "ratios.png",
+            "pytest-benchmark: time of each implementation relative to fastlogit",
+        )
+    blocks = [
+        ("h1", "fastlogit benchmark report"),
+        ("p", f"Run: {run_path} ({len(run)} benchmarks in {len(groups)} groups)."),
+        ("h2", "Implementations side by side"),
+        (
+            "p",
+            "Medians (min – max) from pytest-benchmark; 'relative' is the time divided "
+            "by fastlogit's in the same group and run (> 1: fastlogit is faster).",
+        ),
+    ]
     rows = []
     for g in groups:
         ratio = {r["implementation"]: r["ratio"] for r in g["ratios"]}
         for m in g["members"]:
-            rel = "1 (fastlogit)" if m["implementation"] == g["fastlogit"] else (
-                f"{ratio[m['implementation']]:.2f}×" if m["implementation"] in ratio else "–")
-            spread = (f"{seconds(m['min_s'])} – {seconds(m['max_s'])}"
-                      if m["min_s"] is not None and m["max_s"] is not None else "")
-            rows.append([g["group"], m["implementation"], seconds(m["median_s"]), spread,
-                         m["rounds"], rel])
-    blocks += [("table", ["group", "implementation", "median", "min – max", "rounds", "relative"],
-                rows), ("img", "ratios.png", "time relative to fastlogit per group")]
+            rel = (
+                "1 (fastlogit)"
+                if m["implementation"] == g["fastlogit"]
+                else (f"{ratio[m['implementation']]:.2f}×" if m["implementation"] in ratio else "–")
+            )
+            spread = (
+                f"{seconds(m['min_s'])} – {seconds(m['max_s'])}"
+                if m["min_s"] is not None and m["max_s"] is not None
+                else ""
+            )
+            rows.append([g["group"], m["implementation"], seconds(m["median_s"]), spread, m["rounds"], rel])
+    blocks += [
+        ("table", ["group", "implementation", "median", "min – max", "rounds", "relative"], rows),
+        ("img", "ratios.png", "time relative to fastlogit per group"),
+    ]
     summary = {"run": str(run_path), "groups": groups}
     regressions = 0
     if baseline is not None:
         changed, missing = changes(run, baseline, threshold)
         regressions = sum(c["status"] == "regression" for c in changed)
-        summary.update(baseline=str(baseline_path), threshold=threshold, changes=changed,
-                       missing_from_run=missing)
-        blocks += [("h2", "Change against the baseline"),
-                   ("p", f"Baseline: {baseline_path}. Median of this run / baseline's − 1; beyond "
-                         f"±{threshold:.0%} a change is flagged. {regressions} regression(s), "
-                         f"{len(changed)} benchmarks matched, {len(missing)} only in the baseline."),
-                   ("table", ["benchmark", "baseline median", "median", "change", "status"],
-                    [[c["name"], seconds(c["baseline_median_s"]), seconds(c["median_s"]),
-                      f"{c['change']:+.1%}",
-                      "REGRESSION" if c["status"] == "regression" else c["status"]]
-                     for c in changed])]
+        summary.update(
+            baseline=str(baseline_path), threshold=threshold, changes=changed, missing_from_run=missing
+        )
+        blocks += [
+            ("h2", "Change against the baseline"),
+            (
+                "p",
+                f"Baseline: {baseline_path}. Median of this run / baseline's − 1; beyond "
+                f"±{threshold:.0%} a change is flagged. {regressions} regression(s), "
+                f"{len(changed)} benchmarks matched, {len(missing)} only in the baseline.",
+            ),
+            (
+                "table",
+                ["benchmark", "baseline median", "median", "change", "status"],
+                [
+                    [
+                        c["name"],
+                        seconds(c["baseline_median_s"]),
+                        seconds(c["median_s"]),
+                        f"{c['change']:+.1%}",
+                        "REGRESSION" if c["status"] == "regression" else c["status"],
+                    ]
+                    for c in changed
+                ],
+            ),
+        ]
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    if not png:
+        blocks = document.without_images(blocks)
     paths = document.write(blocks, out_dir, "fastlogit benchmark report")
-    return [out_dir / "ratios.png", out_dir / "summary.json", *paths], regressions
+    return [*([out_dir / "ratios.png"] if png else []), out_dir / "summary.json", *paths], regressions

@@ -57,6 +57,7 @@ def kernel_call(module, name, X, y, coef, intercept, scores):
 def objective(X, y, coef, intercept, C):
     """scikit-learn's L2 objective divided by ``C n``: mean log-loss + |coef|^2 / (2 C n)."""
     import fastlogit
+    from fastlogit.objective import l2_penalty, penalty_strengths
 
     coef = np.asarray(coef, dtype=np.float64)
     intercept = np.asarray(intercept, dtype=np.float64)
@@ -64,7 +65,8 @@ def objective(X, y, coef, intercept, C):
         loss = fastlogit.binary_loss_grad(X, y, coef[0], float(intercept.reshape(-1)[0]))[0]
     else:
         loss = fastlogit.multinomial_loss_grad(X, y, coef, intercept)[0]
-    return float(loss + 0.5 * np.sum(coef**2) / (C * X.shape[0]))
+    l2, _ = penalty_strengths(C, 0.0, X.shape[0])
+    return float(loss + l2_penalty(coef.ravel(), l2))
 
 
 def make_fit(which, solver):

@@ -13,18 +13,8 @@ a float, ``sw`` a float64 (n,) array or None.  Inputs are trusted.
 
 from numba import njit, prange
 
-from .rows import axpy_row, dot_row, n_rows
+from .rows import ROW_BLOCK, axpy_row, dot_row, n_rows, thread_rows
 from .special import binary_loss_residual, sigmoid_slope
-
-# Rows whose scores are computed together: the elementwise loss/residual
-# then vectorizes across rows, and a 256 x 100 float64 block (200 KB) is
-# still in L2 when the gradient pass reads it again.
-ROW_BLOCK = 256
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _chunk(n, n_threads, t):
-    return t * n // n_threads, (t + 1) * n // n_threads
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
@@ -42,7 +32,7 @@ def loss_grad(X, y, w, b, sw, n_threads, parts, scratch):
         g[:] = 0.0
         zbuf = scratch[t, 0]
         lbuf = scratch[t, 1]
-        lo, hi = _chunk(n, n_threads, t)
+        lo, hi = thread_rows(n, n_threads, t)
         loss = 0.0
         g_b = 0.0
         for start in range(lo, hi, ROW_BLOCK):
@@ -76,7 +66,7 @@ def hessp(X, w, b, v, v_b, sw, n_threads, parts):
     for t in prange(n_threads):
         g = parts[t]
         g[:] = 0.0
-        lo, hi = _chunk(n, n_threads, t)
+        lo, hi = thread_rows(n, n_threads, t)
         g_b = 0.0
         for i in range(lo, hi):
             z = dot_row(X, i, w) + b

@@ -14,29 +14,10 @@ residuals, then one gradient update for the block while it is in L2.
 ``y`` integer class indices in [0, K), ``sw`` float64 (n,) or None.
 """
 
-import math
-
 from numba import njit, prange
 
-from .binary import ROW_BLOCK, _chunk
-from .rows import add_outer_rows, n_rows, scores_rows
-from .special import row_exp_shifted, row_max, sum_but_one
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _softmax_row(Z, r, e, e_lo):
-    """p = softmax(Z[r]) into e (e_lo is scratch); returns (max, L).
-
-    ``logsumexp(Z[r]) = max + L``; exponentials of exact shifts, sum
-    compensated (the same pieces as :func:`.special.softmax`).
-    """
-    m, jmax, _, _ = row_max(Z, r)
-    row_exp_shifted(Z, r, m, e, e_lo)
-    s, s_lo = sum_but_one(e, e_lo, jmax, 0.0)
-    inv = 1.0 / (1.0 + s)
-    for k in range(e.shape[0]):
-        e[k] *= inv
-    return m, math.log1p(s) + s_lo / (1.0 + s)
+from .rows import ROW_BLOCK, add_outer_rows, n_rows, scores_rows, thread_rows
+from .special import softmax_row
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
@@ -59,7 +40,7 @@ def loss_grad(X, y, W, b, sw, n_threads, parts, loss_parts, scratch):
         e = scratch[t, ROW_BLOCK]
         e_lo = scratch[t, ROW_BLOCK + 1]
         g_b = scratch[t, ROW_BLOCK + 2]
-        lo, hi = _chunk(n, n_threads, t)
+        lo, hi = thread_rows(n, n_threads, t)
         loss = 0.0
         for start in range(lo, hi, ROW_BLOCK):
             m_rows = min(ROW_BLOCK, hi - start)
@@ -70,7 +51,7 @@ def loss_grad(X, y, W, b, sw, n_threads, parts, loss_parts, scratch):
                 yi = y[start + r]
                 wi = sw[start + r] if sw is not None else 1.0
                 zy = Z[r, yi]
-                m, L = _softmax_row(Z, r, e, e_lo)
+                m, L = softmax_row(Z, r, e, e_lo)
                 # logsumexp(z) - z[y] = (m - z[y]) + L: both >= 0, no cancellation.
                 block_loss += wi * ((m - zy) + L)
                 for k in range(K):
@@ -103,13 +84,13 @@ def hessp(X, W, b, V, v_b, sw, n_threads, parts, scratch):
         U = scratch[t, ROW_BLOCK:2 * ROW_BLOCK]
         e = scratch[t, 2 * ROW_BLOCK]
         e_lo = scratch[t, 2 * ROW_BLOCK + 1]
-        lo, hi = _chunk(n, n_threads, t)
+        lo, hi = thread_rows(n, n_threads, t)
         for start in range(lo, hi, ROW_BLOCK):
             m_rows = min(ROW_BLOCK, hi - start)
             scores_rows(X, start, m_rows, W, b, Z)
             scores_rows(X, start, m_rows, V, v_b, U)
             for r in range(m_rows):
-                _softmax_row(Z, r, e, e_lo)
+                softmax_row(Z, r, e, e_lo)
                 pu = 0.0
                 for k in range(K):
                     pu += e[k] * U[r, k]

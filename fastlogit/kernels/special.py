@@ -64,8 +64,14 @@ _LG7 = 1.479819860511658591e-01
 PARALLEL_MIN_SIZE = 1 << 15
 # Elements per parallel task: 64 KiB of float64 in and out, L2-resident.
 ELEMENT_BLOCK = 1 << 13
-# Rows per parallel task in the row-wise kernels.
-ROW_BLOCK = 512
+# Rows per parallel task in the public row-wise kernels (logsumexp, softmax).
+ROWWISE_BLOCK = 512
+
+# The largest curvature of one row's loss along its scores, a bound on the
+# Hessian everywhere: sigmoid'(z) = p (1 - p) <= 1/4; the softmax Hessian
+# diag(p) - p p^T has eigenvalues <= 1/2.  (Step sizes of SGD and FISTA.)
+BINARY_CURVATURE_BOUND = 0.25
+MULTINOMIAL_CURVATURE_BOUND = 0.5
 
 
 @intrinsic
@@ -383,23 +389,43 @@ def softmax_rows_into(a, out, log):
                     out[i, j] = q + (e_lo[j] - q * s_lo) / s
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def softmax_row(Z, r, e, e_lo):
+    """p = softmax(Z[r]) into e (e_lo is scratch); returns ``(m, L)`` with
+    ``logsumexp(Z[r]) = m + L``.  For finite rows only (the loss kernels').
+
+    The loss kernels' variant of :func:`softmax_rows_into`, from the same
+    pieces (exact shifts, compensated sum): one reciprocal times K
+    exponentials instead of K compensated divisions, because the residuals
+    ``p - y`` need the probabilities to working accuracy, not to 2 ulp, and
+    the row's log-sum-exp comes out of the same sum.
+    """
+    m, jmax, _, _ = row_max(Z, r)
+    row_exp_shifted(Z, r, m, e, e_lo)
+    s, s_lo = sum_but_one(e, e_lo, jmax, 0.0)
+    inv = 1.0 / (1.0 + s)
+    for k in range(e.shape[0]):
+        e[k] *= inv
+    return m, math.log1p(s) + s_lo / (1.0 + s)
+
+
 @njit(cache=True, error_model="numpy", parallel=True)
 def logsumexp_rows_into_parallel(a, out):
-    """:func:`logsumexp_rows_into` over blocks of ROW_BLOCK rows on all threads."""
+    """:func:`logsumexp_rows_into` over blocks of ROWWISE_BLOCK rows on all threads."""
     n = a.shape[0]
-    n_blocks = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    n_blocks = (n + ROWWISE_BLOCK - 1) // ROWWISE_BLOCK
     for b in prange(n_blocks):
-        lo = b * ROW_BLOCK
-        hi = min(lo + ROW_BLOCK, n)
+        lo = b * ROWWISE_BLOCK
+        hi = min(lo + ROWWISE_BLOCK, n)
         logsumexp_rows_into(a[lo:hi], out[lo:hi])
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
 def softmax_rows_into_parallel(a, out, log):
-    """:func:`softmax_rows_into` over blocks of ROW_BLOCK rows on all threads."""
+    """:func:`softmax_rows_into` over blocks of ROWWISE_BLOCK rows on all threads."""
     n = a.shape[0]
-    n_blocks = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    n_blocks = (n + ROWWISE_BLOCK - 1) // ROWWISE_BLOCK
     for b in prange(n_blocks):
-        lo = b * ROW_BLOCK
-        hi = min(lo + ROW_BLOCK, n)
+        lo = b * ROWWISE_BLOCK
+        hi = min(lo + ROWWISE_BLOCK, n)
         softmax_rows_into(a[lo:hi], out[lo:hi], log)

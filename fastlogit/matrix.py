@@ -1,0 +1,347 @@
+"""The matrix layer: what every row source does with a validated matrix.
+
+Between the argument rules (:mod:`fastlogit.data`) and the Numba kernels
+(:mod:`fastlogit.kernels`) below, and the row sources
+(:mod:`fastlogit.row_sources`) above: the kernels' view of a dense or CSR
+matrix, column selection, the search for NaN and infinity, the number of
+kernel threads, the kernels' calls with their per-thread buffers
+(:class:`KernelCalls`) and the blocked exact Hessians.  Everything here
+takes a matrix as :func:`fastlogit.data.as_matrix` returns it (a
+C-contiguous float32/float64 ndarray or a CSR matrix) and trusts it.
+See ARCHITECTURE.md.
+"""
+
+from contextlib import contextmanager
+
+import numba
+import numpy as np
+
+from .data import CHECK_CHUNK
+from .kernels import binary as _binary
+from .kernels import multinomial as _multinomial
+from .kernels.rows import ROW_BLOCK
+from .kernels import special as _special
+from .kernels.special import BINARY_CURVATURE_BOUND, softmax_rows_into
+
+#: Rows per block of the exact Hessians (a HESSIAN_BLOCK x d float64 temporary).
+HESSIAN_BLOCK = 4096
+
+
+def kernel_view(X):
+    """What the Numba kernels take: the dense array itself, or the CSR tuple
+    ``(data, indices, indptr)``."""
+    return X if isinstance(X, np.ndarray) else (X.data, X.indices, X.indptr)
+
+
+def n_entries(X):
+    """Stored entries of a dense or CSR matrix: the work of one pass."""
+    return X.size if isinstance(X, np.ndarray) else X.nnz
+
+
+def select_features(X, features):
+    """The columns ``features`` (int array) of a validated matrix: a C-order or sorted-CSR copy."""
+    features = np.asarray(features, dtype=np.intp)
+    if isinstance(X, np.ndarray):
+        return np.ascontiguousarray(X[:, features])
+    X = X[:, features].tocsr()
+    X.sort_indices()
+    return X
+
+
+
+def find_nonfinite(X):
+    """``None``, or ``(row, column, "NaN" | "infinity")`` of the first non-finite entry of ``X``.
+
+    ``X`` is what :func:`fastlogit.data.as_matrix` returns.  Dense rows are checked
+    CHECK_CHUNK at a time (no temporary of size n); CSR checks its stored
+    values.
+    """
+    values = X if isinstance(X, np.ndarray) else X.data
+    for lo in range(0, values.shape[0], CHECK_CHUNK):
+        chunk = values[lo:lo + CHECK_CHUNK]
+        if not np.isfinite(chunk).all():
+            # The error path only: locate the first offending entry.
+            k = np.flatnonzero(~np.isfinite(chunk.reshape(-1)))[0]
+            what = "NaN" if np.isnan(chunk.reshape(-1)[k]) else "infinity"
+            if isinstance(X, np.ndarray):
+                row, col = divmod(lo * X.shape[1] + int(k), X.shape[1])
+            else:
+                k += lo
+                row, col = int(np.searchsorted(X.indptr, k, side="right")) - 1, int(X.indices[k])
+            return int(row), int(col), what
+    return None
+
+
+def nonfinite_message(found, name):
+    """The error for :func:`find_nonfinite`'s ``(row, column, what)`` in the matrix ``name``."""
+    row, col, what = found
+    return f"Input {name} contains {what} (first at row {row}, column {col}); every value must be finite"
+
+
+def check_finite(X, name="X"):
+    """Raise ``ValueError`` naming NaN or infinity (and where) if the matrix ``X`` holds one.
+
+    See :func:`find_nonfinite`.  Callers that evaluate a loss anyway may
+    defer this until the loss comes out non-finite (NaN or inf anywhere in X
+    poisons it).
+    """
+    found = find_nonfinite(X)
+    if found is not None:
+        raise ValueError(nonfinite_message(found, name))
+
+
+def check_finite_results(X, *results, name="X"):
+    """NaN or inf in ``X`` makes a kernel's results non-finite at any
+    coefficients (0 * inf is NaN), so ``X`` is scanned only when a result is
+    non-finite (no extra pass otherwise)."""
+    if not all(np.isfinite(r).all() for r in results):
+        check_finite(X, name)
+
+
+# -- threads -------------------------------------------------------------------
+
+
+@contextmanager
+def numba_threads(n_threads):
+    """Numba's thread count set to ``n_threads`` inside the block, restored after."""
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+#: Work (stored entries of X times score rows) below which one more kernel
+#: thread costs more than it saves: waking a thread and joining it takes
+#: tens of microseconds, and much longer when another process holds the
+#: other core (measured on digits, 1797 x 64, K = 10: 0.26 ms on one
+#: thread, 0.14 to 7.5 ms on two).
+MIN_WORK_PER_THREAD = 1 << 17
+
+
+class KernelCalls:
+    """The fused kernels' calls on trusted arrays, with buffers allocated once.
+
+    Per-thread partial sums and scratch for ``n_threads`` threads, ``d``
+    features and ``n_classes`` classes: O(threads * (block + d) * K),
+    independent of the number of rows, so one instance serves every chunk of
+    a stream.  Arguments are what :func:`fastlogit.data.as_matrix` returns
+    (``Xk``), labels checked by ``as_binary_labels``/``as_class_indices`` and
+    weights by ``as_sample_weight`` (or None).  Sums are unreduced.
+    """
+
+    def __init__(self, n_features, n_classes, n_threads, *, binary=None):
+        self.n_features = int(n_features)
+        self.n_classes = int(n_classes)
+        # Two classes are the binary (sigmoid) model, unless the caller has K = 2
+        # softmax coefficients (the public multinomial functions accept them).
+        self.binary = self.n_classes == 2 if binary is None else bool(binary)
+        self.n_threads = T = int(n_threads)
+        d = self.n_features
+        block = ROW_BLOCK
+        self._binary_parts = np.empty((T, d + 2))
+        self._binary_hessp_parts = np.empty((T, d + 1))
+        self._binary_scratch = np.empty((T, 2, block))
+        if not self.binary:
+            K = self.n_classes
+            self._parts = np.empty((T, K, d + 1))
+            self._loss_parts = np.empty(T)
+            self._loss_scratch = np.empty((T, block + 3, K))
+            self._hessp_scratch = np.empty((T, 2 * block + 2, K))
+
+    def loss_grad(self, Xk, y, sw, coef, intercept):
+        """``(loss, grad)`` summed over the rows; grad float64 (d + 1,) or (K, d + 1) (a new array)."""
+        T = self.n_threads
+        with numba_threads(T):
+            if self.binary:
+                parts = self._binary_parts
+                _binary.loss_grad(Xk, y, coef, intercept, sw, T, parts, self._binary_scratch)
+                total = parts.sum(axis=0)
+                return float(total[-1]), total[:-1]
+            _multinomial.loss_grad(Xk, y, coef, intercept, sw, T, self._parts, self._loss_parts,
+                                   self._loss_scratch)
+            return float(self._loss_parts.sum()), self._parts.sum(axis=0)
+
+    def hessp(self, Xk, sw, coef, intercept, vec_coef, vec_intercept):
+        """Summed Hessian times a vector: float64 (d + 1,) or (K, d + 1) (a new array)."""
+        T = self.n_threads
+        with numba_threads(T):
+            if self.binary:
+                parts = self._binary_hessp_parts
+                _binary.hessp(Xk, coef, intercept, vec_coef, vec_intercept, sw, T, parts)
+                return parts.sum(axis=0)
+            _multinomial.hessp(Xk, coef, intercept, vec_coef, vec_intercept, sw, T, self._parts,
+                               self._hessp_scratch)
+            return self._parts.sum(axis=0)
+
+    def gram_matvec(self, Xk, sw, vec_coef, vec_intercept):
+        """``[X, 1].T @ diag(s) @ [X, 1] @ [vec_coef, vec_intercept]``, float64 (d + 1,).
+
+        The binary Hessian at zero is exactly a quarter of this weighted Gram
+        matrix (sigmoid'(0) = 1/4), so the fused ``hessp`` kernel computes it
+        in one pass without forming anything of size n.
+        """
+        T = self.n_threads
+        zero = np.zeros(self.n_features)
+        parts = self._binary_hessp_parts
+        with numba_threads(T):
+            _binary.hessp(Xk, zero, 0.0, vec_coef, vec_intercept, sw, T, parts)
+        return parts.sum(axis=0) / BINARY_CURVATURE_BOUND
+
+    def hessian(self, X, y, sw, coef, intercept):
+        """Summed Hessian (X the validated matrix): float64 (d + 1, d + 1) binary,
+        (K (d + 1), K (d + 1)) multinomial, class-major (the (K, d + 1) gradient's
+        layout flattened; see :func:`multinomial_hessian_sum`)."""
+        if not self.binary:
+            return multinomial_hessian_sum(X, coef, intercept, sw)
+        return binary_hessian_sum(X, coef, intercept, sw)
+
+
+def threads_for(requested, entries, n_classes):
+    """Kernel threads for ``entries`` stored values of X: ``requested``, capped so
+    each thread has at least MIN_WORK_PER_THREAD (a function of shapes only,
+    so results stay deterministic)."""
+    work = entries * (1 if n_classes == 2 else n_classes)
+    return min(requested, max(1, work // MIN_WORK_PER_THREAD))
+
+
+def binary_hessian_sum(X, w, b, sw):
+    """The unreduced binary Hessian (a sum over rows), float64 (d + 1, d + 1).
+
+    ``X`` is what :func:`fastlogit.data.as_matrix` returns (a C-contiguous
+    float ndarray or a CSR matrix), ``w`` float64 (d,), ``b`` a float, ``sw``
+    float64 (n,) or None: trusted, not checked.  Behind
+    :func:`fastlogit.binary_hessian` and every row source's ``hessian``.
+    """
+    n, d = X.shape
+    H = np.zeros((d + 1, d + 1))
+    h = np.empty(min(n, HESSIAN_BLOCK))
+    for lo in range(0, n, HESSIAN_BLOCK):
+        hi = min(lo + HESSIAN_BLOCK, n)
+        Xb = X[lo:hi]  # a view (dense) or a copy of the block's nonzeros (CSR)
+        Xbk = Xb if isinstance(Xb, np.ndarray) else (Xb.data, Xb.indices, Xb.indptr)
+        hb = h[: hi - lo]
+        _binary.curvature_into(Xbk, w, b, None if sw is None else sw[lo:hi], hb)
+        add_weighted_gram(H, Xb, hb)
+    H[d, :d] = H[:d, d]
+    return H
+
+
+def add_weighted_gram(H, Xb, c):
+    """``H += [Xb, 1].T @ diag(c) @ [Xb, 1]`` for one block of rows (dense or CSR).
+
+    ``H`` is a float64 (d + 1, d + 1) view; its last row is left to the
+    caller (the result is symmetric).
+    """
+    d = Xb.shape[1]
+    if isinstance(Xb, np.ndarray):
+        Xc = Xb * c[:, None]
+        H[:d, :d] += Xb.T @ Xc
+    else:
+        Xc = Xb.multiply(c[:, None]).tocsr()
+        H[:d, :d] += (Xb.T @ Xc).toarray()
+    H[:d, d] += np.asarray(Xc.sum(axis=0)).ravel()
+    H[d, d] += c.sum()
+
+
+def multinomial_hessian_sum(X, W, b, sw):
+    """The unreduced softmax Hessian (a sum over rows), float64 (K (d + 1), K (d + 1)).
+
+    Per row, with ``p = softmax(W x + b)`` and ``x~ = [x, 1]``, it adds
+    ``s (diag(p) - p p^T) kron x~ x~^T``.  Indexed class-major: entry
+    ``k * (d + 1) + j`` is class k's coefficient j, ``j = d`` its intercept,
+    the layout of a row source's (K, d + 1) gradient flattened.  The
+    symmetric (K, d + 1) parameterization makes it singular (adding one
+    vector to every class changes nothing).
+
+    ``X`` is what :func:`fastlogit.data.as_matrix` returns (a C-contiguous
+    float ndarray or a CSR matrix), ``W`` float64 (K, d), ``b`` float64
+    (K,), ``sw`` float64 (n,) or None: trusted, not checked.  Rows go in
+    blocks of HESSIAN_BLOCK: the block's scores by BLAS, its softmax by the
+    one-thread kernel, then one BLAS product per pair of classes k <= l:
+    O(n K^2 d^2 / 2) work, extra memory O(HESSIAN_BLOCK * (d + K) + (K (d + 1))^2).
+    """
+    n, d = X.shape
+    K = W.shape[0]
+    m = d + 1
+    H = np.zeros((K * m, K * m))
+    block = min(n, HESSIAN_BLOCK)
+    Z = np.empty((block, K))
+    P = np.empty((block, K))
+    W_T = np.ascontiguousarray(W.T)
+    for lo in range(0, n, HESSIAN_BLOCK):
+        hi = min(lo + HESSIAN_BLOCK, n)
+        Xb = X[lo:hi]  # a view (dense) or a copy of the block's nonzeros (CSR)
+        Zb, Pb = Z[: hi - lo], P[: hi - lo]
+        Zb[:] = Xb @ W_T
+        Zb += b
+        softmax_rows_into(Zb, Pb, False)
+        if sw is not None:
+            Ps = Pb * sw[lo:hi, None]  # s p: the weighted probabilities
+        else:
+            Ps = Pb
+        for k in range(K):
+            for l in range(k, K):
+                c = -Ps[:, k] * Pb[:, l]
+                if k == l:
+                    c += Ps[:, k]
+                add_weighted_gram(H[k * m:(k + 1) * m, l * m:(l + 1) * m], Xb, c)
+    for k in range(K):
+        for l in range(k, K):
+            blk = H[k * m:(k + 1) * m, l * m:(l + 1) * m]
+            blk[d, :d] = blk[:d, d]
+            if l != k:
+                H[l * m:(l + 1) * m, k * m:(k + 1) * m] = blk.T
+    return H
+
+
+# -- scores and special functions of trusted arrays ------------------------------
+
+
+def predict_raw(X, coef, intercept, n_threads):
+    """Scores ``X @ coef + intercept``: float64 (n,) for binary ``coef`` (d,),
+    (n, K) for ``coef`` (K, d); ``ValueError`` naming NaN/inf in X when a
+    score is not finite."""
+    binary = coef.ndim == 1
+    out = np.empty(X.shape[0]) if binary else np.empty((X.shape[0], coef.shape[0]))
+    kernel = _binary.predict_raw_into if binary else _multinomial.predict_raw_into
+    with numba_threads(n_threads):
+        kernel(kernel_view(X), coef, intercept, out)
+    check_finite_results(X, out)
+    return out
+
+
+def elementwise(op, arr):
+    """The special function ``op`` (``kernels.special.OP_*``) of a C-contiguous
+    float32/float64 array of any shape: a new array of its shape and dtype,
+    on all threads from PARALLEL_MIN_SIZE elements."""
+    out = np.empty(arr.shape, dtype=arr.dtype)
+    parallel = arr.size >= _special.PARALLEL_MIN_SIZE
+    kernel = _special.elementwise_into_parallel if parallel else _special.elementwise_into
+    kernel(op, arr.reshape(-1), out.reshape(-1))
+    return out
+
+
+def _row_parallel(rows):
+    return rows.size >= _special.PARALLEL_MIN_SIZE and rows.shape[0] > 1
+
+
+def logsumexp_rows(rows):
+    """Log-sum-exp of each row of a C-contiguous (n, K) float array: (n,) of its dtype."""
+    out = np.empty(rows.shape[0], dtype=rows.dtype)
+    if _row_parallel(rows):
+        _special.logsumexp_rows_into_parallel(rows, out)
+    else:
+        _special.logsumexp_rows_into(rows, out)
+    return out
+
+
+def softmax_rows(rows, log=False):
+    """Softmax (or log-softmax) of each row of a C-contiguous (n, K) float array."""
+    out = np.empty(rows.shape, dtype=rows.dtype)
+    if _row_parallel(rows):
+        _special.softmax_rows_into_parallel(rows, out, log)
+    else:
+        _special.softmax_rows_into(rows, out, log)
+    return out

@@ -1,0 +1,382 @@
+"""Row sources: where the objective's sums over rows come from.
+
+The objective is a sum over rows, so every place rows can live is one *row
+source*: it adds up the loss, gradient and Hessian products of its own rows
+(unreduced: not divided by the weight sum) through the fused kernels of
+:mod:`fastlogit.matrix`, and :class:`fastlogit.objective.Objective` divides
+the total by the weight sum and adds the penalty once.
+
+- :class:`ArrayRows`: one in-memory matrix (dense C-order or CSR).
+- :class:`ChunkRows`: a chunk source (:mod:`fastlogit.sources`: ``.npy`` and
+  memmaps, Parquet, any re-iterable of ``(X, y)`` chunks) validated in one
+  pass and streamed once per evaluation, for data larger than memory.
+- :class:`fastlogit.distributed.DaskRows`: the row blocks of a Dask array,
+  summed where they live.
+
+:class:`RowSource` is the contract all three implement; solvers never see
+it (they see an ``Objective``).  See ARCHITECTURE.md.
+"""
+
+import math
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .data import (
+    as_binary_labels,
+    as_class_indices,
+    as_label_vector,
+    as_matrix,
+    as_sample_weight,
+    as_vector,
+    check_finite_labels,
+    check_n_threads,
+    check_two_classes,
+    check_weight_values,
+    class_weights_from_counts,
+    encode_labels,
+)
+from .matrix import KernelCalls, check_finite, kernel_view, n_entries, select_features, threads_for
+
+
+@runtime_checkable
+class RowSource(Protocol):
+    """What :class:`~fastlogit.objective.Objective` sums over.
+
+    Sums are over the source's rows, weighted, unreduced.  Parameters come
+    as ``coef`` float64 C-contiguous (d,) (binary) or (K, d) and
+    ``intercept`` a float (binary) or float64 (K,); gradients are laid out
+    as ``[grad_w (d,), grad_b]`` (binary) or a (K, d + 1) array whose last
+    column belongs to the intercepts.
+    """
+
+    #: Columns of X.
+    n_features: int
+    #: Classes: 2 is the binary (sigmoid) model, more the softmax model.
+    n_classes: int
+    #: The total sample weight (times class weights) of the rows.
+    weight_sum: float
+    #: Whether X is stored sparse (CSR): the solver choice depends on it.
+    sparse: bool
+
+    def loss_grad(self, coef, intercept):
+        """``(loss, grad)``: the summed log-loss (a float) and its gradient."""
+
+    def hessp(self, coef, intercept, vec_coef, vec_intercept):
+        """The summed Hessian times a vector, in the gradient's layout."""
+
+    def hessian(self, coef, intercept):
+        """The summed exact Hessian: float64 (d + 1, d + 1) binary, (K (d + 1),
+        K (d + 1)) multinomial, indexed class-major like the gradient flattened."""
+
+    def gram_matvec(self, vec_coef, vec_intercept):
+        """``[X, 1].T @ diag(s) @ [X, 1] @ [vec_coef, vec_intercept]``, float64 (d + 1,)."""
+
+    def check_finite(self):
+        """Raise ``ValueError`` naming where X holds NaN or infinity (called when a sum is not finite)."""
+
+    def select_features(self, features):
+        """The same rows restricted to the columns ``features`` (an int array)."""
+
+
+class ArrayRows:
+    """Rows held in memory: one source of the data term's sums.
+
+    Parameters
+    ----------
+    X : (n, d) ndarray (float32/float64, any layout) or scipy.sparse matrix.
+        Validated once by :func:`fastlogit.data.as_matrix` (used in place when
+        C-contiguous float, or CSR); never written.  Its finiteness is checked
+        only when an evaluation comes out non-finite (see
+        :meth:`Objective.data_loss_grad`), which saves a pass over X.
+    y : (n,) class indices: 0/1 for ``n_classes == 2``, else in [0, n_classes).
+    sample_weight : (n,) nonnegative weights, or None.
+    n_classes : int >= 2.  Two classes give the binary (sigmoid) model.
+    n_threads : Numba threads for the kernels (None: all), capped so that
+        each has at least MIN_WORK_PER_THREAD work: small data runs on one.
+        The count depends only on this argument and the data's shape, so
+        results stay deterministic.
+
+    All sums are unreduced (weighted sums over the rows); the binary model's
+    gradients are laid out as ``[grad_w (d,), grad_b]``, the multinomial's as
+    a (K, d + 1) array whose last column belongs to the intercepts.
+    """
+
+    def __init__(self, X, y, sample_weight=None, n_classes=2, n_threads=None):
+        self.X = as_matrix(X)
+        self.kernel_X = kernel_view(self.X)
+        self.sparse = not isinstance(self.X, np.ndarray)
+        n, d = self.X.shape
+        if n_classes < 2:
+            raise ValueError(f"n_classes must be at least 2, got {n_classes}")
+        self.n_classes = int(n_classes)
+        self.binary = self.n_classes == 2
+        self.y = as_binary_labels(y, n) if self.binary else as_class_indices(y, n, self.n_classes)
+        self.sample_weight = as_sample_weight(sample_weight, n)
+        self.requested_threads = check_n_threads(n_threads)
+        self.n_threads = threads_for(self.requested_threads, n_entries(self.X), self.n_classes)
+        self.weight_sum = float(n if self.sample_weight is None else self.sample_weight.sum())
+        self._calls = KernelCalls(d, self.n_classes, self.n_threads)
+
+    @property
+    def n_samples(self):
+        return self.X.shape[0]
+
+    @property
+    def n_features(self):
+        return self.X.shape[1]
+
+    def loss_grad(self, coef, intercept):
+        """Summed loss and gradient at ``(coef, intercept)``.
+
+        coef : float64 C-contiguous (d,) (binary) or (K, d); intercept : a
+        float (binary) or float64 (K,).  Returns ``(loss, grad)`` with grad
+        float64 (d + 1,) or (K, d + 1).
+        """
+        return self._calls.loss_grad(self.kernel_X, self.y, self.sample_weight, coef, intercept)
+
+    def hessp(self, coef, intercept, vec_coef, vec_intercept):
+        """Summed Hessian at ``(coef, intercept)`` times ``(vec_coef, vec_intercept)``.
+
+        Shapes as in :meth:`loss_grad` (the vector's like the parameters');
+        returns float64 (d + 1,) or (K, d + 1).
+        """
+        return self._calls.hessp(self.kernel_X, self.sample_weight, coef, intercept, vec_coef,
+                                 vec_intercept)
+
+    def hessian(self, coef, intercept):
+        """Summed Hessian: float64 (d + 1, d + 1) binary, (K (d + 1), K (d + 1))
+        multinomial, indexed class-major like the (K, d + 1) gradient flattened."""
+        return self._calls.hessian(self.X, self.y, self.sample_weight, coef, intercept)
+
+    def gram_matvec(self, vec_coef, vec_intercept):
+        """The weighted Gram matrix of ``[X, 1]`` times a vector (see :meth:`fastlogit.matrix.KernelCalls.gram_matvec`)."""
+        return self._calls.gram_matvec(self.kernel_X, self.sample_weight, vec_coef, vec_intercept)
+
+    def check_finite(self):
+        """Raise ``ValueError`` if X holds NaN or infinity."""
+        check_finite(self.X)
+
+    def select_features(self, features):
+        """The same rows restricted to the columns ``features`` (an int array): a copy."""
+        X = select_features(self.X, features)
+        return ArrayRows(X, self.y, self.sample_weight, self.n_classes, self.requested_threads)
+
+
+class ChunkRows:
+    """Rows streamed in chunks (out of core): a validated chunk source.
+
+    The constructor makes one pass over the chunk source (see
+    :mod:`fastlogit.sources`): every chunk is checked (dimensions, width and
+    dtype consistent across chunks, labels, weights) and the labels are
+    discovered (or checked against ``classes``).  Every evaluation is then
+    one more pass, each chunk validated again as it is read (cheap next to
+    the kernel pass, and a source may change under us: a file rewritten)
+    and handed to the same fused kernels as in memory, with buffers
+    allocated once (:class:`fastlogit.matrix.KernelCalls`); the chunks' sums
+    are added in chunk order, so results are deterministic for a given
+    chunking.  Peak extra memory: the chunk being read (plus its conversion,
+    e.g. a Parquet row group) and O(threads * (block + d) * K).
+
+    Parameters
+    ----------
+    source : a chunk source (re-iterable of ``(X, y)`` / ``(X, y, sample_weight)``).
+    classes : the sorted labels, or None (discovered in the first pass).
+    class_weight : None, a dict or "balanced" (from the classes' total weights).
+    n_threads : kernel threads (None: all), capped by the work of a
+        mean-sized chunk as :class:`ArrayRows` caps it.
+    progress : show a tqdm bar over each pass's chunks.
+
+    Attributes: n_samples, n_features, n_chunks, dtype, sparse, classes,
+    class_weight_sums (per class, before class weights), weight_sum (after),
+    random_access (chunks readable by index: SGD shuffles their order).
+    """
+
+    def __init__(self, source, *, classes=None, class_weight=None, n_threads=None, progress=False):
+        self.source = source
+        self.name = getattr(source, "name", "X")
+        self.random_access = (getattr(source, "random_access", True)
+                              and hasattr(source, "__len__") and hasattr(source, "__getitem__"))
+        self.columns = None
+        self.class_weight = class_weight
+        self.progress = bool(progress)
+        self.requested_threads = check_n_threads(n_threads)
+        self._scan(classes)
+        self.n_classes = len(self.classes)
+        self.binary = self.n_classes == 2
+        self._set_calls()
+
+    def _set_calls(self):
+        rows = math.ceil(self.n_samples / self.n_chunks)  # a typical chunk
+        self.n_threads = threads_for(self.requested_threads, rows * self.n_features, self.n_classes)
+        self._calls = KernelCalls(self.n_features, self.n_classes, self.n_threads)
+
+    # -- the first pass -----------------------------------------------------
+
+    def _scan(self, classes):
+        self.n_features = self.width = self.dtype = self.sparse = None
+        self.has_weights = False
+        if classes is not None:
+            self.classes = np.asarray(classes)
+            counts = np.zeros(len(self.classes))
+        n = n_chunks = 0
+        labels, sums = [], {}
+        for i, chunk in enumerate(self._raw()):
+            X, y, sw = self._unpack(i, chunk)
+            n += X.shape[0]
+            n_chunks += 1
+            self.has_weights |= sw is not None
+            if classes is None:
+                uniq, inverse = np.unique(y, return_inverse=True)
+                labels.append(uniq)
+                w = np.bincount(inverse.reshape(-1), weights=sw, minlength=len(uniq))
+                for label, weight in zip(uniq.tolist(), w.tolist()):
+                    sums[label] = sums.get(label, 0.0) + weight
+            else:
+                counts += np.bincount(self._encode(i, y), weights=sw, minlength=len(self.classes))
+        if n == 0:
+            raise ValueError(f"the chunk source {self.name} yielded no rows")
+        self.n_samples, self.n_chunks = n, n_chunks
+        if classes is None:
+            self.classes = np.unique(np.concatenate(labels))
+            counts = np.array([sums[c] for c in self.classes.tolist()])
+        self.class_weight_sums = counts
+        check_two_classes(self.classes, counts, where=self.name, weighted=self.has_weights)
+        self._factors = class_weights_from_counts(self.class_weight, self.classes, counts)
+        per_class = counts if self._factors is None else counts * self._factors
+        self.weight_sum = float(per_class.sum())
+        self.weighted = self.has_weights or self._factors is not None
+
+    def _raw(self):
+        """The source's chunk tuples, in order (the built-in sources' read
+        errors name their file)."""
+        try:
+            iterator = iter(self.source)
+        except TypeError:
+            raise TypeError(f"the chunk source {self.name} is not iterable") from None
+        yield from iterator
+
+    def _unpack(self, i, chunk):
+        """Validate chunk ``i``: ``(X, y, sw)`` with X from as_matrix (columns selected)."""
+        if not isinstance(chunk, tuple) or len(chunk) not in (2, 3):
+            raise TypeError(
+                f"chunk {i} of {self.name} must be a tuple (X, y) or (X, y, sample_weight), got "
+                f"{type(chunk).__name__}"
+            )
+        X, y, sw = chunk if len(chunk) == 3 else (*chunk, None)
+        X = as_matrix(X, f"X (chunk {i} of {self.name})")
+        if self.width is None:
+            self.width = self.n_features = X.shape[1]
+            self.dtype = X.dtype
+            self.sparse = not isinstance(X, np.ndarray)
+        elif X.shape[1] != self.width:
+            raise ValueError(
+                f"chunk {i} of {self.name} has {X.shape[1]} columns, but the first chunk had "
+                f"{self.width}: every chunk must have the same width"
+            )
+        elif X.dtype != self.dtype:
+            raise ValueError(
+                f"chunk {i} of {self.name} has dtype {X.dtype}, but the first chunk had "
+                f"{self.dtype}: every chunk must have the same dtype"
+            )
+        n = X.shape[0]
+        y_name = f"y of chunk {i} of {self.name}"
+        y = as_label_vector(y, n, y_name, rows_of=f"the chunk's X")
+        check_finite_labels(y, y_name)
+        if y.dtype.kind == "O":
+            y = y.astype(str) if all(isinstance(v, str) for v in y.tolist()) else y
+        if sw is not None:
+            sw = as_vector(sw, n, f"sample_weight of chunk {i} of {self.name}")
+            check_weight_values(sw, f"sample_weight of chunk {i} of {self.name}")
+        if self.columns is not None:
+            X = select_features(X, self.columns)
+        return X, y, sw
+
+    # -- later passes -----------------------------------------------------------
+
+    def _encode(self, i, y):
+        return encode_labels(y, self.classes, f"y of chunk {i} of {self.name}")
+
+    def _weights(self, y_enc, sw, n):
+        if sw is None and self.has_weights:
+            sw = np.ones(n)  # a chunk without weights among weighted ones
+        if self._factors is None:
+            return sw
+        factors = self._factors[y_enc]
+        return factors if sw is None else sw * factors
+
+    def chunks(self, order=None, weighted=True):
+        """Yield ``(X, Xk, y_enc, sw)`` per chunk, in ``order`` (chunk indices)
+        when the source is random access, else in iteration order.
+
+        ``X`` as :func:`fastlogit.data.as_matrix` returns it, ``Xk`` its
+        kernel view, ``y_enc`` int64 class indices, ``sw`` float64 weights
+        (class weights multiplied in, unless ``weighted`` is False) or None.
+        Only one chunk is held at a time.
+        """
+        if order is not None and self.random_access:
+            items = ((int(i), self.source[int(i)]) for i in order)
+        else:
+            items = enumerate(self._raw())
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            items = tqdm(items, total=self.n_chunks, leave=False, desc="chunks", unit="chunk")
+        for i, chunk in items:
+            X, y, sw = self._unpack(i, chunk)
+            y_enc = self._encode(i, y)
+            if weighted:
+                sw = self._weights(y_enc, sw, X.shape[0])
+            yield X, kernel_view(X), y_enc, sw
+
+    # -- the row-source sums --------------------------------------------------
+
+    def loss_grad(self, coef, intercept):
+        """Summed loss and gradient (see :meth:`ArrayRows.loss_grad`), one pass."""
+        loss, grad = 0.0, None
+        for _, Xk, y, sw in self.chunks():
+            part_loss, part_grad = self._calls.loss_grad(Xk, y, sw, coef, intercept)
+            loss += part_loss
+            grad = part_grad if grad is None else grad + part_grad
+        return loss, grad
+
+    def hessp(self, coef, intercept, vec_coef, vec_intercept):
+        """Summed Hessian-vector product (see :meth:`ArrayRows.hessp`), one pass."""
+        total = None
+        for _, Xk, _, sw in self.chunks():
+            part = self._calls.hessp(Xk, sw, coef, intercept, vec_coef, vec_intercept)
+            total = part if total is None else total + part
+        return total
+
+    def hessian(self, coef, intercept):
+        """Summed exact Hessian (see :meth:`ArrayRows.hessian`), one pass."""
+        total = None
+        for X, _, y, sw in self.chunks():
+            part = self._calls.hessian(X, y, sw, coef, intercept)
+            total = part if total is None else total + part
+        return total
+
+    def gram_matvec(self, vec_coef, vec_intercept):
+        """Weighted Gram matrix of ``[X, 1]`` times a vector, one pass."""
+        total = None
+        for _, Xk, _, sw in self.chunks():
+            part = self._calls.gram_matvec(Xk, sw, vec_coef, vec_intercept)
+            total = part if total is None else total + part
+        return total
+
+    def check_finite(self):
+        """Raise ValueError naming the chunk (and row/column) holding NaN or infinity."""
+        for i, (X, _, _, _) in enumerate(self.chunks(weighted=False)):
+            check_finite(X, f"X (chunk {i} of {self.name}; rows counted within the chunk)")
+
+    def select_features(self, features):
+        """The same chunks restricted to the columns ``features``: a copy per chunk and pass."""
+        columns = np.asarray(features, dtype=np.intp)
+        if self.columns is not None:
+            columns = self.columns[columns]
+        new = object.__new__(ChunkRows)
+        new.__dict__.update(self.__dict__)
+        new.columns = columns
+        new.n_features = len(columns)
+        new._set_calls()
+        return new
