@@ -25,14 +25,13 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import _scaled
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression as SklearnLogisticRegression
 
 import fastlogit
 from fastlogit import LogisticRegression
 from fastlogit.objective import Objective
-
-from conftest import _scaled
 
 MAX_GAP = 1e-6
 TOLERANCES = (1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
@@ -77,8 +76,9 @@ def problem(shape, K, l1_ratio):
         P = fastlogit.softmax(fastlogit.multinomial_predict_raw(X, W, rng.standard_normal(K)))
         y = (P.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1).clip(0, K - 1)
     C = 1.0 / (L1_STRENGTH * n) if l1_ratio else 1.0
-    best = LogisticRegression(C=C, l1_ratio=l1_ratio, solver="newton" if not l1_ratio else "proximal",
-                              tol=1e-10, max_iter=10_000)
+    best = LogisticRegression(
+        C=C, l1_ratio=l1_ratio, solver="newton" if not l1_ratio else "proximal", tol=1e-10, max_iter=10_000
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         best.fit(X, y)
@@ -88,8 +88,9 @@ def problem(shape, K, l1_ratio):
 def objective_value(X, y, C, l1_ratio, model):
     """scikit-learn's penalized objective at a fitted model's coefficients (fastlogit's formula)."""
     classes = np.unique(y)
-    obj = Objective.from_arrays(X, np.searchsorted(classes, y), n_classes=len(classes), C=C,
-                                l1_ratio=l1_ratio)
+    obj = Objective.from_arrays(
+        X, np.searchsorted(classes, y), n_classes=len(classes), C=C, l1_ratio=l1_ratio
+    )
     return obj.value(obj.pack(model.coef_, model.intercept_))
 
 
@@ -97,8 +98,9 @@ def make_estimator(which, C, l1_ratio, sklearn_solver, tol):
     if which == "fastlogit":
         return LogisticRegression(C=C, l1_ratio=l1_ratio, tol=tol, max_iter=MAX_ITER)
     # random_state: saga visits rows in a random order; seeded, every fit is the same fit.
-    return SklearnLogisticRegression(C=C, l1_ratio=l1_ratio, solver=sklearn_solver, tol=tol,
-                                     max_iter=MAX_ITER, random_state=0)
+    return SklearnLogisticRegression(
+        C=C, l1_ratio=l1_ratio, solver=sklearn_solver, tol=tol, max_iter=MAX_ITER, random_state=0
+    )
 
 
 def fit_quietly(estimator, X, y):
@@ -109,7 +111,8 @@ def fit_quietly(estimator, X, y):
 
 @pytest.mark.parametrize("which", ["fastlogit", "sklearn"])
 @pytest.mark.parametrize(
-    "name, shape, K, l1_ratio, sklearn_solver", CASES,
+    "name, shape, K, l1_ratio, sklearn_solver",
+    CASES,
     ids=[f"{name}-{s[0]}x{s[1]}" for name, s, *_ in CASES],
 )
 def test_fit(benchmark, name, shape, K, l1_ratio, sklearn_solver, which):
@@ -121,11 +124,15 @@ def test_fit(benchmark, name, shape, K, l1_ratio, sklearn_solver, which):
             break
     else:
         pytest.fail(f"{which} did not reach F* + {MAX_GAP} with tol={TOLERANCES[-1]} (gap {gap:.2e})")
-    benchmark.group = f"fit {name} {X.shape[0]}x{X.shape[1]}" + (f" K={K}" if K > 2 else "") + (
-        f" vs sklearn {sklearn_solver}")
+    benchmark.group = (
+        f"fit {name} {X.shape[0]}x{X.shape[1]}"
+        + (f" K={K}" if K > 2 else "")
+        + (f" vs sklearn {sklearn_solver}")
+    )
     benchmark.extra_info.update(tol=tol, n_iter=int(np.ravel(model.n_iter_)[0]), gap=gap)
     timed = benchmark.pedantic(
         lambda: fit_quietly(make_estimator(which, C, l1_ratio, sklearn_solver, tol), X, y),
-        rounds=3, iterations=1,
+        rounds=3,
+        iterations=1,
     )
     np.testing.assert_array_equal(timed.coef_, model.coef_)  # deterministic: the same fit was timed

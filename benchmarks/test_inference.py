@@ -21,11 +21,10 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import _scaled
 
 import fastlogit
 from fastlogit import LogisticRegression
-
-from conftest import _scaled
 
 sm = pytest.importorskip("statsmodels.api")
 

@@ -12,11 +12,10 @@ import functools
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import _scaled
 
 import fastlogit
 from fastlogit import reference
-
-from conftest import _scaled
 
 IMPLEMENTATIONS = {"fastlogit": fastlogit, "reference": reference}
 
@@ -77,7 +76,8 @@ def bytes_of(X):
 
 @pytest.mark.parametrize("which", list(IMPLEMENTATIONS))
 @pytest.mark.parametrize(
-    "model, kernel, layout, shape, dtype, K", CASES,
+    "model, kernel, layout, shape, dtype, K",
+    CASES,
     ids=[f"{m}-{k}-{lay}-{s[0]}x{s[1]}-{dt}-K{K}" for m, k, lay, s, dt, K in CASES],
 )
 def test_kernel(benchmark, model, kernel, layout, shape, dtype, K, which):

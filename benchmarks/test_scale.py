@@ -48,13 +48,12 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import SEED, _scaled
 from sklearn.exceptions import ConvergenceWarning
 
 import fastlogit
 from fastlogit import LogisticRegression
 from fastlogit.objective import Objective
-
-from conftest import SEED, _scaled
 
 MAX_GAP = 1e-6
 TOLERANCES = (1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
@@ -64,8 +63,9 @@ ROUNDS = 3
 #: (nominal rows, columns, row chunks) of the Dask problems.
 DASK_SHAPE = (1_000_000, 100)
 DASK_CHUNKS = 8
-DASK_CLUSTER = dict(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                    dashboard_address=None)
+DASK_CLUSTER = dict(
+    n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+)
 #: The penalty of the Dask problems (dask-glm's lamduh = 1 / C).
 DASK_C = 1.0
 SOFTMAX_K = 10
@@ -77,8 +77,9 @@ SOFTMAX_K = 10
 def objective_value(X, y, C, model_coef, model_intercept=None, *, fit_intercept):
     """scikit-learn's penalized objective at given coefficients (fastlogit's formula)."""
     classes = np.unique(y)
-    obj = Objective.from_arrays(X, np.searchsorted(classes, y), n_classes=len(classes), C=C,
-                                fit_intercept=fit_intercept)
+    obj = Objective.from_arrays(
+        X, np.searchsorted(classes, y), n_classes=len(classes), C=C, fit_intercept=fit_intercept
+    )
     return obj.value(obj.pack(model_coef, model_intercept))
 
 
@@ -146,24 +147,21 @@ def dask_data(dask_client):
     y10 = da.map_blocks(_softmax_labels, dX, u10, W=W, b=b, drop_axis=1, dtype=np.int64)
     dX, y2, y10 = dask_client.persist([dX, y2, y10])
     X, y2_np, y10_np = dask_client.compute([dX, y2, y10], sync=True)
-    return {"dX": dX, "dy": {2: y2, SOFTMAX_K: y10}, "X": X, "y": {2: y2_np, SOFTMAX_K: y10_np},
-            "best": {}}
+    return {"dX": dX, "dy": {2: y2, SOFTMAX_K: y10}, "X": X, "y": {2: y2_np, SOFTMAX_K: y10_np}, "best": {}}
 
 
 def dask_best(data, K):
     """F* of the Dask problem with K classes: the in-memory optimum (untimed, cached)."""
     if K not in data["best"]:
         X, y = data["X"], data["y"][K]
-        best = LogisticRegression(C=DASK_C, fit_intercept=False, solver="newton", tol=1e-10,
-                                  max_iter=10_000)
+        best = LogisticRegression(C=DASK_C, fit_intercept=False, solver="newton", tol=1e-10, max_iter=10_000)
         quietly(best.fit, X, y)
         data["best"][K] = objective_value(X, y, DASK_C, best.coef_, fit_intercept=False)
     return data["best"][K]
 
 
 def fit_fastlogit_dask(dX, dy, tol):
-    model = LogisticRegression(C=DASK_C, fit_intercept=False, solver="lbfgs", tol=tol,
-                               max_iter=MAX_ITER)
+    model = LogisticRegression(C=DASK_C, fit_intercept=False, solver="lbfgs", tol=tol, max_iter=MAX_ITER)
     return quietly(model.fit, dX, dy)
 
 
@@ -176,8 +174,11 @@ def fit_dask_glm(dX, dy, tol):
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         # pgtol bounds the gradient of the summed loss: n times fastlogit's mean.
-        return np.asarray(lbfgs(dX, dy, regularizer="l2", lamduh=1.0 / DASK_C, normalize=False,
-                                tol=tol * n, max_iter=MAX_ITER))
+        return np.asarray(
+            lbfgs(
+                dX, dy, regularizer="l2", lamduh=1.0 / DASK_C, normalize=False, tol=tol * n, max_iter=MAX_ITER
+            )
+        )
 
 
 def dask_glm_objective(X, y, beta):
@@ -196,6 +197,7 @@ def test_dask_fit(benchmark, dask_client, dask_data, case):
     dX, dy, X, y = dask_data["dX"], dask_data["dy"][K], dask_data["X"], dask_data["y"][K]
     best = dask_best(dask_data, K)
     if which == "fastlogit":
+
         def fit(tol):
             return fit_fastlogit_dask(dX, dy, tol)
 
@@ -212,8 +214,10 @@ def test_dask_fit(benchmark, dask_client, dask_data, case):
 
     tol, result, gap = loosest_tol(fit, value, best)
     n, d = X.shape
-    benchmark.group = (f"dask fit {n}x{d} in {dX.numblocks[0]} row chunks, 2 workers "
-                       f"(binary vs dask_glm lbfgs; softmax K={SOFTMAX_K})")
+    benchmark.group = (
+        f"dask fit {n}x{d} in {dX.numblocks[0]} row chunks, 2 workers "
+        f"(binary vs dask_glm lbfgs; softmax K={SOFTMAX_K})"
+    )
     benchmark.extra_info.update(tol=tol, gap=gap, objective=value(result), best=best)
     if which == "dask_glm":
         benchmark.extra_info["dask_glm_objective"] = dask_glm_objective(X, y, result)
@@ -239,7 +243,7 @@ def npy_problem(tmp_path_factory):
     w = rng.standard_normal(d) * 2 / np.sqrt(d)
     y = (rng.random(n) < fastlogit.sigmoid(X @ w + 0.5)).astype(np.int64)
     if len(np.unique(y)) < 2:
-        y[: 2] = [0, 1]
+        y[:2] = [0, 1]
     path = tmp_path_factory.mktemp("ooc") / "X.npy"
     np.save(path, X)
     return X, y, str(path)

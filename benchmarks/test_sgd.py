@@ -50,6 +50,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import sklearn
+from conftest import _scaled
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression as SklearnLogisticRegression
 from sklearn.linear_model import SGDClassifier
@@ -58,8 +59,6 @@ from sklearn.metrics import log_loss
 import fastlogit
 from fastlogit import reference
 from fastlogit.sgd import fit_sgd
-
-from conftest import _scaled
 
 DENSE = (1_000_000, 100)
 CSR = (1_000_000, 100_000)
@@ -70,9 +69,17 @@ LOSS_ROWS = 200_000
 LOSS_EPOCHS = (1, 3, 5)
 
 SGD_SETTINGS = dict(
-    C=1.0, l1_ratio=0.0, fit_intercept=True, batch_size=256, learning_rate="optimal",
-    eta0=0.01, early_stopping=False, validation_fraction=0.1, n_iter_no_change=5,
-    tol=None, random_state=0,
+    C=1.0,
+    l1_ratio=0.0,
+    fit_intercept=True,
+    batch_size=256,
+    learning_rate="optimal",
+    eta0=0.01,
+    early_stopping=False,
+    validation_fraction=0.1,
+    n_iter_no_change=5,
+    tol=None,
+    random_state=0,
 )
 
 # (group, layout, nominal shape, K, implementation, average).  The CSR cases
@@ -133,17 +140,18 @@ def run_fastlogit(X, y, K, average, epochs):
 
 
 def run_sklearn(X, y, average, epochs, alpha=1e-4):
-    model = SGDClassifier(loss="log_loss", alpha=alpha, max_iter=epochs, tol=None,
-                          average=average, random_state=0)
+    model = SGDClassifier(
+        loss="log_loss", alpha=alpha, max_iter=epochs, tol=None, average=average, random_state=0
+    )
     with warnings.catch_warnings(), sklearn.config_context(assume_finite=True):
         warnings.simplefilter("ignore", ConvergenceWarning)
         return model.fit(X, y)
 
 
 @pytest.mark.parametrize(
-    "group, layout, shape, K, which, average", CASES,
-    ids=[f"{g}-{lay}-{s[0]}x{s[1]}-K{K}-{w}" + ("-average" if a else "")
-         for g, lay, s, K, w, a in CASES],
+    "group, layout, shape, K, which, average",
+    CASES,
+    ids=[f"{g}-{lay}-{s[0]}x{s[1]}-K{K}-{w}" + ("-average" if a else "") for g, lay, s, K, w, a in CASES],
 )
 def test_epoch(benchmark, group, layout, shape, K, which, average):
     X, labels = problem(layout, shape)
@@ -153,9 +161,9 @@ def test_epoch(benchmark, group, layout, shape, K, which, average):
         benchmark.group = f"sgd epoch softmax K={SOFTMAX_K} vs binary {layout} {n}x{d}"
     else:
         benchmark.group = f"sgd epoch binary {layout} {n}x{d}" + (
-            f" density={CSR_DENSITY}" if layout == "csr" else "")
-    benchmark.extra_info.update(n=n, d=d, K=K, average=average,
-                                nnz=int(X.nnz) if layout == "csr" else n * d)
+            f" density={CSR_DENSITY}" if layout == "csr" else ""
+        )
+    benchmark.extra_info.update(n=n, d=d, K=K, average=average, nnz=int(X.nnz) if layout == "csr" else n * d)
     if which == "fastlogit":
         expected = run_fastlogit(X, y, K, average, 1)  # warm-up (imports), and the result to match
         result = benchmark.pedantic(run_fastlogit, args=(X, y, K, average, 1), rounds=3, iterations=1)
@@ -179,11 +187,13 @@ def loss_table(X, y):
     table = {}
     for average in (False, True):
         table[f"fastlogit average={average}"] = {
-            e: log_loss(y, fastlogit_proba(X, run_fastlogit(X, y, 2, average, e))) for e in LOSS_EPOCHS}
+            e: log_loss(y, fastlogit_proba(X, run_fastlogit(X, y, 2, average, e))) for e in LOSS_EPOCHS
+        }
     for alpha, name in ((1e-4, "alpha=1e-4"), (1.0 / (SGD_SETTINGS["C"] * n), "alpha=1/(C n)")):
         for average in (False, True):
             table[f"sklearn {name} average={average}"] = {
-                e: log_loss(y, run_sklearn(X, y, average, e, alpha).predict_proba(X)) for e in LOSS_EPOCHS}
+                e: log_loss(y, run_sklearn(X, y, average, e, alpha).predict_proba(X)) for e in LOSS_EPOCHS
+            }
     # The minimum of fastlogit's objective (C=1, mean loss + ||w||^2 / (2 C n)),
     # which is scikit-learn's LogisticRegression(C=1) objective up to a factor.
     best = SklearnLogisticRegression(C=SGD_SETTINGS["C"], tol=1e-8, max_iter=1000).fit(X, y)
@@ -251,12 +261,26 @@ def test_epoch_against_numpy_twin(benchmark, which, K):
 
         def twin():
             return reference.sgd_epochs(
-                X, y, None, K, np.zeros((n_w, X.shape[1])), np.zeros(n_w), n_epochs=1,
-                batch_size=cfg["batch_size"], learning_rate=SGD_SETTINGS["learning_rate"],
-                eta0=SGD_SETTINGS["eta0"], power_t=0.5, alpha_opt=cfg["alpha_opt"],
-                t0_opt=cfg["t0_opt"], lam2=cfg["lam2"], lam1=cfg["lam1"],
-                fit_intercept=cfg["fit_intercept"], avg_start=cfg["avg_start"],
-                sw_scale=cfg["sw_scale"], seed=loop.state.extra["seed"])
+                X,
+                y,
+                None,
+                K,
+                np.zeros((n_w, X.shape[1])),
+                np.zeros(n_w),
+                n_epochs=1,
+                batch_size=cfg["batch_size"],
+                learning_rate=SGD_SETTINGS["learning_rate"],
+                eta0=SGD_SETTINGS["eta0"],
+                power_t=0.5,
+                alpha_opt=cfg["alpha_opt"],
+                t0_opt=cfg["t0_opt"],
+                lam2=cfg["lam2"],
+                lam1=cfg["lam1"],
+                fit_intercept=cfg["fit_intercept"],
+                avg_start=cfg["avg_start"],
+                sw_scale=cfg["sw_scale"],
+                seed=loop.state.extra["seed"],
+            )
 
         coef = benchmark.pedantic(twin, rounds=3, iterations=1)[0]
     np.testing.assert_allclose(coef, loop.coef, rtol=1e-9, atol=1e-12)

@@ -70,9 +70,7 @@ ROW_SHAPES = [(10**6, 10), (10**5, 1000)]
 
 def _impls(table):
     return [
-        pytest.param(func, which, id=f"{func}-{which}")
-        for func, impls in table.items()
-        for which in impls
+        pytest.param(func, which, id=f"{func}-{which}") for func, impls in table.items() for which in impls
     ]
 
 

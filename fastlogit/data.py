@@ -36,10 +36,7 @@ def as_float_array(x, name):
     elif kind == "c":
         raise TypeError(f"{name} must be real, got complex dtype {arr.dtype}")
     else:
-        raise TypeError(
-            f"{name} must be a real number or an array of real numbers, "
-            f"got dtype {arr.dtype}"
-        )
+        raise TypeError(f"{name} must be a real number or an array of real numbers, got dtype {arr.dtype}")
     if not arr.flags.c_contiguous:
         arr = np.ascontiguousarray(arr)  # (never for 0-d: it would become 1-d)
     return arr, np.ndim(x) == 0
@@ -53,9 +50,7 @@ def check_axis(axis, ndim, name="axis"):
         raise TypeError(f"{name} must be an int or None, got {type(axis).__name__}")
     axis = int(axis)
     if not -ndim <= axis < ndim:
-        raise ValueError(
-            f"{name}={axis} is out of bounds for an array of dimension {ndim}"
-        )
+        raise ValueError(f"{name}={axis} is out of bounds for an array of dimension {ndim}")
     return axis % ndim
 
 
@@ -84,9 +79,7 @@ def as_matrix(X, name="X"):
     else:
         X, _ = as_float_array(X, name)
         if X.ndim != 2:
-            raise ValueError(
-                f"{name} must be a 2-d array (n_samples, n_features), got shape {X.shape}"
-            )
+            raise ValueError(f"{name} must be a 2-d array (n_samples, n_features), got shape {X.shape}")
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"{name} is empty: shape {X.shape}; it needs at least one row and one column")
     return X
@@ -124,7 +117,7 @@ CHECK_CHUNK = 1 << 16
 
 
 def _all_in_chunks(arr, predicate):
-    return all(predicate(arr[lo:lo + CHECK_CHUNK]).all() for lo in range(0, arr.shape[0], CHECK_CHUNK))
+    return all(predicate(arr[lo : lo + CHECK_CHUNK]).all() for lo in range(0, arr.shape[0], CHECK_CHUNK))
 
 
 def check_finite_labels(arr, name="y", offset=0):
@@ -173,8 +166,7 @@ def check_two_classes(classes, class_totals=None, *, where="the data", weighted=
     if len(classes) < 2:
         only = f"only one class: {classes[0]!r}" if len(classes) else "no labels"
         raise ValueError(
-            f"LogisticRegression needs samples of at least 2 classes in the data, but {where} "
-            f"contains {only}"
+            f"LogisticRegression needs samples of at least 2 classes in the data, but {where} contains {only}"
         )
     if class_totals is not None:
         present = np.asarray(class_totals) > 0
@@ -261,8 +253,10 @@ def class_weights_from_counts(class_weight, classes, counts):
             )
         # The classes' weighted counts as sample weights of one row per class:
         # the same arithmetic as on the whole y.
-        return np.asarray(compute_class_weight("balanced", classes=classes, y=classes,
-                                               sample_weight=counts), dtype=np.float64)
+        return np.asarray(
+            compute_class_weight("balanced", classes=classes, y=classes, sample_weight=counts),
+            dtype=np.float64,
+        )
     if not isinstance(class_weight, dict):
         raise TypeError(f"class_weight must be a dict, 'balanced' or None, got {type(class_weight).__name__}")
     return np.asarray(compute_class_weight(class_weight, classes=classes, y=classes), dtype=np.float64)

@@ -120,9 +120,7 @@ def _get_client():
 def _as_dask_matrix(X, da, *, lengths):
     """X as a 2-d dask array of numbers, one column chunk; DataFrames converted."""
     if not is_dask_collection(X) and not isinstance(X, da.Array):
-        raise TypeError(
-            f"X must be a dask array or dask DataFrame here, got {type(X).__name__}"
-        )
+        raise TypeError(f"X must be a dask array or dask DataFrame here, got {type(X).__name__}")
     if hasattr(X, "to_dask_array") and not isinstance(X, da.Array):
         if getattr(X, "ndim", 2) != 2:
             raise ValueError(
@@ -331,8 +329,7 @@ class DaskRows:
     releases the blocks held on the workers.
     """
 
-    def __init__(self, builders, *, client, persist, n_features, n_classes, classes,
-                 n_samples, weight_sum):
+    def __init__(self, builders, *, client, persist, n_features, n_classes, classes, n_samples, weight_sum):
         self._builders = builders  # dask.delayed, one per block: the lineage
         self.client = client
         self.persisted = bool(persist)
@@ -422,9 +419,14 @@ class DaskRows:
                 # round trips than one per block); results come back per block.
                 groups = self._groups()
                 futures = [
-                    self.client.submit(_run_on_blocks, task, [self._blocks[i] for i in index],
-                                       pure=False, workers=None if worker is None else [worker],
-                                       allow_other_workers=True)
+                    self.client.submit(
+                        _run_on_blocks,
+                        task,
+                        [self._blocks[i] for i in index],
+                        pure=False,
+                        workers=None if worker is None else [worker],
+                        allow_other_workers=True,
+                    )
                     for worker, index in groups
                 ]
                 parts = [None] * self.n_blocks
@@ -474,8 +476,7 @@ class DaskRows:
     def loss_grad(self, coef, intercept):
         """Summed loss and gradient (see :meth:`ArrayRows.loss_grad`): one task per block."""
         coef, intercept = self._params(coef, intercept)
-        parts = self._map(_block_loss_grad, coef=coef, intercept=intercept,
-                          grad_shape=self._grad_shape)
+        parts = self._map(_block_loss_grad, coef=coef, intercept=intercept, grad_shape=self._grad_shape)
         loss = 0.0
         for part_loss, _ in parts:
             loss += part_loss
@@ -485,14 +486,23 @@ class DaskRows:
         """Summed Hessian-vector product (see :meth:`ArrayRows.hessp`)."""
         coef, intercept = self._params(coef, intercept)
         vec_coef, vec_intercept = self._params(vec_coef, vec_intercept)
-        return self._sum(self._map(_block_hessp, coef=coef, intercept=intercept, vec_coef=vec_coef,
-                                   vec_intercept=vec_intercept, grad_shape=self._grad_shape))
+        return self._sum(
+            self._map(
+                _block_hessp,
+                coef=coef,
+                intercept=intercept,
+                vec_coef=vec_coef,
+                vec_intercept=vec_intercept,
+                grad_shape=self._grad_shape,
+            )
+        )
 
     def gram_matvec(self, vec_coef, vec_intercept):
         """Weighted Gram matrix of ``[X, 1]`` times a vector (see :meth:`ArrayRows.gram_matvec`)."""
         vec_coef, vec_intercept = self._params(vec_coef, vec_intercept)
-        return self._sum(self._map(_block_gram_matvec, vec_coef=vec_coef, vec_intercept=vec_intercept,
-                                   d=self.n_features))
+        return self._sum(
+            self._map(_block_gram_matvec, vec_coef=vec_coef, vec_intercept=vec_intercept, d=self.n_features)
+        )
 
     def hessian(self, coef, intercept):
         """Summed exact Hessian: (d + 1, d + 1) binary; (K (d + 1), K (d + 1))
@@ -513,16 +523,24 @@ class DaskRows:
 
         features = np.asarray(features, dtype=np.intp)
         builders = [dask.delayed(_block_select, pure=True)(b, features) for b in self._builders]
-        sub = DaskRows(builders, client=self.client, persist=False, n_features=len(features),
-                       n_classes=self.n_classes, classes=self.classes, n_samples=self.n_samples,
-                       weight_sum=self.weight_sum)
+        sub = DaskRows(
+            builders,
+            client=self.client,
+            persist=False,
+            n_features=len(features),
+            n_classes=self.n_classes,
+            classes=self.classes,
+            n_samples=self.n_samples,
+            weight_sum=self.weight_sum,
+        )
         if self.persisted:
             # Derived from the parent's held blocks (no recomputation of X);
             # the builders stay as lineage for a rebuild.
             sub.persisted = True
             if self.client is not None:
-                sub._blocks = self.client.map(partial(_block_select, features=features),
-                                              self._blocks, pure=False)
+                sub._blocks = self.client.map(
+                    partial(_block_select, features=features), self._blocks, pure=False
+                )
             else:
                 sub._blocks = [_block_select(b, features) for b in self._blocks]
         return sub
@@ -531,8 +549,7 @@ class DaskRows:
 # -- entry points ----------------------------------------------------------------
 
 
-def dask_rows(X, y, sample_weight=None, *, classes=None, class_weight=None, n_threads=1,
-              persist=True):
+def dask_rows(X, y, sample_weight=None, *, classes=None, class_weight=None, n_threads=1, persist=True):
     """A row source over the Dask array ``X`` and the sorted labels: ``(rows, classes)``.
 
     Parameters
@@ -597,8 +614,10 @@ def dask_rows(X, y, sample_weight=None, *, classes=None, class_weight=None, n_th
     y_blocks = y.to_delayed().ravel().tolist()
     sw_blocks = sw.to_delayed().ravel().tolist() if sw is not None else [None] * len(y_blocks)
     offsets = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).astype(int).tolist()
-    stats = [dask.delayed(_label_stats, pure=True)(yb, sb, off)
-             for yb, sb, off in zip(y_blocks, sw_blocks, offsets)]
+    stats = [
+        dask.delayed(_label_stats, pure=True)(yb, sb, off)
+        for yb, sb, off in zip(y_blocks, sw_blocks, offsets)
+    ]
     if client is not None:
         stats = client.gather(client.compute(stats))
     else:
@@ -620,9 +639,7 @@ def dask_rows(X, y, sample_weight=None, *, classes=None, class_weight=None, n_th
         classes = as_classes(classes)
         unknown = np.setdiff1d(seen, classes)
         if unknown.size:
-            raise ValueError(
-                f"y holds labels that are not in classes {classes.tolist()}: {unknown.tolist()}"
-            )
+            raise ValueError(f"y holds labels that are not in classes {classes.tolist()}: {unknown.tolist()}")
     K = len(classes)
     counts = np.zeros(K)
     for labels, block_counts, *_ in stats:  # block order: reproducible sums
@@ -633,8 +650,8 @@ def dask_rows(X, y, sample_weight=None, *, classes=None, class_weight=None, n_th
     x_blocks = X.to_delayed().ravel().tolist()
     builders = [
         dask.delayed(_make_block, pure=True)(
-            xb, yb, sb, offset=off, classes=classes, class_weights=cw, n_classes=K,
-            n_threads=n_threads)
+            xb, yb, sb, offset=off, classes=classes, class_weights=cw, n_classes=K, n_threads=n_threads
+        )
         for xb, yb, sb, off in zip(x_blocks, y_blocks, sw_blocks, offsets)
     ]
     if cw is None and sw is None:
@@ -644,10 +661,19 @@ def dask_rows(X, y, sample_weight=None, *, classes=None, class_weight=None, n_th
         # own sums (what each block's kernel sees), added in block order.
         weight_sum = 0.0
         for labels, block_counts, *_ in stats:
-            weight_sum += float((block_counts * (1.0 if cw is None else
-                                                 cw[np.searchsorted(classes, labels)])).sum())
-    rows = DaskRows(builders, client=client, persist=persist, n_features=d, n_classes=K,
-                    classes=classes, n_samples=n, weight_sum=weight_sum)
+            weight_sum += float(
+                (block_counts * (1.0 if cw is None else cw[np.searchsorted(classes, labels)])).sum()
+            )
+    rows = DaskRows(
+        builders,
+        client=client,
+        persist=persist,
+        n_features=d,
+        n_classes=K,
+        classes=classes,
+        n_samples=n,
+        weight_sum=weight_sum,
+    )
     if persist and not (sw is None and cw is None):
         total = 0.0
         for _, w in rows._map(_block_info):
@@ -710,7 +736,20 @@ def predict_dask(model, X, method):
     else:
         dtype, one_d = np.dtype(np.float64), method == "decision_function" and binary
     if one_d:
-        return X.map_blocks(_predict_block, model, method, dtype=dtype, drop_axis=1,
-                            chunks=(X.chunks[0],), meta=np.empty((0,), dtype=dtype))
-    return X.map_blocks(_predict_block, model, method, dtype=dtype, chunks=(X.chunks[0], (K,)),
-                        meta=np.empty((0, 0), dtype=dtype))
+        return X.map_blocks(
+            _predict_block,
+            model,
+            method,
+            dtype=dtype,
+            drop_axis=1,
+            chunks=(X.chunks[0],),
+            meta=np.empty((0,), dtype=dtype),
+        )
+    return X.map_blocks(
+        _predict_block,
+        model,
+        method,
+        dtype=dtype,
+        chunks=(X.chunks[0], (K,)),
+        meta=np.empty((0, 0), dtype=dtype),
+    )

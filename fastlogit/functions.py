@@ -40,9 +40,20 @@ from .matrix import (
 )
 
 __all__ = [
-    "sigmoid", "log_sigmoid", "log1pexp", "logsumexp", "softmax", "log_softmax",
-    "binary_loss_grad", "multinomial_loss_grad", "binary_hessp", "multinomial_hessp",
-    "binary_hessian", "multinomial_hessian", "binary_predict_raw", "multinomial_predict_raw",
+    "sigmoid",
+    "log_sigmoid",
+    "log1pexp",
+    "logsumexp",
+    "softmax",
+    "log_softmax",
+    "binary_loss_grad",
+    "multinomial_loss_grad",
+    "binary_hessp",
+    "multinomial_hessp",
+    "binary_hessian",
+    "multinomial_hessian",
+    "binary_predict_raw",
+    "multinomial_predict_raw",
 ]
 
 
@@ -247,6 +258,7 @@ def binary_loss_grad(X, y, coef, intercept=0.0, sample_weight=None, reduction="m
     grad = grad * scale
     return loss * scale, grad[:-1], float(grad[-1])
 
+
 def multinomial_loss_grad(X, y, coef, intercept=None, sample_weight=None, reduction="mean", n_threads=None):
     """Softmax (multinomial) log-loss and its gradient in one pass over ``X``.
 
@@ -275,7 +287,10 @@ def multinomial_loss_grad(X, y, coef, intercept=None, sample_weight=None, reduct
     grad = grad * scale
     return loss * scale, grad[:, :d], grad[:, d]
 
-def binary_hessp(X, coef, intercept, vec_coef, vec_intercept=0.0, sample_weight=None, reduction="mean", n_threads=None):
+
+def binary_hessp(
+    X, coef, intercept, vec_coef, vec_intercept=0.0, sample_weight=None, reduction="mean", n_threads=None
+):
     """Hessian of the binary log-loss at (coef, intercept) times (vec_coef, vec_intercept).
 
     ``H = [X, 1].T @ diag(s * p * (1 - p)) @ [X, 1]`` (reduced as in
@@ -291,7 +306,10 @@ def binary_hessp(X, coef, intercept, vec_coef, vec_intercept=0.0, sample_weight=
     hv = hv * scale
     return hv[:d], float(hv[d])
 
-def multinomial_hessp(X, coef, intercept, vec_coef, vec_intercept=None, sample_weight=None, reduction="mean", n_threads=None):
+
+def multinomial_hessp(
+    X, coef, intercept, vec_coef, vec_intercept=None, sample_weight=None, reduction="mean", n_threads=None
+):
     """Hessian of the softmax log-loss at (coef, intercept) times (vec_coef, vec_intercept).
 
     One pass over ``X``; per row, class k gets ``s * p_k * (u_k - p.u) * [x, 1]``
@@ -307,6 +325,7 @@ def multinomial_hessp(X, coef, intercept, vec_coef, vec_intercept=None, sample_w
     hv = hv * scale
     return hv[:, :d], hv[:, d]
 
+
 def binary_hessian(X, coef, intercept=0.0, sample_weight=None, reduction="mean", n_threads=None):
     """The binary log-loss Hessian ``[X, 1].T @ diag(s * p * (1 - p)) @ [X, 1]``.
 
@@ -320,8 +339,8 @@ def binary_hessian(X, coef, intercept=0.0, sample_weight=None, reduction="mean",
     check_finite(X)  # before the BLAS products (an O(n d) scan next to their O(n d^2))
     return binary_hessian_sum(X, w, b, sw) * scale
 
-def multinomial_hessian(X, coef, intercept=None, sample_weight=None, reduction="mean",
-                        n_threads=None):
+
+def multinomial_hessian(X, coef, intercept=None, sample_weight=None, reduction="mean", n_threads=None):
     """The softmax log-loss Hessian, float64 (K (d + 1), K (d + 1)), class-major.
 
     Entry ``k * (d + 1) + j`` is class k's coefficient j (``j = d``: its
@@ -332,15 +351,16 @@ def multinomial_hessian(X, coef, intercept=None, sample_weight=None, reduction="
     ``n_threads``, set the parallelism); extra memory O(HESSIAN_BLOCK * K
     + (K d)**2), independent of n.  What :mod:`fastlogit.inference` uses.
     """
-    X, W, b, sw, scale, _ = _multinomial_inputs(X, coef, intercept, sample_weight, reduction,
-                                                n_threads)
+    X, W, b, sw, scale, _ = _multinomial_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
     check_finite(X)  # before the BLAS products (an O(n d) scan next to their O(n K^2 d^2))
     return multinomial_hessian_sum(X, W, b, sw) * scale
+
 
 def binary_predict_raw(X, coef, intercept=0.0, n_threads=None):
     """Decision function ``X @ coef + intercept``: (n,) float64."""
     X, w, b, _, _, T = _binary_inputs(X, coef, intercept, None, "sum", n_threads)
     return predict_raw(X, w, b, T)
+
 
 def multinomial_predict_raw(X, coef, intercept=None, n_threads=None):
     """Decision function ``X @ coef.T + intercept``: (n, K) float64."""

@@ -67,8 +67,17 @@ AFFECTED_TOL = 1e-8
 #: Separation test: the log-likelihood at the fitted parameters times this.
 SEPARATION_SCALE = 1e3
 
-COLUMNS = ["coef", "std_err", "z", "p_value", "ci_lower", "ci_upper",
-           "odds_ratio", "odds_ratio_lower", "odds_ratio_upper"]
+COLUMNS = [
+    "coef",
+    "std_err",
+    "z",
+    "p_value",
+    "ci_lower",
+    "ci_upper",
+    "odds_ratio",
+    "odds_ratio_lower",
+    "odds_ratio_upper",
+]
 
 
 class InferenceWarning(UserWarning):
@@ -94,8 +103,10 @@ def _parameter_index(objective):
     """
     d = objective.n_features
     m = d + 1
-    rows = [([k * m + d] if objective.fit_intercept else []) + list(range(k * m, k * m + d))
-            for k in range(objective.n_scores)]
+    rows = [
+        ([k * m + d] if objective.fit_intercept else []) + list(range(k * m, k * m + d))
+        for k in range(objective.n_scores)
+    ]
     return np.array(rows, dtype=np.intp)
 
 
@@ -198,8 +209,7 @@ def _collinear_directions(objective, index, scale, U_dropped):
     is flat only at the fit is carried by rows predicted with probability
     0 or 1 (separation).  One more Hessian pass, made only on this path.
     """
-    G0 = _information(objective, _data_hessian(objective, np.zeros(objective.n_params)), index,
-                      penalty=False)
+    G0 = _information(objective, _data_hessian(objective, np.zeros(objective.n_params)), index, penalty=False)
     R0 = G0 * scale[:, None] * scale[None, :]
     top = max(float(np.abs(np.linalg.eigvalsh(0.5 * (R0 + R0.T))).max()), np.finfo(float).tiny)
     q = np.einsum("ij,ik,kj->j", U_dropped, R0, U_dropped) / top
@@ -213,8 +223,18 @@ def _format_names(names, limit=8):
     return "[" + ", ".join(shown) + "]"
 
 
-def compute_inference(objective, coef, intercept, *, alpha=0.05, feature_names=None, classes=None,
-                      intercept_name="const"):
+def compute_inference(
+    objective,
+    coef,
+    intercept,
+    *,
+    alpha=0.05,
+    feature_names=None,
+    classes=None,
+    intercept_name="const",
+    converged=None,
+    n_iter=None,
+):
     """Inference for the fitted ``(coef, intercept)`` on the data of ``objective``.
 
     Parameters
@@ -228,11 +248,15 @@ def compute_inference(objective, coef, intercept, *, alpha=0.05, feature_names=N
     feature_names : d names, or None (``x1 .. xd``).
     classes : the K class labels, or None (``0 .. K-1``).
     intercept_name : the intercept's row name.
+    converged, n_iter : whether the fit met its stopping rule, and its
+        iterations (None: not known, e.g. coefficients from elsewhere).
 
     Returns
     -------
-    :class:`InferenceResult`.  Warns :class:`InferenceWarning` when the
-    information is singular or near-singular, or the classes are separated.
+    :class:`InferenceResult`.  Warns :class:`InferenceWarning` when the fit
+    did not converge (the coefficients are then not the estimate these
+    standard errors describe), when the information is singular or
+    near-singular, or when the classes are separated.
     """
     alpha = check_alpha(alpha)
     if objective.l1_strength:
@@ -266,17 +290,23 @@ def compute_inference(objective, coef, intercept, *, alpha=0.05, feature_names=N
     H = _data_hessian(objective, x)
     G = _information(objective, H, index)
     m = G.shape[0]
-    labels = [(None if objective.binary else classes[k + 1], name)
-              for k in range(n_eq) for name in names]
+    labels = [(None if objective.binary else classes[k + 1], name) for k in range(n_eq) for name in names]
 
     scale, lam, U, zero_diag = _scaled_eigen(G)
     messages = []
+    if converged is False:
+        messages.append(
+            f"the fit did not converge ({n_iter} iterations, its stopping rule not met): the "
+            "coefficients are not the maximum (penalized) likelihood estimate, so these standard "
+            "errors, p-values and intervals do not describe it; refit with a larger max_iter (or "
+            "solver='newton') before reading them"
+        )
     lam_max = float(lam.max()) if lam.size else 0.0
     keep = lam > SINGULAR_RTOL * lam_max if lam_max > 0 else np.zeros(lam.size, dtype=bool)
     lam_min = float(lam.min()) if lam.size else 0.0
     condition = lam_max / lam_min if lam_min > 0 else math.inf
     U_keep, U_drop = U[:, keep], U[:, ~keep]
-    affected = zero_diag | ((U_drop ** 2).sum(axis=1) > AFFECTED_TOL)
+    affected = zero_diag | ((U_drop**2).sum(axis=1) > AFFECTED_TOL)
     rank = int(keep.sum())
     cov = (U_keep / lam[keep]) @ U_keep.T * scale[:, None] * scale[None, :]
 
@@ -288,8 +318,9 @@ def compute_inference(objective, coef, intercept, *, alpha=0.05, feature_names=N
             if collinear.all():
                 cause = f": columns {_format_names(_feature_set(labels, affected))} look collinear"
             elif not collinear.any():
-                cause = (": separation? the rows that carry these directions are predicted with "
-                         "probability 0 or 1")
+                cause = (
+                    ": separation? the rows that carry these directions are predicted with probability 0 or 1"
+                )
             else:
                 cause = ": collinear columns and separation"
         elif zero_diag.any():
@@ -339,13 +370,27 @@ def compute_inference(objective, coef, intercept, *, alpha=0.05, feature_names=N
         z=z[0] if objective.binary else z,
         p_value=p_value[0] if objective.binary else p_value,
         conf_int=ci[0] if objective.binary else ci,
-        cov=cov, parameter_names=names, classes=classes, binary=objective.binary,
-        log_likelihood=ll, null_log_likelihood=ll_null, n_obs=S, n_params=rank,
-        df_model=df_model, df_resid=S - rank, llr=llr,
+        cov=cov,
+        parameter_names=names,
+        classes=classes,
+        binary=objective.binary,
+        log_likelihood=ll,
+        null_log_likelihood=ll_null,
+        n_obs=S,
+        n_params=rank,
+        df_model=df_model,
+        df_resid=S - rank,
+        llr=llr,
         llr_p_value=float(chi2.sf(llr, df_model)) if df_model > 0 else math.nan,
-        alpha=alpha, C=objective.C, penalized=bool(objective.l2_strength),
-        condition_number=condition, singular=affected.reshape(n_eq, p)[0] if objective.binary
-        else affected.reshape(n_eq, p), warnings=messages, class_weight_sums=sums,
+        alpha=alpha,
+        C=objective.C,
+        penalized=bool(objective.l2_strength),
+        condition_number=condition,
+        singular=affected.reshape(n_eq, p)[0] if objective.binary else affected.reshape(n_eq, p),
+        warnings=messages,
+        class_weight_sums=sums,
+        converged=converged,
+        n_iter=n_iter,
     )
 
 
@@ -382,14 +427,43 @@ class InferenceResult:
         parameters (rank of the information).  df_model, df_resid.
     penalized : bool; C : the model's C.  covariance_type : "nonrobust".
     warnings : the messages warned (also shown by :meth:`summary`).
+    converged : whether the fit met its stopping rule (None: not known);
+        n_iter : its iterations.  A fit that did not converge warns, and the
+        summary says "Converged: no".
     """
 
     covariance_type = "nonrobust"
 
-    def __init__(self, *, coef, std_err, z, p_value, conf_int, cov, parameter_names, classes,
-                 binary, log_likelihood, null_log_likelihood, n_obs, n_params, df_model, df_resid,
-                 llr, llr_p_value, alpha, C, penalized, condition_number, singular, warnings,
-                 class_weight_sums):
+    def __init__(
+        self,
+        *,
+        coef,
+        std_err,
+        z,
+        p_value,
+        conf_int,
+        cov,
+        parameter_names,
+        classes,
+        binary,
+        log_likelihood,
+        null_log_likelihood,
+        n_obs,
+        n_params,
+        df_model,
+        df_resid,
+        llr,
+        llr_p_value,
+        alpha,
+        C,
+        penalized,
+        condition_number,
+        singular,
+        warnings,
+        class_weight_sums,
+        converged=None,
+        n_iter=None,
+    ):
         self.coef = coef
         self.std_err = std_err
         self.z = z
@@ -414,6 +488,8 @@ class InferenceResult:
         self.singular = singular
         self.warnings = list(warnings)
         self.class_weight_sums = class_weight_sums
+        self.converged = None if converged is None else bool(converged)
+        self.n_iter = None if n_iter is None else int(n_iter)
 
     @property
     def reference_class(self):
@@ -486,6 +562,8 @@ class InferenceResult:
             ("Penalized:", penalty),
             ("Reference class:", "-" if self.binary else str(self.reference_class)),
             ("Covariance Type:", self.covariance_type),
+            ("Converged:", {None: "-", True: "yes", False: "no"}[self.converged]),
+            ("No. Iterations:", "-" if self.n_iter is None else str(self.n_iter)),
             ("AIC:", f"{self.aic:.6g}"),
         ]
         right = [
@@ -496,17 +574,17 @@ class InferenceResult:
             ("Log-Likelihood:", f"{self.log_likelihood:.5g}"),
             ("LL-Null:", f"{self.null_log_likelihood:.5g}"),
             ("LLR p-value:", f"{self.llr_p_value:.4g}"),
+            ("BIC:", f"{self.bic:.6g}"),
+            ("Condition No.:", f"{self.condition_number:.3g}"),
         ]
         lines = [f"{model} Regression Results (fastlogit)".center(width), "=" * width]
         for (lk, lv), (rk, rv) in zip(left, right):
             lines.append(f"{lk:<17}{lv:>21} {rk:<18}{rv:>21}")
-        lines.append(f"{'BIC:':<17}{self.bic:>21.6g} {'Condition No.:':<18}{self.condition_number:>21.3g}")
         nw = min(max(13, max(len(n) for n in self.parameter_names) + 1), 40)  # name column
         table = max(width, nw + 65)
         lines.append("=" * table)
         lo, hi = self.alpha / 2, 1 - self.alpha / 2
-        head = (f"{'coef':>10} {'std err':>10} {'z':>10} {'P>|z|':>10} "
-                f"{f'[{lo:g}':>11} {f'{hi:g}]':>11}")
+        head = f"{'coef':>10} {'std err':>10} {'z':>10} {'P>|z|':>10} {f'[{lo:g}':>11} {f'{hi:g}]':>11}"
         previous = None
         for i, (cls, name, c, se, z, p, a, b) in enumerate(self._rows()):
             if i == 0 or cls != previous:  # a new equation (softmax: one per class)
@@ -515,18 +593,23 @@ class InferenceResult:
                 lines.append(f"{'' if cls is None else f'y={cls}':<{nw}}" + head)
                 lines.append("-" * table)
                 previous = cls
-            lines.append(f"{name[:nw - 1]:<{nw}}" + " ".join(
-                _fmt(v, w) for v, w in ((c, 10), (se, 10), (z, 10), (p, 10), (a, 11), (b, 11))))
+            lines.append(
+                f"{name[: nw - 1]:<{nw}}"
+                + " ".join(_fmt(v, w) for v, w in ((c, 10), (se, 10), (z, 10), (p, 10), (a, 11), (b, 11)))
+            )
         lines.append("=" * table)
         notes = []
         if self.penalized:
-            notes.append(f"Penalized fit (L2, C={self.C:.6g}): standard errors from the inverse of "
-                         "the penalized information (Fisher information + I/C, intercepts "
-                         "unpenalized); estimates are shrunk toward 0, p-values approximate.")
+            notes.append(
+                f"Penalized fit (L2, C={self.C:.6g}): standard errors from the inverse of "
+                "the penalized information (Fisher information + I/C, intercepts "
+                "unpenalized); estimates are shrunk toward 0, p-values approximate."
+            )
         notes.extend(self.warnings)
         if not self.binary:
-            notes.append(f"Coefficients of each class minus those of the reference class "
-                         f"{self.reference_class}.")
+            notes.append(
+                f"Coefficients of each class minus those of the reference class {self.reference_class}."
+            )
         for i, note in enumerate(notes, 1):
             lines.append(f"[{i}] {note}")
         return "\n".join(lines)

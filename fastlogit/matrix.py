@@ -19,8 +19,8 @@ import numpy as np
 from .data import CHECK_CHUNK
 from .kernels import binary as _binary
 from .kernels import multinomial as _multinomial
-from .kernels.rows import ROW_BLOCK
 from .kernels import special as _special
+from .kernels.rows import ROW_BLOCK
 from .kernels.special import BINARY_CURVATURE_BOUND, softmax_rows_into
 
 #: Rows per block of the exact Hessians (a HESSIAN_BLOCK x d float64 temporary).
@@ -48,7 +48,6 @@ def select_features(X, features):
     return X
 
 
-
 def find_nonfinite(X):
     """``None``, or ``(row, column, "NaN" | "infinity")`` of the first non-finite entry of ``X``.
 
@@ -58,7 +57,7 @@ def find_nonfinite(X):
     """
     values = X if isinstance(X, np.ndarray) else X.data
     for lo in range(0, values.shape[0], CHECK_CHUNK):
-        chunk = values[lo:lo + CHECK_CHUNK]
+        chunk = values[lo : lo + CHECK_CHUNK]
         if not np.isfinite(chunk).all():
             # The error path only: locate the first offending entry.
             k = np.flatnonzero(~np.isfinite(chunk.reshape(-1)))[0]
@@ -159,8 +158,9 @@ class KernelCalls:
                 _binary.loss_grad(Xk, y, coef, intercept, sw, T, parts, self._binary_scratch)
                 total = parts.sum(axis=0)
                 return float(total[-1]), total[:-1]
-            _multinomial.loss_grad(Xk, y, coef, intercept, sw, T, self._parts, self._loss_parts,
-                                   self._loss_scratch)
+            _multinomial.loss_grad(
+                Xk, y, coef, intercept, sw, T, self._parts, self._loss_parts, self._loss_scratch
+            )
             return float(self._loss_parts.sum()), self._parts.sum(axis=0)
 
     def hessp(self, Xk, sw, coef, intercept, vec_coef, vec_intercept):
@@ -171,8 +171,9 @@ class KernelCalls:
                 parts = self._binary_hessp_parts
                 _binary.hessp(Xk, coef, intercept, vec_coef, vec_intercept, sw, T, parts)
                 return parts.sum(axis=0)
-            _multinomial.hessp(Xk, coef, intercept, vec_coef, vec_intercept, sw, T, self._parts,
-                               self._hessp_scratch)
+            _multinomial.hessp(
+                Xk, coef, intercept, vec_coef, vec_intercept, sw, T, self._parts, self._hessp_scratch
+            )
             return self._parts.sum(axis=0)
 
     def gram_matvec(self, Xk, sw, vec_coef, vec_intercept):
@@ -286,13 +287,13 @@ def multinomial_hessian_sum(X, W, b, sw):
                 c = -Ps[:, k] * Pb[:, l]
                 if k == l:
                     c += Ps[:, k]
-                add_weighted_gram(H[k * m:(k + 1) * m, l * m:(l + 1) * m], Xb, c)
+                add_weighted_gram(H[k * m : (k + 1) * m, l * m : (l + 1) * m], Xb, c)
     for k in range(K):
         for l in range(k, K):
-            blk = H[k * m:(k + 1) * m, l * m:(l + 1) * m]
+            blk = H[k * m : (k + 1) * m, l * m : (l + 1) * m]
             blk[d, :d] = blk[:d, d]
             if l != k:
-                H[l * m:(l + 1) * m, k * m:(k + 1) * m] = blk.T
+                H[l * m : (l + 1) * m, k * m : (k + 1) * m] = blk.T
     return H
 
 

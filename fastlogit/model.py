@@ -122,6 +122,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     coef_ : float64 (1, d) for two classes, (K, d) for more.
     intercept_ : float64 (1,) or (K,); zeros without ``fit_intercept``.
     n_iter_ : int32 (1,), iterations (epochs) run.
+    converged_ : bool, whether the solver met its stopping rule (``tol``;
+        SGD with ``tol=None``: ran its ``max_iter`` epochs).  False comes
+        with a ``ConvergenceWarning``, and :meth:`inference` then warns.
     n_features_in_ : int.  feature_names_in_ : (d,) object, for pandas input.
     loss_curve_ : list of float, the objective after each iteration
         (full-batch) or the training loss after each epoch (SGD).
@@ -149,10 +152,27 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    def __init__(self, C=1.0, l1_ratio=0.0, fit_intercept=True, solver="auto", class_weight=None,
-                 max_iter=100, tol=1e-4, batch_size=256, learning_rate="optimal", eta0=0.01,
-                 average=False, early_stopping=False, validation_fraction=0.1, n_iter_no_change=5,
-                 random_state=None, warm_start=False, n_threads=None, verbose=0):
+    def __init__(
+        self,
+        C=1.0,
+        l1_ratio=0.0,
+        fit_intercept=True,
+        solver="auto",
+        class_weight=None,
+        max_iter=100,
+        tol=1e-4,
+        batch_size=256,
+        learning_rate="optimal",
+        eta0=0.01,
+        average=False,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        random_state=None,
+        warm_start=False,
+        n_threads=None,
+        verbose=0,
+    ):
         self.C = C
         self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
@@ -247,8 +267,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------
 
-    def fit(self, X, y=None, sample_weight=None, *, classes=None, target=None, features=None,
-            weight=None):
+    def fit(self, X, y=None, sample_weight=None, *, classes=None, target=None, features=None, weight=None):
         """Fit the model.
 
         Parameters
@@ -288,20 +307,34 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self._check_params()
         if classes is not None:
             classes = as_classes(classes)
-        rows, classes, features = self._rows(X, y, sample_weight, classes=classes, for_fit=True,
-                                             target=target, features=features, weight=weight)
+        rows, classes, features = self._rows(
+            X,
+            y,
+            sample_weight,
+            classes=classes,
+            for_fit=True,
+            target=target,
+            features=features,
+            weight=weight,
+        )
         d = rows.n_features
         init = self._initial_coef(classes, d)
         solver = self._solver_for(d, len(classes), not rows.sparse)
         # Fitted attributes are set only once the solver has succeeded: a fit
         # that raises (e.g. on NaN in X) leaves a previous fit intact.
         if solver == "sgd":
-            res = self._run_sgd(rows, classes, init, state=None, max_iter=self.max_iter,
-                                tol=self.tol, early_stopping=self.early_stopping)
+            res = self._run_sgd(
+                rows,
+                classes,
+                init,
+                state=None,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                early_stopping=self.early_stopping,
+            )
             self._store_sgd(res, accumulate=False)
         else:
-            objective = Objective([rows], C=self.C, l1_ratio=self.l1_ratio,
-                                  fit_intercept=self.fit_intercept)
+            objective = Objective([rows], C=self.C, l1_ratio=self.l1_ratio, fit_intercept=self.fit_intercept)
             self._fit_objective(objective, solver, init)
             self._sgd_state = None  # a later partial_fit starts a fresh SGD from coef_
         if features is not None:
@@ -330,15 +363,25 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 )
             if any(v is not None for v in source_options.values()):
                 raise ValueError("target=, features=, weight= apply to Parquet data, not to dask arrays")
-            rows, classes = dask_rows(X, y, sample_weight, classes=classes,
-                                      class_weight=self.class_weight,
-                                      n_threads=1 if self.n_threads is None else self.n_threads)
+            rows, classes = dask_rows(
+                X,
+                y,
+                sample_weight,
+                classes=classes,
+                class_weight=self.class_weight,
+                n_threads=1 if self.n_threads is None else self.n_threads,
+            )
             names = getattr(X, "columns", None)
             return rows, np.asarray(classes), (rows.n_features, None if names is None else list(names))
         if is_chunked_input(X):
             source = as_chunk_source(X, y, sample_weight, **source_options)
-            rows = ChunkRows(source, classes=classes, class_weight=self.class_weight,
-                             n_threads=self.n_threads, progress=bool(self.verbose))
+            rows = ChunkRows(
+                source,
+                classes=classes,
+                class_weight=self.class_weight,
+                n_threads=self.n_threads,
+                progress=bool(self.verbose),
+            )
             return rows, rows.classes, (rows.n_features, getattr(source, "features", None))
         if for_fit:
             given = [k for k, v in dict(classes=classes, **source_options).items() if v is not None]
@@ -352,8 +395,15 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             # finiteness scan, as long as one fused pass (42 ms vs 30 ms at 1e6 x 100),
             # is skipped.  The SGD loop gets checked data.
             check_estimator_input(X)
-            X, y = validate_data(self, X, y, accept_sparse="csr", dtype=_KERNEL_DTYPES, order="C",
-                                 ensure_all_finite=self.solver == "sgd")
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                accept_sparse="csr",
+                dtype=_KERNEL_DTYPES,
+                order="C",
+                ensure_all_finite=self.solver == "sgd",
+            )
             check_classification_targets(y)
             classes, y_enc = np.unique(y, return_inverse=True)
             check_two_classes(classes)
@@ -394,12 +444,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def _fit_objective(self, objective, solver, init):
         x0 = objective.pack(*init) if init is not None else np.zeros(objective.n_params)
         with self._progress(solver) as callback:
-            res = FULL_BATCH_SOLVERS[solver](objective, x0, max_iter=self.max_iter, tol=self.tol,
-                                             callback=callback)
+            res = FULL_BATCH_SOLVERS[solver](
+                objective, x0, max_iter=self.max_iter, tol=self.tol, callback=callback
+            )
         if not res.converged:
             warnings.warn(res.message, ConvergenceWarning, stacklevel=3)
         self.coef_, self.intercept_ = objective.to_estimator(res.x)
         self.n_iter_ = np.array([res.n_iter], dtype=np.int32)
+        self.converged_ = bool(res.converged)
         self.loss_curve_ = list(res.loss_curve)
 
     @contextmanager
@@ -438,18 +490,33 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             n_scores = 1 if len(classes) == 2 else len(classes)
             coef, intercept = np.zeros((n_scores, rows.n_features)), np.zeros(n_scores)
         return fit_sgd(
-            data, y_enc, sw, len(classes), C=self.C, l1_ratio=self.l1_ratio,
-            fit_intercept=self.fit_intercept, batch_size=self.batch_size,
-            learning_rate=self.learning_rate, eta0=self.eta0, average=self.average,
-            early_stopping=early_stopping, validation_fraction=self.validation_fraction,
-            n_iter_no_change=self.n_iter_no_change, tol=tol, max_iter=max_iter,
-            random_state=self.random_state, coef=coef, intercept=intercept, state=state,
+            data,
+            y_enc,
+            sw,
+            len(classes),
+            C=self.C,
+            l1_ratio=self.l1_ratio,
+            fit_intercept=self.fit_intercept,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            eta0=self.eta0,
+            average=self.average,
+            early_stopping=early_stopping,
+            validation_fraction=self.validation_fraction,
+            n_iter_no_change=self.n_iter_no_change,
+            tol=tol,
+            max_iter=max_iter,
+            random_state=self.random_state,
+            coef=coef,
+            intercept=intercept,
+            state=state,
             verbose=self.verbose,
         )
 
     def _store_sgd(self, res, accumulate):
         self.coef_ = np.array(res.coef, dtype=np.float64)
         self.intercept_ = np.array(res.intercept, dtype=np.float64)
+        self.converged_ = bool(res.converged)
         self._sgd_state = res.state
         previous = int(self.n_iter_[0]) if accumulate and hasattr(self, "n_iter_") else 0
         self.n_iter_ = np.array([previous + int(res.n_iter)], dtype=np.int32)
@@ -460,7 +527,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 f"sgd ran max_iter={self.max_iter} epochs without meeting its stopping rule "
                 f"(tol={self.tol}); increase max_iter, scale the data (e.g. StandardScaler), or "
                 "change learning_rate/eta0",
-                ConvergenceWarning, stacklevel=3,
+                ConvergenceWarning,
+                stacklevel=3,
             )
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -499,8 +567,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 "classes=classes, y=y)))"
             )
         check_estimator_input(X)
-        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=_KERNEL_DTYPES, order="C",
-                             reset=first)
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=_KERNEL_DTYPES, order="C", reset=first)
         check_classification_targets(y)
         known = classes if first else self.classes_
         y_enc = self._encode(y, known, X.shape[0])
@@ -510,8 +577,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             init, state = None, None
         else:
             init, state = (self.coef_, self.intercept_), getattr(self, "_sgd_state", None)
-        res = self._run_sgd(rows, known, init, state=state, max_iter=1, tol=None,
-                            early_stopping=False)
+        res = self._run_sgd(rows, known, init, state=state, max_iter=1, tol=None, early_stopping=False)
         self.classes_, self.solver_ = known, "sgd"
         self._store_sgd(res, accumulate=not first)
         return self
@@ -528,8 +594,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         (``source_options``: Parquet's ``target``, ``features``, ``weight``).
         """
         check_is_fitted(self)
-        rows, _, _ = self._rows(X, y, sample_weight, classes=self.classes_, for_fit=False,
-                                **source_options)
+        rows, _, _ = self._rows(X, y, sample_weight, classes=self.classes_, for_fit=False, **source_options)
         if rows.n_features != self.n_features_in_:
             raise ValueError(
                 f"X has {rows.n_features} features, but {type(self).__name__} is expecting "
@@ -615,19 +680,27 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         ``MNLogit`` (softmax: each class against ``classes_[0]``); L2 fits
         use the penalized information (labelled so); L1 or elastic-net
         fits raise ``ValueError``.  Warns
-        :class:`fastlogit.inference.InferenceWarning` (NaN standard errors)
-        for singular information or separated classes.
+        :class:`fastlogit.inference.InferenceWarning` when the fit did not
+        converge (``converged_`` False: the summary then says "Converged:
+        no"), and (NaN standard errors) for singular information or
+        separated classes.
         """
         from .inference import check_alpha, compute_inference
 
         alpha = check_alpha(alpha)
         objective = self._objective_for(X, y, sample_weight, **source_options)
-        return compute_inference(objective, self.coef_, self.intercept_, alpha=alpha,
-                                 feature_names=getattr(self, "feature_names_in_", None),
-                                 classes=self.classes_)
+        return compute_inference(
+            objective,
+            self.coef_,
+            self.intercept_,
+            alpha=alpha,
+            feature_names=getattr(self, "feature_names_in_", None),
+            classes=self.classes_,
+            converged=getattr(self, "converged_", None),
+            n_iter=int(self.n_iter_[0]),
+        )
 
 
 def _is_dask(X):
     """Whether X is a dask collection (checked without importing dask)."""
     return type(X).__module__.partition(".")[0] in ("dask", "dask_expr")
-

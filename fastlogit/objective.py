@@ -103,8 +103,9 @@ class Objective:
         self._zero_intercept = 0.0 if self.binary else np.zeros(self.n_scores)
 
     @classmethod
-    def from_arrays(cls, X, y, sample_weight=None, *, n_classes=2, C=1.0, l1_ratio=0.0,
-                    fit_intercept=True, n_threads=None):
+    def from_arrays(
+        cls, X, y, sample_weight=None, *, n_classes=2, C=1.0, l1_ratio=0.0, fit_intercept=True, n_threads=None
+    ):
         """The objective of one in-memory data set (see :class:`ArrayRows`)."""
         rows = ArrayRows(X, y, sample_weight, n_classes, n_threads)
         return cls([rows], C=C, l1_ratio=l1_ratio, fit_intercept=fit_intercept)
@@ -119,7 +120,7 @@ class Objective:
             intercept = float(x[-1]) if self.fit_intercept else 0.0
         else:
             coef = x[: self.n_coef].reshape(self.n_scores, self.n_features)
-            intercept = x[self.n_coef:] if self.fit_intercept else self._zero_intercept
+            intercept = x[self.n_coef :] if self.fit_intercept else self._zero_intercept
         return coef, intercept
 
     def pack(self, coef, intercept=None):
@@ -128,7 +129,7 @@ class Objective:
         x = np.zeros(self.n_params)
         x[: self.n_coef] = np.ravel(coef)
         if self.fit_intercept and intercept is not None:
-            x[self.n_coef:] = np.ravel(intercept)
+            x[self.n_coef :] = np.ravel(intercept)
         return x
 
     def to_estimator(self, x):
@@ -229,8 +230,9 @@ class Objective:
             w = x[: self.n_coef]
             gw = grad[: self.n_coef]
             lam = self.l1_strength
-            g[: self.n_coef] = np.where(w != 0, np.abs(gw + lam * np.sign(w)),
-                                        np.maximum(np.abs(gw) - lam, 0.0))
+            g[: self.n_coef] = np.where(
+                w != 0, np.abs(gw + lam * np.sign(w)), np.maximum(np.abs(gw) - lam, 0.0)
+            )
         return float(g.max()) if g.size else 0.0
 
     # -- second order ---------------------------------------------------------
@@ -273,8 +275,11 @@ class Objective:
             # Class-major (k (d + 1) + j) -> [W.ravel(), b]; the intercepts dropped without one.
             K, d = self.n_scores, self.n_features
             order = np.arange(K * (d + 1)).reshape(K, d + 1)
-            order = np.concatenate([order[:, :d].ravel(), order[:, d]]) if self.fit_intercept \
+            order = (
+                np.concatenate([order[:, :d].ravel(), order[:, d]])
+                if self.fit_intercept
                 else order[:, :d].ravel()
+            )
             H = np.ascontiguousarray(H[np.ix_(order, order)])
         elif not self.fit_intercept:
             H = np.ascontiguousarray(H[:-1, :-1])
@@ -325,8 +330,12 @@ class Objective:
         keeps its strength (``C`` and the weight sum are unchanged).  Used by
         the proximal solver's working sets; a copy of those columns.
         """
-        return Objective([source.select_features(features) for source in self.sources],
-                         C=self.C, l1_ratio=self.l1_ratio, fit_intercept=self.fit_intercept)
+        return Objective(
+            [source.select_features(features) for source in self.sources],
+            C=self.C,
+            l1_ratio=self.l1_ratio,
+            fit_intercept=self.fit_intercept,
+        )
 
     def feature_index(self, features):
         """Positions in ``x`` of the coefficients of ``features`` (all classes) and of the intercepts.

@@ -12,9 +12,19 @@ import scipy.sparse
 from .data import as_float_array, check_axis, check_reduction
 
 __all__ = [
-    "sigmoid", "log_sigmoid", "log1pexp", "logsumexp", "softmax", "log_softmax",
-    "binary_loss_grad", "multinomial_loss_grad", "binary_hessp", "multinomial_hessp",
-    "binary_hessian", "binary_predict_raw", "multinomial_predict_raw",
+    "sigmoid",
+    "log_sigmoid",
+    "log1pexp",
+    "logsumexp",
+    "softmax",
+    "log_softmax",
+    "binary_loss_grad",
+    "multinomial_loss_grad",
+    "binary_hessp",
+    "multinomial_hessp",
+    "binary_hessian",
+    "binary_predict_raw",
+    "multinomial_predict_raw",
 ]
 
 
@@ -149,8 +159,7 @@ def _xt_dot(X, r):
     return np.asarray(X.T @ r, dtype=np.float64)
 
 
-def binary_loss_grad(X, y, coef, intercept=0.0, sample_weight=None, reduction="mean",
-                     n_threads=None):
+def binary_loss_grad(X, y, coef, intercept=0.0, sample_weight=None, reduction="mean", n_threads=None):
     """Reference binary log-loss and its gradient.
 
     ``X`` (n, d) dense or CSR, ``y`` (n,) labels in {0, 1} of any numeric
@@ -171,8 +180,7 @@ def binary_loss_grad(X, y, coef, intercept=0.0, sample_weight=None, reduction="m
     return float(loss), _xt_dot(X, r), float(np.sum(r))
 
 
-def multinomial_loss_grad(X, y, coef, intercept=None, sample_weight=None, reduction="mean",
-                          n_threads=None):
+def multinomial_loss_grad(X, y, coef, intercept=None, sample_weight=None, reduction="mean", n_threads=None):
     """Reference multinomial (softmax) log-loss and its gradient.
 
     ``X`` (n, d) dense or CSR, ``y`` (n,) integer class indices in
@@ -200,8 +208,9 @@ def _binary_curvature(X, coef, intercept, sample_weight, reduction):
     return _row_weights(sample_weight, z.shape[0], reduction) * sigmoid(z) * sigmoid(-z)
 
 
-def binary_hessp(X, coef, intercept, vec_coef, vec_intercept=0.0, sample_weight=None,
-                 reduction="mean", n_threads=None):
+def binary_hessp(
+    X, coef, intercept, vec_coef, vec_intercept=0.0, sample_weight=None, reduction="mean", n_threads=None
+):
     """Reference product of the binary log-loss Hessian with a vector.
 
     The Hessian at ``(coef, intercept)`` times ``(vec_coef, vec_intercept)``
@@ -216,8 +225,9 @@ def binary_hessp(X, coef, intercept, vec_coef, vec_intercept=0.0, sample_weight=
     return _xt_dot(X, hu), float(np.sum(hu))
 
 
-def multinomial_hessp(X, coef, intercept, vec_coef, vec_intercept=None, sample_weight=None,
-                      reduction="mean", n_threads=None):
+def multinomial_hessp(
+    X, coef, intercept, vec_coef, vec_intercept=None, sample_weight=None, reduction="mean", n_threads=None
+):
     """Reference product of the multinomial log-loss Hessian with a vector.
 
     The Hessian at ``(coef (K, d), intercept (K,) or None)`` times
@@ -235,8 +245,7 @@ def multinomial_hessp(X, coef, intercept, vec_coef, vec_intercept=None, sample_w
     return _xt_dot(X, S).T, S.sum(axis=0)
 
 
-def binary_hessian(X, coef, intercept=0.0, sample_weight=None, reduction="mean",
-                   n_threads=None):
+def binary_hessian(X, coef, intercept=0.0, sample_weight=None, reduction="mean", n_threads=None):
     """Reference full Hessian of the binary log-loss, float64 (d + 1, d + 1).
 
     ``[X, 1].T @ diag(h) @ [X, 1]`` with ``h`` as in :func:`binary_hessp`;
@@ -250,8 +259,7 @@ def binary_hessian(X, coef, intercept=0.0, sample_weight=None, reduction="mean",
     return A.T @ (h[:, None] * A)
 
 
-def multinomial_hessian(X, coef, intercept=None, sample_weight=None, reduction="mean",
-                        n_threads=None):
+def multinomial_hessian(X, coef, intercept=None, sample_weight=None, reduction="mean", n_threads=None):
     """Reference full Hessian of the softmax log-loss, float64 (K (d + 1), K (d + 1)).
 
     Block ``(k, l)`` (rows ``k (d + 1) ...``, columns ``l (d + 1) ...``) is
@@ -271,7 +279,7 @@ def multinomial_hessian(X, coef, intercept=None, sample_weight=None, reduction="
     for k in range(K):
         for l in range(K):
             c = w * (P[:, k] * (k == l) - P[:, k] * P[:, l])
-            H[k * m:(k + 1) * m, l * m:(l + 1) * m] = A.T @ (c[:, None] * A)
+            H[k * m : (k + 1) * m, l * m : (l + 1) * m] = A.T @ (c[:, None] * A)
     return H
 
 
@@ -324,9 +332,29 @@ def sgd_shuffle(rows, state):
 _SCHEDULES = ("constant", "invscaling", "optimal", "adaptive", "adagrad")
 
 
-def sgd_epochs(X, y, sample_weight, n_classes, coef, intercept, *, n_epochs, batch_size,
-               learning_rate, eta0, power_t, alpha_opt, t0_opt, lam2, lam1, fit_intercept,
-               avg_start, sw_scale, seed, rows=None):
+def sgd_epochs(
+    X,
+    y,
+    sample_weight,
+    n_classes,
+    coef,
+    intercept,
+    *,
+    n_epochs,
+    batch_size,
+    learning_rate,
+    eta0,
+    power_t,
+    alpha_opt,
+    t0_opt,
+    lam2,
+    lam1,
+    fit_intercept,
+    avg_start,
+    sw_scale,
+    seed,
+    rows=None,
+):
     """``n_epochs`` epochs of minibatch SGD, as ``fastlogit._sgd`` runs them.
 
     X: (n, d) ndarray or CSR; y: class indices; coef: (n_w, d) start
@@ -359,7 +387,7 @@ def sgd_epochs(X, y, sample_weight, n_classes, coef, intercept, *, n_epochs, bat
         sgd_shuffle(order, state)
         loss_sum = 0.0
         for lo in range(0, order.shape[0], batch_size):
-            batch = order[lo:lo + batch_size]
+            batch = order[lo : lo + batch_size]
             m = batch.shape[0]
             Xb = X[batch]
             Xd = Xb.toarray() if sparse else np.asarray(Xb, dtype=np.float64)

@@ -36,7 +36,14 @@ from .data import (
     class_weights_from_counts,
     encode_labels,
 )
-from .matrix import KernelCalls, check_finite, kernel_view, n_entries, select_features, threads_for
+from .matrix import (
+    KernelCalls,
+    check_finite,
+    kernel_view,
+    n_entries,
+    select_features,
+    threads_for,
+)
 
 
 @runtime_checkable
@@ -141,8 +148,7 @@ class ArrayRows:
         Shapes as in :meth:`loss_grad` (the vector's like the parameters');
         returns float64 (d + 1,) or (K, d + 1).
         """
-        return self._calls.hessp(self.kernel_X, self.sample_weight, coef, intercept, vec_coef,
-                                 vec_intercept)
+        return self._calls.hessp(self.kernel_X, self.sample_weight, coef, intercept, vec_coef, vec_intercept)
 
     def hessian(self, coef, intercept):
         """Summed Hessian: float64 (d + 1, d + 1) binary, (K (d + 1), K (d + 1))
@@ -150,7 +156,8 @@ class ArrayRows:
         return self._calls.hessian(self.X, self.y, self.sample_weight, coef, intercept)
 
     def gram_matvec(self, vec_coef, vec_intercept):
-        """The weighted Gram matrix of ``[X, 1]`` times a vector (see :meth:`fastlogit.matrix.KernelCalls.gram_matvec`)."""
+        """The weighted Gram matrix of ``[X, 1]`` times a vector
+        (see :meth:`fastlogit.matrix.KernelCalls.gram_matvec`)."""
         return self._calls.gram_matvec(self.kernel_X, self.sample_weight, vec_coef, vec_intercept)
 
     def check_finite(self):
@@ -195,8 +202,11 @@ class ChunkRows:
     def __init__(self, source, *, classes=None, class_weight=None, n_threads=None, progress=False):
         self.source = source
         self.name = getattr(source, "name", "X")
-        self.random_access = (getattr(source, "random_access", True)
-                              and hasattr(source, "__len__") and hasattr(source, "__getitem__"))
+        self.random_access = (
+            getattr(source, "random_access", True)
+            and hasattr(source, "__len__")
+            and hasattr(source, "__getitem__")
+        )
         self.columns = None
         self.class_weight = class_weight
         self.progress = bool(progress)
@@ -281,7 +291,7 @@ class ChunkRows:
             )
         n = X.shape[0]
         y_name = f"y of chunk {i} of {self.name}"
-        y = as_label_vector(y, n, y_name, rows_of=f"the chunk's X")
+        y = as_label_vector(y, n, y_name, rows_of="the chunk's X")
         check_finite_labels(y, y_name)
         if y.dtype.kind == "O":
             y = y.astype(str) if all(isinstance(v, str) for v in y.tolist()) else y

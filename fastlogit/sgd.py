@@ -59,10 +59,10 @@ class SGDDivergenceError(FloatingPointError):
 
 @dataclass
 class SGDResult:
-    coef: np.ndarray          # (n_w, d) float64; n_w = 1 for the binary model
-    intercept: np.ndarray     # (n_w,) float64
-    n_iter: int               # epochs run by this call
-    loss_curve: list          # per epoch: mean training loss + penalty
+    coef: np.ndarray  # (n_w, d) float64; n_w = 1 for the binary model
+    intercept: np.ndarray  # (n_w,) float64
+    n_iter: int  # epochs run by this call
+    loss_curve: list  # per epoch: mean training loss + penalty
     converged: bool
     state: "SGDState"
 
@@ -73,7 +73,7 @@ class SGDState:
 
     arrays: dict
     scalars: np.ndarray
-    rng: np.ndarray           # (1,) uint64: the loop's SplitMix64 state
+    rng: np.ndarray  # (1,) uint64: the loop's SplitMix64 state
     config: dict
     weight_seen: float = 0.0  # sum of sample weights over all calls
     epochs: int = 0
@@ -81,8 +81,7 @@ class SGDState:
 
     def copy_arrays(self):
         """(arrays, scalars) to restore after a failed epoch; scratch is shared."""
-        return ({k: a if k in SCRATCH else a.copy() for k, a in self.arrays.items()},
-                self.scalars.copy())
+        return ({k: a if k in SCRATCH else a.copy() for k, a in self.arrays.items()}, self.scalars.copy())
 
 
 #: State arrays that only hold a step's temporaries (nothing to save or restore).
@@ -95,8 +94,12 @@ def _new_state(n_w, d, multinomial, *, coef, intercept, eta0, seed):
     scalars = np.zeros(_sgd.N_SCALARS)
     scalars[_sgd.SCALE] = 1.0
     scalars[_sgd.ETA] = eta0
-    return SGDState(arrays={"coef": v, "intercept": b}, scalars=scalars,
-                    rng=np.array([seed], dtype=np.uint64), config={"multinomial": multinomial})
+    return SGDState(
+        arrays={"coef": v, "intercept": b},
+        scalars=scalars,
+        rng=np.array([seed], dtype=np.uint64),
+        config={"multinomial": multinomial},
+    )
 
 
 def _provide_arrays(state, *, batch_size, averaged, adagrad, l1, sparse):
@@ -131,7 +134,7 @@ def _mean_sq_row_norm(Xk, n):
     if isinstance(Xk, tuple):
         data, _, indptr = Xk
         rows = min(n, _NORM_SAMPLE)
-        head = data[:indptr[rows]].astype(np.float64)
+        head = data[: indptr[rows]].astype(np.float64)
         return float(np.dot(head, head)) / rows
     step = max(1, n // _NORM_SAMPLE)
     sample = np.asarray(Xk[::step], dtype=np.float64)
@@ -205,10 +208,31 @@ def _call(fn_dense, fn_csr, Xk, d, *args):
     return fn_dense(Xk, *args)
 
 
-def fit_sgd(Xk, y, sample_weight, n_classes, *, C, l1_ratio, fit_intercept, batch_size,
-            learning_rate, eta0, power_t=0.5, average, early_stopping, validation_fraction,
-            n_iter_no_change, tol, max_iter, random_state, coef=None, intercept=None,
-            state=None, verbose=0):
+def fit_sgd(
+    Xk,
+    y,
+    sample_weight,
+    n_classes,
+    *,
+    C,
+    l1_ratio,
+    fit_intercept,
+    batch_size,
+    learning_rate,
+    eta0,
+    power_t=0.5,
+    average,
+    early_stopping,
+    validation_fraction,
+    n_iter_no_change,
+    tol,
+    max_iter,
+    random_state,
+    coef=None,
+    intercept=None,
+    state=None,
+    verbose=0,
+):
     """Run up to ``max_iter`` epochs of minibatch SGD.
 
     Parameters
@@ -283,12 +307,16 @@ def fit_sgd(Xk, y, sample_weight, n_classes, *, C, l1_ratio, fit_intercept, batc
 
     if state is None:
         seed = _seed(random_state)
-        state = _new_state(n_w, d, multinomial, coef=coef, intercept=intercept, eta0=eta0,
-                           seed=seed)
+        state = _new_state(n_w, d, multinomial, coef=coef, intercept=intercept, eta0=eta0, seed=seed)
         state.extra["seed"] = seed
-    _provide_arrays(state, batch_size=batch_size, averaged=avg_start > 0,
-                    adagrad=learning_rate == "adagrad", l1=l1_ratio > 0 and not np.isinf(C),
-                    sparse=sparse)
+    _provide_arrays(
+        state,
+        batch_size=batch_size,
+        averaged=avg_start > 0,
+        adagrad=learning_rate == "adagrad",
+        l1=l1_ratio > 0 and not np.isinf(C),
+        sparse=sparse,
+    )
 
     if stream is not None:
         n_train, val = n, None
@@ -309,7 +337,7 @@ def fit_sgd(Xk, y, sample_weight, n_classes, *, C, l1_ratio, fit_intercept, batc
     cfg = state.config
     if "t0_opt" not in cfg:
         alpha = lam if lam > 0 else 1.0 / S
-        first_step = alpha ** -0.25
+        first_step = alpha**-0.25
         if stream is not None:
             _, first_Xk, _, _ = next(stream.chunks(weighted=False))
             row_norm = _mean_sq_row_norm(first_Xk, _rows(first_Xk))
@@ -322,10 +350,17 @@ def fit_sgd(Xk, y, sample_weight, n_classes, *, C, l1_ratio, fit_intercept, batc
         if 0.0 < smoothness < np.inf:
             first_step = min(first_step, 1.0 / smoothness)
         cfg.update(alpha_opt=alpha, t0_opt=1.0 / (alpha * first_step))
-    cfg.update(batch_size=int(batch_size), schedule=_sgd.SCHEDULES.index(learning_rate),
-               eta0=float(eta0), power_t=float(power_t), lam2=lam2, lam1=lam1,
-               fit_intercept=bool(fit_intercept), avg_start=avg_start,
-               sw_scale=n_train / S if weighted else 1.0)
+    cfg.update(
+        batch_size=int(batch_size),
+        schedule=_sgd.SCHEDULES.index(learning_rate),
+        eta0=float(eta0),
+        power_t=float(power_t),
+        lam2=lam2,
+        lam1=lam1,
+        fit_intercept=bool(fit_intercept),
+        avg_start=avg_start,
+        sw_scale=n_train / S if weighted else 1.0,
+    )
     if learning_rate != "adaptive" and learning_rate != "adagrad":
         state.scalars[_sgd.ETA] = eta0
 
@@ -352,8 +387,18 @@ def fit_sgd(Xk, y, sample_weight, n_classes, *, C, l1_ratio, fit_intercept, batc
             failed = False
             for Xc, yc, swc, orderc in parts:
                 for lo in range(0, orderc.shape[0], segment):
-                    out = _call(_sgd.epoch_dense, _sgd.epoch_csr, Xc, d, yc, swc,
-                                orderc[lo:lo + segment], state.arrays, state.scalars, cfg)
+                    out = _call(
+                        _sgd.epoch_dense,
+                        _sgd.epoch_csr,
+                        Xc,
+                        d,
+                        yc,
+                        swc,
+                        orderc[lo : lo + segment],
+                        state.arrays,
+                        state.scalars,
+                        cfg,
+                    )
                     loss_sum += out["loss_sum"]
                     if out["status"]:
                         failed = True
@@ -381,8 +426,9 @@ def fit_sgd(Xk, y, sample_weight, n_classes, *, C, l1_ratio, fit_intercept, batc
             epoch_loss = loss_sum / n_train + _penalty(coef_now, lam2, lam1)
             loss_curve.append(epoch_loss)
             if early_stopping:
-                total, weight = _call(_sgd.loss_dense, _sgd.loss_csr, Xk, d, y, sw, val,
-                                      np.ascontiguousarray(coef_now), b_now)
+                total, weight = _call(
+                    _sgd.loss_dense, _sgd.loss_csr, Xk, d, y, sw, val, np.ascontiguousarray(coef_now), b_now
+                )
                 score = total / weight
             else:
                 score = epoch_loss

@@ -142,7 +142,10 @@ def lbfgs(objective, x0, *, max_iter=100, tol=1e-4, callback=None):
 
     with _serial_blas():
         res = minimize(
-            objective.loss_grad, np.array(x0, dtype=np.float64), method="L-BFGS-B", jac=True,
+            objective.loss_grad,
+            np.array(x0, dtype=np.float64),
+            method="L-BFGS-B",
+            jac=True,
             callback=record,
             options={"maxiter": max_iter, "maxls": 50, "gtol": tol, "ftol": EPS},
         )
@@ -154,16 +157,22 @@ def lbfgs(objective, x0, *, max_iter=100, tol=1e-4, callback=None):
     grad_max = float(np.abs(res.jac).max()) if res.jac.size else 0.0
     converged = res.status == 0 and grad_max <= tol
     if res.status == 1:
-        message = (f"lbfgs reached max_iter={max_iter} iterations without max|grad| <= tol={tol}; "
-                   "increase max_iter, or scale the data (e.g. StandardScaler)")
+        message = (
+            f"lbfgs reached max_iter={max_iter} iterations without max|grad| <= tol={tol}; "
+            "increase max_iter, or scale the data (e.g. StandardScaler)"
+        )
     elif res.status == 0:
-        message = (f"lbfgs stopped after {res.nit} iterations with max|grad| = {grad_max:.3g} > "
-                   f"tol={tol}: the objective no longer changes in float64; use solver='newton' "
-                   "for a tolerance this tight, or raise tol")
+        message = (
+            f"lbfgs stopped after {res.nit} iterations with max|grad| = {grad_max:.3g} > "
+            f"tol={tol}: the objective no longer changes in float64; use solver='newton' "
+            "for a tolerance this tight, or raise tol"
+        )
     else:
-        message = (f"lbfgs stopped after {res.nit} iterations: {res.message}; the objective cannot "
-                   f"decrease further in float64, so tol={tol} may be too small (solver='newton' "
-                   "reaches tighter tolerances), or scale the data")
+        message = (
+            f"lbfgs stopped after {res.nit} iterations: {res.message}; the objective cannot "
+            f"decrease further in float64, so tol={tol} may be too small (solver='newton' "
+            "reaches tighter tolerances), or scale the data"
+        )
     return SolverResult(x, int(res.nit), converged, curve, message)
 
 
@@ -272,17 +281,21 @@ def newton(objective, x0, *, max_iter=100, tol=1e-4, callback=None, use_cholesky
             x_new, f_new, g_new, step = _armijo(objective, x, f, g, p)
         n_iter += 1
         if x_new is None:
-            message = (f"newton's line search found no decrease after {n_iter} steps (max|grad| = "
-                       f"{np.abs(g).max():.3g}); tol={tol} may be below what float64 resolves, "
-                       "or scale the data")
+            message = (
+                f"newton's line search found no decrease after {n_iter} steps (max|grad| = "
+                f"{np.abs(g).max():.3g}); tol={tol} may be below what float64 resolves, "
+                "or scale the data"
+            )
             break
         x, f, g = x_new, f_new, g_new
         curve.append(f)
         _notify(callback, n_iter, f)
         converged = objective.optimality(x, g) <= tol
     if not converged and not message:
-        message = (f"newton reached max_iter={max_iter} iterations without max|grad| <= tol={tol}; "
-                   "increase max_iter, or scale the data (e.g. StandardScaler)")
+        message = (
+            f"newton reached max_iter={max_iter} iterations without max|grad| <= tol={tol}; "
+            "increase max_iter, or scale the data (e.g. StandardScaler)"
+        )
     return SolverResult(x, n_iter, converged, curve, message)
 
 
@@ -319,7 +332,8 @@ def _fista(objective, x0, *, max_iter, tol, callback=None, start_iter=0):
         else:
             raise FloatingPointError(
                 f"proximal: no step length decreases the objective (value {f_y!r}); the data "
-                "or the starting point gives non-finite losses")
+                "or the starting point gives non-finite losses"
+            )
         F_new = f_new + objective.l1_penalty(x_new)
         curve.append(F_new)
         _notify(callback, start_iter + n_iter, F_new)
@@ -417,8 +431,9 @@ def _proximal(objective, x0, *, max_iter, tol, callback):
         index = objective.feature_index(features)
         # The subproblem is solved a little tighter than tol, so that the full
         # problem, whose other features it does not see, can meet tol.
-        res = _fista(sub, x[index], max_iter=max_iter - n_iter, tol=0.5 * tol,
-                     callback=callback, start_iter=n_iter)
+        res = _fista(
+            sub, x[index], max_iter=max_iter - n_iter, tol=0.5 * tol, callback=callback, start_iter=n_iter
+        )
         objective.n_passes += sub.n_passes
         n_iter += res.n_iter
         curve.extend(res.loss_curve)
@@ -429,14 +444,15 @@ def _proximal(objective, x0, *, max_iter, tol, callback):
             return SolverResult(x, n_iter, True, curve)
         if n_iter >= max_iter:
             return _proximal_result(SolverResult(x, n_iter, False, curve), max_iter, tol)
-    res = _fista(objective, x, max_iter=max_iter - n_iter, tol=tol, callback=callback,
-                 start_iter=n_iter)
+    res = _fista(objective, x, max_iter=max_iter - n_iter, tol=tol, callback=callback, start_iter=n_iter)
     res = SolverResult(res.x, n_iter + res.n_iter, res.converged, curve + res.loss_curve)
     return _proximal_result(res, max_iter, tol)
 
 
 def _proximal_result(res, max_iter, tol):
     if not res.converged:
-        res.message = (f"proximal reached max_iter={max_iter} iterations without reaching "
-                       f"tol={tol}; increase max_iter, or scale the data (e.g. StandardScaler)")
+        res.message = (
+            f"proximal reached max_iter={max_iter} iterations without reaching "
+            f"tol={tol}; increase max_iter, or scale the data (e.g. StandardScaler)"
+        )
     return res

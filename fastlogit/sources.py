@@ -172,7 +172,9 @@ def _check_unchanged(path, size):
     try:
         now = os.stat(path).st_size
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path!r} disappeared while being read (it was removed during the fit)") from None
+        raise FileNotFoundError(
+            f"{path!r} disappeared while being read (it was removed during the fit)"
+        ) from None
     if now != size:
         raise OSError(
             f"{path!r} changed size while being read ({size} bytes when the fit started, {now} now): "
@@ -200,9 +202,7 @@ class ParquetChunks(ChunkSource):
         try:
             import pyarrow.dataset as ds
         except ImportError:
-            raise ImportError(
-                'reading Parquet needs pyarrow: pip install "fastlogit[parquet]"'
-            ) from None
+            raise ImportError('reading Parquet needs pyarrow: pip install "fastlogit[parquet]"') from None
         self.path = os.fspath(path)
         if not os.path.exists(self.path):
             raise FileNotFoundError(f"no such Parquet file or directory: {self.path!r}")
@@ -222,7 +222,9 @@ class ParquetChunks(ChunkSource):
             features = list(features)
             missing = [c for c in features if c not in names]
             if missing:
-                raise ValueError(f"feature columns {missing} are not in {self.path!r}; its columns are {names}")
+                raise ValueError(
+                    f"feature columns {missing} are not in {self.path!r}; its columns are {names}"
+                )
         if not features:
             raise ValueError(f"{self.path!r} has no feature columns besides target={target!r}")
         for c in features:
@@ -231,8 +233,7 @@ class ParquetChunks(ChunkSource):
                 raise TypeError(f"feature column {c!r} of {self.path!r} must be numeric, got {kind}")
         self.target, self.features, self.weight = target, features, weight
         self._columns = features + [target] + ([weight] if weight is not None else [])
-        self._fragments = [rg for fragment in dataset.get_fragments()
-                           for rg in fragment.split_by_row_group()]
+        self._fragments = [rg for fragment in dataset.get_fragments() for rg in fragment.split_by_row_group()]
 
     @property
     def name(self):
@@ -313,8 +314,11 @@ def is_chunked_input(X):
         return True
     if isinstance(X, (np.ndarray, list, tuple)) or sp.issparse(X) or hasattr(X, "__array__"):
         # A list of (X, y) tuples is a chunk source; a list of rows is data.
-        return isinstance(X, (list, tuple)) and len(X) > 0 and all(
-            isinstance(c, tuple) and len(c) in (2, 3) and hasattr(c[0], "shape") for c in X)
+        return (
+            isinstance(X, (list, tuple))
+            and len(X) > 0
+            and all(isinstance(c, tuple) and len(c) in (2, 3) and hasattr(c[0], "shape") for c in X)
+        )
     return hasattr(X, "__iter__")
 
 
@@ -335,9 +339,7 @@ def as_chunk_source(X, y=None, sample_weight=None, *, target=None, features=None
                 raise ValueError("y is required with a .npy file of X (an array or a .npy path)")
             return npy_source(X, y, sample_weight)
         if target is None:
-            raise ValueError(
-                f"fitting the Parquet data {os.fspath(X)!r} needs target= (the label column)"
-            )
+            raise ValueError(f"fitting the Parquet data {os.fspath(X)!r} needs target= (the label column)")
         if y is not None or sample_weight is not None:
             raise ValueError("with Parquet data, name the columns: target= and weight=, not y/sample_weight")
         return ParquetChunks(X, target, features, weight)

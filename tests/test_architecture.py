@@ -41,8 +41,13 @@ LAYERS = {
 }
 
 #: Modules that import nothing of fastlogit: they see arrays and an Objective.
-LEAVES = ("fastlogit.data", "fastlogit.solvers", "fastlogit.inference", "fastlogit.kernels.special",
-          "fastlogit.kernels.rows")
+LEAVES = (
+    "fastlogit.data",
+    "fastlogit.solvers",
+    "fastlogit.inference",
+    "fastlogit.kernels.special",
+    "fastlogit.kernels.rows",
+)
 
 
 def module_name(path):
@@ -80,9 +85,11 @@ def internal_imports(path):
             # `from . import x` / `from .kernels import binary`: submodules.
             for alias in node.names:
                 candidate = f"{target}.{alias.name}"
-                if (PACKAGE.parent / candidate.replace(".", "/")).with_suffix(".py").exists() or \
-                        (PACKAGE.parent / candidate.replace(".", "/") / "__init__.py").exists() or \
-                        candidate == "fastlogit._sgd":
+                if (
+                    (PACKAGE.parent / candidate.replace(".", "/")).with_suffix(".py").exists()
+                    or (PACKAGE.parent / candidate.replace(".", "/") / "__init__.py").exists()
+                    or candidate == "fastlogit._sgd"
+                ):
                     found.add(candidate)
                 elif not node.module:
                     found.add(target)
@@ -102,9 +109,13 @@ def test_every_module_has_a_layer():
 def test_imports_run_down_the_layers(path):
     name = module_name(path)
     # (the bench package is the application on top: its modules use each other)
-    upward = sorted(dep for dep in internal_imports(path)
-                    if layer(dep) >= layer(name) and not dep.startswith(name + ".")
-                    and not (name.startswith("fastlogit.bench") and dep.startswith("fastlogit.bench")))
+    upward = sorted(
+        dep
+        for dep in internal_imports(path)
+        if layer(dep) >= layer(name)
+        and not dep.startswith(name + ".")
+        and not (name.startswith("fastlogit.bench") and dep.startswith("fastlogit.bench"))
+    )
     assert not upward, f"{name} (layer {layer(name)}) imports {upward} from its own layer or above"
 
 
@@ -115,9 +126,11 @@ def test_rules_solvers_and_inference_import_nothing_of_fastlogit(name):
 
 
 def test_nothing_inside_imports_the_public_facade():
-    importers = sorted(module_name(p) for p in SOURCES
-                       if "fastlogit.functions" in internal_imports(p)
-                       and module_name(p) != "fastlogit")
+    importers = sorted(
+        module_name(p)
+        for p in SOURCES
+        if "fastlogit.functions" in internal_imports(p) and module_name(p) != "fastlogit"
+    )
     assert importers == []
 
 

@@ -65,24 +65,35 @@ def with_bad(a, value, index):
 W1, WK = np.zeros(D), np.zeros((3, D))
 KERNEL_CALLS = {
     "binary_loss_grad": lambda X, y=None, sw=None: fastlogit.binary_loss_grad(
-        X, data()[1] if y is None else y, W1, 0.0, sample_weight=sw),
+        X, data()[1] if y is None else y, W1, 0.0, sample_weight=sw
+    ),
     "multinomial_loss_grad": lambda X, y=None, sw=None: fastlogit.multinomial_loss_grad(
-        X, data(k=3)[1] if y is None else y, WK, None, sample_weight=sw),
+        X, data(k=3)[1] if y is None else y, WK, None, sample_weight=sw
+    ),
     "binary_hessp": lambda X, y=None, sw=None: fastlogit.binary_hessp(
-        X, W1, 0.0, np.ones(D), 1.0, sample_weight=sw),
+        X, W1, 0.0, np.ones(D), 1.0, sample_weight=sw
+    ),
     "multinomial_hessp": lambda X, y=None, sw=None: fastlogit.multinomial_hessp(
-        X, WK, np.zeros(3), np.ones((3, D)), np.ones(3), sample_weight=sw),
+        X, WK, np.zeros(3), np.ones((3, D)), np.ones(3), sample_weight=sw
+    ),
     "binary_hessian": lambda X, y=None, sw=None: fastlogit.binary_hessian(X, W1, 0.0, sample_weight=sw),
     "binary_predict_raw": lambda X, y=None, sw=None: fastlogit.binary_predict_raw(X, W1, 0.0),
     "multinomial_predict_raw": lambda X, y=None, sw=None: fastlogit.multinomial_predict_raw(X, WK),
 }
 WITH_WEIGHTS = [k for k in KERNEL_CALLS if "predict" not in k]
 WITH_LABELS = ["binary_loss_grad", "multinomial_loss_grad"]
-ELEMENTWISE = [fastlogit.sigmoid, fastlogit.log_sigmoid, fastlogit.log1pexp,
-               fastlogit.logsumexp, fastlogit.softmax, fastlogit.log_softmax]
+ELEMENTWISE = [
+    fastlogit.sigmoid,
+    fastlogit.log_sigmoid,
+    fastlogit.log1pexp,
+    fastlogit.logsumexp,
+    fastlogit.softmax,
+    fastlogit.log_softmax,
+]
 
 
 # -- NaN / inf ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("bad, phrase", [(np.nan, "NaN"), (np.inf, "infinity"), (-np.inf, "infinity")])
@@ -112,9 +123,12 @@ def test_kernel_nonfinite_sample_weight(name, bad):
 
 # -- shapes ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", list(KERNEL_CALLS))
 def test_kernel_1d_X(name):
-    with pytest.raises(ValueError, match=r"X must be a 2-d array \(n_samples, n_features\), got shape \(40,\)"):
+    with pytest.raises(
+        ValueError, match=r"X must be a 2-d array \(n_samples, n_features\), got shape \(40,\)"
+    ):
         KERNEL_CALLS[name](data()[0][:, 0])
 
 
@@ -149,31 +163,79 @@ def test_kernel_all_zero_sample_weight(name):
         KERNEL_CALLS[name](data()[0], sw=np.zeros(N))
 
 
-@pytest.mark.parametrize("call, phrase", [
-    (lambda X: fastlogit.binary_loss_grad(X, data()[1], np.zeros(D + 1)), r"coef must have shape \(3,\), got \(4,\)"),
-    (lambda X: fastlogit.binary_loss_grad(X, data()[1], np.zeros((1, D))), r"coef must have shape \(3,\), got \(1, 3\)"),
-    (lambda X: fastlogit.binary_loss_grad(X, data()[1], W1, np.zeros(2)), "intercept must be a real number"),
-    (lambda X: fastlogit.binary_predict_raw(X, np.zeros(D - 1)), r"coef must have shape \(3,\), got \(2,\)"),
-    (lambda X: fastlogit.binary_hessp(X, W1, 0.0, np.ones(D + 1)), r"vec_coef must have shape \(3,\)"),
-    (lambda X: fastlogit.binary_hessian(X, np.zeros(D + 1)), r"coef must have shape \(3,\)"),
-    (lambda X: fastlogit.multinomial_loss_grad(X, data()[1], np.zeros(D)), r"coef must have shape \(n_classes, 3\), got \(3,\)"),
-    (lambda X: fastlogit.multinomial_loss_grad(X, data()[1], np.zeros((3, D + 1))), r"coef must have shape \(3, 3\), got \(3, 4\)"),
-    (lambda X: fastlogit.multinomial_loss_grad(X, data()[1], WK, np.zeros(2)), r"intercept must have shape \(3,\), got \(2,\)"),
-    (lambda X: fastlogit.multinomial_predict_raw(X, WK, np.zeros((3, 1))), r"intercept must have shape \(3,\), got \(3, 1\)"),
-    (lambda X: fastlogit.multinomial_hessp(X, WK, None, np.ones((2, D))), r"vec_coef must have shape \(3, 3\), got \(2, 3\)"),
-    (lambda X: fastlogit.multinomial_hessp(X, WK, None, np.ones((3, D)), np.ones(4)), r"vec_intercept must have shape \(3,\), got \(4,\)"),
-], ids=["bin-coef-long", "bin-coef-2d", "bin-intercept-vector", "bin-predict-coef", "bin-hessp-vec",
-        "bin-hessian-coef", "mult-coef-1d", "mult-coef-width", "mult-intercept", "mult-predict-intercept",
-        "mult-hessp-vec", "mult-hessp-vec-intercept"])
+@pytest.mark.parametrize(
+    "call, phrase",
+    [
+        (
+            lambda X: fastlogit.binary_loss_grad(X, data()[1], np.zeros(D + 1)),
+            r"coef must have shape \(3,\), got \(4,\)",
+        ),
+        (
+            lambda X: fastlogit.binary_loss_grad(X, data()[1], np.zeros((1, D))),
+            r"coef must have shape \(3,\), got \(1, 3\)",
+        ),
+        (
+            lambda X: fastlogit.binary_loss_grad(X, data()[1], W1, np.zeros(2)),
+            "intercept must be a real number",
+        ),
+        (
+            lambda X: fastlogit.binary_predict_raw(X, np.zeros(D - 1)),
+            r"coef must have shape \(3,\), got \(2,\)",
+        ),
+        (lambda X: fastlogit.binary_hessp(X, W1, 0.0, np.ones(D + 1)), r"vec_coef must have shape \(3,\)"),
+        (lambda X: fastlogit.binary_hessian(X, np.zeros(D + 1)), r"coef must have shape \(3,\)"),
+        (
+            lambda X: fastlogit.multinomial_loss_grad(X, data()[1], np.zeros(D)),
+            r"coef must have shape \(n_classes, 3\), got \(3,\)",
+        ),
+        (
+            lambda X: fastlogit.multinomial_loss_grad(X, data()[1], np.zeros((3, D + 1))),
+            r"coef must have shape \(3, 3\), got \(3, 4\)",
+        ),
+        (
+            lambda X: fastlogit.multinomial_loss_grad(X, data()[1], WK, np.zeros(2)),
+            r"intercept must have shape \(3,\), got \(2,\)",
+        ),
+        (
+            lambda X: fastlogit.multinomial_predict_raw(X, WK, np.zeros((3, 1))),
+            r"intercept must have shape \(3,\), got \(3, 1\)",
+        ),
+        (
+            lambda X: fastlogit.multinomial_hessp(X, WK, None, np.ones((2, D))),
+            r"vec_coef must have shape \(3, 3\), got \(2, 3\)",
+        ),
+        (
+            lambda X: fastlogit.multinomial_hessp(X, WK, None, np.ones((3, D)), np.ones(4)),
+            r"vec_intercept must have shape \(3,\), got \(4,\)",
+        ),
+    ],
+    ids=[
+        "bin-coef-long",
+        "bin-coef-2d",
+        "bin-intercept-vector",
+        "bin-predict-coef",
+        "bin-hessp-vec",
+        "bin-hessian-coef",
+        "mult-coef-1d",
+        "mult-coef-width",
+        "mult-intercept",
+        "mult-predict-intercept",
+        "mult-hessp-vec",
+        "mult-hessp-vec-intercept",
+    ],
+)
 def test_kernel_coef_or_intercept_of_wrong_shape(call, phrase):
     with pytest.raises((ValueError, TypeError), match=phrase):
         call(data()[0])
 
 
-@pytest.mark.parametrize("labels, phrase", [
-    ([0, 1, 3], r"y must hold class indices in \[0, 3\) for coef with 3 rows, got values in \[0, 3\]"),
-    ([-1, 0, 2], r"y must hold class indices in \[0, 3\) .* got values in \[-1, 2\]"),
-])
+@pytest.mark.parametrize(
+    "labels, phrase",
+    [
+        ([0, 1, 3], r"y must hold class indices in \[0, 3\) for coef with 3 rows, got values in \[0, 3\]"),
+        ([-1, 0, 2], r"y must hold class indices in \[0, 3\) .* got values in \[-1, 2\]"),
+    ],
+)
 def test_kernel_class_indices_out_of_range(labels, phrase):
     y = np.resize(np.array(labels), N)
     with pytest.raises(ValueError, match=phrase):
@@ -231,19 +293,24 @@ def test_kernel_bad_dtype_sample_weight(name):
         KERNEL_CALLS[name](data()[0], sw=np.ones(N).astype(object))
 
 
-@pytest.mark.parametrize("shape, phrase", [((0, D), r"\(0, 3\)"), ((N, 0), r"\(40, 0\)")], ids=["rows", "columns"])
+@pytest.mark.parametrize(
+    "shape, phrase", [((0, D), r"\(0, 3\)"), ((N, 0), r"\(40, 0\)")], ids=["rows", "columns"]
+)
 @pytest.mark.parametrize("name", list(KERNEL_CALLS))
 def test_kernel_empty_X(name, shape, phrase):
     X = np.zeros(shape)
-    coef_fix = {"binary_predict_raw": lambda: fastlogit.binary_predict_raw(X, np.zeros(shape[1])),
-                "multinomial_predict_raw": lambda: fastlogit.multinomial_predict_raw(X, np.zeros((3, shape[1])))}
+    coef_fix = {
+        "binary_predict_raw": lambda: fastlogit.binary_predict_raw(X, np.zeros(shape[1])),
+        "multinomial_predict_raw": lambda: fastlogit.multinomial_predict_raw(X, np.zeros((3, shape[1]))),
+    }
     call = coef_fix.get(name, lambda: KERNEL_CALLS[name](X, np.zeros(shape[0]), None))
     with pytest.raises(ValueError, match=rf"X is empty: shape {phrase}"):
         call()
 
 
-@pytest.mark.parametrize("func", [fastlogit.logsumexp, fastlogit.softmax, fastlogit.log_softmax],
-                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "func", [fastlogit.logsumexp, fastlogit.softmax, fastlogit.log_softmax], ids=lambda f: f.__name__
+)
 def test_special_bad_axis(func):
     with pytest.raises(ValueError, match="axis=2 is out of bounds for an array of dimension 2"):
         func(np.zeros((2, 3)), axis=2)
@@ -265,6 +332,7 @@ def test_kernel_bad_reduction_and_n_threads():
 # LogisticRegression: bad data
 # ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("bad, phrase", [(np.nan, "NaN"), (np.inf, "infinity"), (-np.inf, "infinity")])
 @pytest.mark.parametrize("params", SOLVERS)
@@ -285,7 +353,9 @@ def test_partial_fit_nonfinite_X(bad, phrase):
 
 
 @pytest.mark.parametrize("bad, phrase", [(np.nan, "NaN"), (np.inf, "infinity")])
-@pytest.mark.parametrize("method", ["predict", "predict_proba", "predict_log_proba", "decision_function", "score"])
+@pytest.mark.parametrize(
+    "method", ["predict", "predict_proba", "predict_log_proba", "decision_function", "score"]
+)
 def test_predict_nonfinite_X(method, bad, phrase):
     X, y = data()
     est = LogisticRegression().fit(X, y)
@@ -316,7 +386,9 @@ def test_fit_nonfinite_sample_weight(bad, phrase, partial):
 @pytest.mark.parametrize("params", SOLVERS)
 def test_fit_single_class(params):
     X, _ = data()
-    with pytest.raises(ValueError, match="needs samples of at least 2 classes .* contains only one class: .*'a'"):
+    with pytest.raises(
+        ValueError, match="needs samples of at least 2 classes .* contains only one class: .*'a'"
+    ):
         model(params).fit(X, np.full(N, "a"))
 
 
@@ -329,11 +401,16 @@ def test_fit_weights_leaving_a_single_class():
 @pytest.mark.parametrize("method", ["fit", "partial_fit", "predict", "predict_proba", "decision_function"])
 def test_1d_X(method):
     X, y = data()
-    est = LogisticRegression().fit(X, y) if method.startswith("predict") or method == "decision_function" \
+    est = (
+        LogisticRegression().fit(X, y)
+        if method.startswith("predict") or method == "decision_function"
         else LogisticRegression()
+    )
     kwargs = {"classes": [0, 1]} if method == "partial_fit" else {}
     args = (X[:, 0], y) if "fit" in method else (X[:, 0],)
-    with pytest.raises(ValueError, match=r"X must be a 2-d array \(n_samples, n_features\), got shape \(40,\)"):
+    with pytest.raises(
+        ValueError, match=r"X must be a 2-d array \(n_samples, n_features\), got shape \(40,\)"
+    ):
         getattr(est, method)(*args, **kwargs)
 
 
@@ -369,14 +446,20 @@ def test_length_mismatch_sample_weight(partial):
     X, y = data()
     kwargs = {"classes": [0, 1]} if partial else {}
     with pytest.raises(ValueError, match=r"sample_weight.shape == \(39,\), expected \(40,\)"):
-        getattr(LogisticRegression(), "partial_fit" if partial else "fit")(X, y, sample_weight=np.ones(N - 1), **kwargs)
+        getattr(LogisticRegression(), "partial_fit" if partial else "fit")(
+            X, y, sample_weight=np.ones(N - 1), **kwargs
+        )
 
 
 @pytest.mark.parametrize("partial", [False, True], ids=["fit", "partial_fit"])
-@pytest.mark.parametrize("sw, phrase", [
-    (with_bad(np.ones(N), -1.0, 2), "Negative values in data passed to `sample_weight`"),
-    (np.zeros(N), "(?i)sample weights must contain at least one non-zero number"),
-], ids=["negative", "all-zero"])
+@pytest.mark.parametrize(
+    "sw, phrase",
+    [
+        (with_bad(np.ones(N), -1.0, 2), "Negative values in data passed to `sample_weight`"),
+        (np.zeros(N), "(?i)sample weights must contain at least one non-zero number"),
+    ],
+    ids=["negative", "all-zero"],
+)
 def test_bad_sample_weight(sw, phrase, partial):
     X, y = data()
     kwargs = {"classes": [0, 1]} if partial else {}
@@ -384,15 +467,39 @@ def test_bad_sample_weight(sw, phrase, partial):
         getattr(LogisticRegression(), "partial_fit" if partial else "fit")(X, y, sample_weight=sw, **kwargs)
 
 
-@pytest.mark.parametrize("convert, exc, phrase", [
-    (lambda X: X.astype(str), TypeError, "X must hold real numbers, got dtype <U"),
-    (lambda X: X.astype(bytes), TypeError, "X must hold real numbers, got dtype |S"),
-    (lambda X: X.astype(complex), ValueError, "Complex data not supported: X has complex dtype complex128"),
-    (lambda X: (X * 1e9).astype("datetime64[ns]"), TypeError, "X must hold real numbers, got dtype datetime64"),
-    (lambda X: (X * 1e9).astype("timedelta64[ns]"), TypeError, "X must hold real numbers, got dtype timedelta64"),
-    (lambda X: np.where(X > 0, "a", "b").astype(object), ValueError, "could not convert string to float: '[ab]'"),
-    (lambda X: sp.csr_matrix(X.astype(complex)), ValueError, "Complex data not supported: X has complex dtype"),
-], ids=["string", "bytes", "complex", "datetime", "timedelta", "object-strings", "complex-csr"])
+@pytest.mark.parametrize(
+    "convert, exc, phrase",
+    [
+        (lambda X: X.astype(str), TypeError, "X must hold real numbers, got dtype <U"),
+        (lambda X: X.astype(bytes), TypeError, "X must hold real numbers, got dtype |S"),
+        (
+            lambda X: X.astype(complex),
+            ValueError,
+            "Complex data not supported: X has complex dtype complex128",
+        ),
+        (
+            lambda X: (X * 1e9).astype("datetime64[ns]"),
+            TypeError,
+            "X must hold real numbers, got dtype datetime64",
+        ),
+        (
+            lambda X: (X * 1e9).astype("timedelta64[ns]"),
+            TypeError,
+            "X must hold real numbers, got dtype timedelta64",
+        ),
+        (
+            lambda X: np.where(X > 0, "a", "b").astype(object),
+            ValueError,
+            "could not convert string to float: '[ab]'",
+        ),
+        (
+            lambda X: sp.csr_matrix(X.astype(complex)),
+            ValueError,
+            "Complex data not supported: X has complex dtype",
+        ),
+    ],
+    ids=["string", "bytes", "complex", "datetime", "timedelta", "object-strings", "complex-csr"],
+)
 @pytest.mark.parametrize("method", ["fit", "partial_fit", "predict"])
 def test_bad_dtype_X(method, convert, exc, phrase):
     X, y = data()
@@ -413,10 +520,14 @@ def test_pandas_bad_dtype_columns():
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
-@pytest.mark.parametrize("shape, phrase", [
-    ((0, D), r"Found array with 0 sample\(s\) \(shape=\(0, 3\)\)"),
-    ((N, 0), r"Found array with 0 feature\(s\) \(shape=\(40, 0\)\)"),
-], ids=["rows", "columns"])
+@pytest.mark.parametrize(
+    "shape, phrase",
+    [
+        ((0, D), r"Found array with 0 sample\(s\) \(shape=\(0, 3\)\)"),
+        ((N, 0), r"Found array with 0 feature\(s\) \(shape=\(40, 0\)\)"),
+    ],
+    ids=["rows", "columns"],
+)
 @pytest.mark.parametrize("params", SOLVERS)
 def test_fit_empty_X(params, shape, phrase, sparse):
     X = np.zeros(shape)
@@ -425,8 +536,9 @@ def test_fit_empty_X(params, shape, phrase, sparse):
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
-@pytest.mark.parametrize("method", ["predict", "predict_proba", "predict_log_proba", "decision_function",
-                                    "score", "partial_fit"])
+@pytest.mark.parametrize(
+    "method", ["predict", "predict_proba", "predict_log_proba", "decision_function", "score", "partial_fit"]
+)
 def test_n_features_differs_from_fit(method, sparse):
     X, y = data()
     est = LogisticRegression(solver="sgd", max_iter=2, tol=None).fit(X, y)
@@ -495,9 +607,13 @@ def test_invalid_hyper_parameter(param, value, phrase, partial):
     assert not hasattr(est, "coef_")
 
 
-@pytest.mark.parametrize("param, valid", [("solver", ["auto", "lbfgs", "newton", "proximal", "sgd"]),
-                                          ("learning_rate", ["constant", "invscaling", "optimal",
-                                                             "adaptive", "adagrad"])])
+@pytest.mark.parametrize(
+    "param, valid",
+    [
+        ("solver", ["auto", "lbfgs", "newton", "proximal", "sgd"]),
+        ("learning_rate", ["constant", "invscaling", "optimal", "adaptive", "adagrad"]),
+    ],
+)
 def test_invalid_option_lists_valid_values(param, valid):
     with pytest.raises(ValueError) as info:
         LogisticRegression(**{param: "nope"}).fit(*data())
@@ -507,7 +623,9 @@ def test_invalid_option_lists_valid_values(param, valid):
 
 def test_l1_with_an_l2_only_solver():
     for solver in ("lbfgs", "newton"):
-        with pytest.raises(ValueError, match=rf"solver='{solver}' supports only the L2 penalty .* use solver='proximal'"):
+        with pytest.raises(
+            ValueError, match=rf"solver='{solver}' supports only the L2 penalty .* use solver='proximal'"
+        ):
             LogisticRegression(solver=solver, l1_ratio=0.5).fit(*data())
 
 
@@ -528,9 +646,19 @@ def test_n_threads_above_numba_threads():
 # Accepted and handled without surprise
 # ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("dtype, result", [(np.int64, np.float64), (np.int8, np.float64), (np.uint16, np.float64),
-                                           (np.bool_, np.float64), (np.float16, np.float32),
-                                           (np.float32, np.float32), (np.float64, np.float64)])
+
+@pytest.mark.parametrize(
+    "dtype, result",
+    [
+        (np.int64, np.float64),
+        (np.int8, np.float64),
+        (np.uint16, np.float64),
+        (np.bool_, np.float64),
+        (np.float16, np.float32),
+        (np.float32, np.float32),
+        (np.float64, np.float64),
+    ],
+)
 @pytest.mark.parametrize("func", ELEMENTWISE, ids=lambda f: f.__name__)
 def test_special_accepted_dtypes(func, dtype, result):
     x = (np.arange(12).reshape(3, 4) % 3).astype(dtype)
@@ -545,9 +673,13 @@ def test_kernel_accepted_dtypes(name, dtype):
     X = (data()[0] > 0.3).astype(dtype) if dtype == np.bool_ else (data()[0] * 3).astype(dtype)
     got = KERNEL_CALLS[name](X)
     want = KERNEL_CALLS[name](X.astype(np.float64))
-    for g, w in zip(np.atleast_1d(got) if isinstance(got, np.ndarray) else got,
-                    np.atleast_1d(want) if isinstance(want, np.ndarray) else want):
-        np.testing.assert_allclose(g, w, rtol=1e-5 if dtype in (np.float16, np.float32) else 1e-12, atol=1e-10)
+    for g, w in zip(
+        np.atleast_1d(got) if isinstance(got, np.ndarray) else got,
+        np.atleast_1d(want) if isinstance(want, np.ndarray) else want,
+    ):
+        np.testing.assert_allclose(
+            g, w, rtol=1e-5 if dtype in (np.float16, np.float32) else 1e-12, atol=1e-10
+        )
 
 
 def _layouts(X):
@@ -638,7 +770,9 @@ def test_kernel_read_only_arrays_and_memmaps(name, tmp_path):
         got = KERNEL_CALLS[name](Xr)
         if name in WITH_WEIGHTS:
             KERNEL_CALLS[name](Xr, sw=sw)
-        for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+        for g, w in zip(
+            got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)
+        ):
             np.testing.assert_array_equal(g, w)
         assert (Xr.tobytes(), sw.tobytes()) == before
         assert not Xr.flags.writeable and not sw.flags.writeable
@@ -676,7 +810,9 @@ def test_kernel_pandas():
     pd = pytest.importorskip("pandas")
     X, y = data()
     df = pd.DataFrame(X)
-    got = fastlogit.binary_loss_grad(df, pd.Series(y), pd.Series(W1 + 0.1), sample_weight=pd.Series(np.ones(N)))
+    got = fastlogit.binary_loss_grad(
+        df, pd.Series(y), pd.Series(W1 + 0.1), sample_weight=pd.Series(np.ones(N))
+    )
     want = fastlogit.binary_loss_grad(X, y, W1 + 0.1, sample_weight=np.ones(N))
     assert got[0] == want[0]
     np.testing.assert_array_equal(got[1], want[1])
@@ -693,7 +829,9 @@ def test_fit_sparse_formats_match_dense(params, fmt):
     est = model(params, **tight).fit(sp.csr_matrix(X).asformat(fmt), y)
     # "auto" picks "newton" on dense data and "lbfgs" on sparse: the same optimum, other iterates.
     _same_fit(est, dense, rtol=1e-6 if params["solver"] == "auto" else 1e-9, atol=1e-8)
-    np.testing.assert_allclose(est.predict_proba(sp.coo_matrix(X)), dense.predict_proba(X), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        est.predict_proba(sp.coo_matrix(X)), dense.predict_proba(X), rtol=1e-6, atol=1e-9
+    )
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
@@ -723,7 +861,7 @@ def test_sparse_input_is_not_modified():
 
 
 def chunks_of(X, y, size=10):
-    return [(X[i:i + size], y[i:i + size]) for i in range(0, len(y), size)]
+    return [(X[i : i + size], y[i : i + size]) for i in range(0, len(y), size)]
 
 
 @pytest.fixture
@@ -908,10 +1046,13 @@ class _Sabotaged:
             yield self.inner[i]
 
 
-@pytest.mark.parametrize("harm,error,phrase", [
-    ("remove", FileNotFoundError, "X.npy' disappeared while being read"),
-    ("truncate", OSError, "X.npy' changed size while being read"),
-])
+@pytest.mark.parametrize(
+    "harm,error,phrase",
+    [
+        ("remove", FileNotFoundError, "X.npy' disappeared while being read"),
+        ("truncate", OSError, "X.npy' changed size while being read"),
+    ],
+)
 @pytest.mark.parametrize("solver", ["lbfgs", "sgd"])
 def test_npy_file_disappears_or_is_truncated_mid_stream(tmp_path, harm, error, phrase, solver):
     from fastlogit.sources import npy_source
@@ -941,8 +1082,11 @@ def test_parquet_file_disappears_mid_stream(tmp_path):
     (tmp_path / "ds").mkdir()
     for part in range(2):
         rows = slice(100 * part, 100 * (part + 1))
-        pq.write_table(pa.table({"a": X[rows, 0], "b": X[rows, 1], "label": y[rows]}),
-                       tmp_path / "ds" / f"part-{part}.parquet", row_group_size=50)
+        pq.write_table(
+            pa.table({"a": X[rows, 0], "b": X[rows, 1], "label": y[rows]}),
+            tmp_path / "ds" / f"part-{part}.parquet",
+            row_group_size=50,
+        )
     from fastlogit.sources import ParquetChunks
 
     source = ParquetChunks(tmp_path / "ds", target="label")

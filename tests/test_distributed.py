@@ -27,8 +27,7 @@ from fastlogit.objective import Objective  # noqa: E402
 
 TOL = 1e-10
 RTOL = 1e-8
-CLUSTER = dict(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-               dashboard_address=None)
+CLUSTER = dict(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
 SOLVERS = {"lbfgs": solvers.lbfgs, "newton": solvers.newton, "proximal": solvers.proximal}
 
 
@@ -51,15 +50,30 @@ def make_data(n=2400, d=6, K=2, seed=0, labels=None, signal=1.0):
     X[:, 0] += 1.0  # an offset: the intercept matters
     W = rng.standard_normal((K, d)) * signal
     Z = X @ W.T + rng.standard_normal(K)
-    y = (np.cumsum(np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True), axis=1)
-         < rng.random((n, 1))).sum(axis=1).clip(0, K - 1)
+    y = (
+        (np.cumsum(np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True), axis=1) < rng.random((n, 1)))
+        .sum(axis=1)
+        .clip(0, K - 1)
+    )
     if labels is not None:
         y = np.asarray(labels)[y]
     return X, y
 
 
-def fit_dask(dX, y, sw=None, *, solver="lbfgs", C=1.0, l1_ratio=0.0, fit_intercept=True,
-             class_weight=None, tol=TOL, max_iter=500, **kwargs):
+def fit_dask(
+    dX,
+    y,
+    sw=None,
+    *,
+    solver="lbfgs",
+    C=1.0,
+    l1_ratio=0.0,
+    fit_intercept=True,
+    class_weight=None,
+    tol=TOL,
+    max_iter=500,
+    **kwargs,
+):
     """The Dask fit path as the estimator will run it: dask_rows + Objective + a solver."""
     rows, classes = fd.dask_rows(dX, y, sw, class_weight=class_weight, **kwargs)
     with rows:
@@ -72,10 +86,29 @@ def fit_dask(dX, y, sw=None, *, solver="lbfgs", C=1.0, l1_ratio=0.0, fit_interce
     return coef, np.ravel(intercept) * np.ones(objective.n_scores), classes, res
 
 
-def fit_memory(X, y, sw=None, *, solver="lbfgs", C=1.0, l1_ratio=0.0, fit_intercept=True,
-               class_weight=None, tol=TOL, max_iter=500):
-    model = LogisticRegression(solver=solver, C=C, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
-                               class_weight=class_weight, tol=tol, max_iter=max_iter, n_threads=1)
+def fit_memory(
+    X,
+    y,
+    sw=None,
+    *,
+    solver="lbfgs",
+    C=1.0,
+    l1_ratio=0.0,
+    fit_intercept=True,
+    class_weight=None,
+    tol=TOL,
+    max_iter=500,
+):
+    model = LogisticRegression(
+        solver=solver,
+        C=C,
+        l1_ratio=l1_ratio,
+        fit_intercept=fit_intercept,
+        class_weight=class_weight,
+        tol=tol,
+        max_iter=max_iter,
+        n_threads=1,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return model.fit(X, y, sample_weight=sw)
@@ -117,8 +150,12 @@ CASES = {
 def test_fit_equals_in_memory(client, case):
     opts = dict(CASES[case])
     opts.setdefault("solver", "newton")
-    X, y = make_data(d=opts.pop("d", 6), K=opts.pop("K", 2), labels=opts.pop("labels", None),
-                     signal=opts.pop("signal", 1.0))
+    X, y = make_data(
+        d=opts.pop("d", 6),
+        K=opts.pop("K", 2),
+        labels=opts.pop("labels", None),
+        signal=opts.pop("signal", 1.0),
+    )
     if opts.pop("integer", False):
         X = np.round(X * 3).astype(np.int32)
     dtype = opts.pop("dtype", None)
@@ -145,8 +182,7 @@ def test_dask_y_and_weights_rechunked(client):
     X, y = make_data(K=3)
     sw = np.random.default_rng(2).uniform(0.5, 2, X.shape[0])
     dX = da.from_array(X, chunks=(500, 6))
-    coef, intercept, _, _ = fit_dask(dX, da.from_array(y, chunks=333),
-                                     da.from_array(sw, chunks=1000))
+    coef, intercept, _, _ = fit_dask(dX, da.from_array(y, chunks=333), da.from_array(sw, chunks=1000))
     model = fit_memory(X, y, sw)
     assert_close(coef, model.coef_)
     assert_close(intercept, model.intercept_)
@@ -266,8 +302,10 @@ def _load(X):
 def test_predict_lazy(client, K):
     X, y = make_data(n=1000, K=K, labels=["x", "y", "z"][:K])
     model = fit_memory(X, y, tol=1e-6)
-    pieces = [da.from_delayed(dask.delayed(_load)(X[lo:lo + 300]), shape=X[lo:lo + 300].shape,
-                              dtype=X.dtype) for lo in range(0, 1000, 300)]
+    pieces = [
+        da.from_delayed(dask.delayed(_load)(X[lo : lo + 300]), shape=X[lo : lo + 300].shape, dtype=X.dtype)
+        for lo in range(0, 1000, 300)
+    ]
     dX = da.concatenate(pieces)
     _Counter.calls = 0
     out = {m: fd.predict_dask(model, dX, m) for m in fd.PREDICT_METHODS}
@@ -369,10 +407,9 @@ assert "dask" not in sys.modules
 
 
 def test_missing_extra_subprocess():
-    out = subprocess.run([sys.executable, "-c", BLOCKER], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run([sys.executable, "-c", BLOCKER], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert 'IMPORTERROR:' in out.stdout and 'pip install "fastlogit[dask]"' in out.stdout
+    assert "IMPORTERROR:" in out.stdout and 'pip install "fastlogit[dask]"' in out.stdout
 
 
 def test_is_dask_collection():
@@ -431,8 +468,9 @@ def _fault_fit(client, fault, when):
     def fit():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            res = solvers.newton(objective, np.zeros(objective.n_params), max_iter=500, tol=TOL,
-                                 callback=callback)
+            res = solvers.newton(
+                objective, np.zeros(objective.n_params), max_iter=500, tol=TOL, callback=callback
+            )
         return np.reshape(objective.unpack(res.x)[0], expected.shape)
 
     box = _run_bounded(fit)

@@ -123,7 +123,8 @@ class _RecordingSGD:
 
 @pytest.mark.parametrize("previous_fit", [False, True], ids=["unfitted", "refit"])
 def test_ctrl_c_stops_sgd_between_segments_and_leaves_the_estimator_as_it_was(
-        long_sgd_data, monkeypatch, previous_fit):
+    long_sgd_data, monkeypatch, previous_fit
+):
     X, y = long_sgd_data
     params = dict(solver="sgd", max_iter=100_000, tol=None, random_state=0, batch_size=32)
     model = LogisticRegression(**params)
@@ -202,8 +203,14 @@ def test_ctrl_c_stops_lbfgs_and_restores_thread_settings(ill_conditioned_data, p
 # ---------------------------------------------------------------------------
 
 CONCURRENT = [
-    ("lbfgs", 2, "dense"), ("lbfgs", 4, "dense"), ("newton", 2, "dense"), ("newton", 4, "dense"),
-    ("sgd", 2, "dense"), ("sgd", 4, "dense"), ("lbfgs", 4, "csr"), ("sgd", 2, "csr"),
+    ("lbfgs", 2, "dense"),
+    ("lbfgs", 4, "dense"),
+    ("newton", 2, "dense"),
+    ("newton", 4, "dense"),
+    ("sgd", 2, "dense"),
+    ("sgd", 4, "dense"),
+    ("lbfgs", 4, "csr"),
+    ("sgd", 2, "csr"),
 ]
 
 
@@ -224,7 +231,9 @@ def shared_data():
 def fit_config(shared, solver, k, layout):
     X, y4 = shared[layout]
     y = y4 if k == 4 else (y4 >= 2).astype(np.int64)
-    extra = dict(max_iter=5, tol=None, random_state=7, batch_size=16) if solver == "sgd" else dict(max_iter=50)
+    extra = (
+        dict(max_iter=5, tol=None, random_state=7, batch_size=16) if solver == "sgd" else dict(max_iter=50)
+    )
     model = LogisticRegression(solver=solver, C=0.5, **extra).fit(X, y)
     return model.coef_, model.intercept_
 
@@ -273,8 +282,12 @@ def test_concurrent_predictions_equal_serial_ones(shared_data):
     serial = [(m.predict_proba(Z), m.predict(Z), m.decision_function(Z)) for m in models for Z in inputs]
     jobs = [(m, Z) for m in models for Z in inputs] * 3
     with ThreadPoolExecutor(max_workers=6) as pool:
-        results = list(pool.map(lambda mz: (mz[0].predict_proba(mz[1]), mz[0].predict(mz[1]),
-                                            mz[0].decision_function(mz[1])), jobs))
+        results = list(
+            pool.map(
+                lambda mz: (mz[0].predict_proba(mz[1]), mz[0].predict(mz[1]), mz[0].decision_function(mz[1])),
+                jobs,
+            )
+        )
     for i, got in enumerate(results):
         for g, w in zip(got, serial[i % len(serial)]):
             np.testing.assert_array_equal(g, w)
@@ -304,8 +317,12 @@ def test_same_random_state_and_threads_give_identical_coefficients_in_fresh_proc
     n_threads = numba.config.NUMBA_NUM_THREADS
 
     def run():
-        return subprocess.run([sys.executable, "-c", FIT_IN_FRESH_PROCESS, solver, str(n_threads)],
-                              capture_output=True, text=True, check=True).stdout
+        return subprocess.run(
+            [sys.executable, "-c", FIT_IN_FRESH_PROCESS, solver, str(n_threads)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
 
     first, second = run(), run()
     assert first and first == second
@@ -350,8 +367,9 @@ def test_fit_on_more_than_2_31_cells_equals_the_fit_on_compacted_columns(huge_sp
     assert np.all(big.coef_[:, unused] == 0)
     np.testing.assert_allclose(big.coef_[:, used], small.coef_, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(big.intercept_, small.intercept_, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(big.decision_function(X), small.decision_function(compact),
-                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        big.decision_function(X), small.decision_function(compact), rtol=1e-10, atol=1e-12
+    )
 
 
 def test_kernels_on_more_than_2_31_cells_with_int64_indices_match_reference(huge_sparse):
@@ -366,11 +384,22 @@ def test_kernels_on_more_than_2_31_cells_with_int64_indices_match_reference(huge
     for Z in (X, X64):
         for got, want in [
             (fastlogit.binary_predict_raw(Z, w, 0.5), reference.binary_predict_raw(compact, w[used], 0.5)),
-            (fastlogit.binary_loss_grad(Z, y, w, 0.5)[1][used], reference.binary_loss_grad(compact, y, w[used], 0.5)[1]),
-            (fastlogit.binary_loss_grad(Z, y, w, 0.5)[0], reference.binary_loss_grad(compact, y, w[used], 0.5)[0]),
-            (fastlogit.multinomial_loss_grad(Z, y3, W)[1][:, used],
-             reference.multinomial_loss_grad(compact, y3, W[:, used])[1]),
-            (fastlogit.binary_hessp(Z, w, 0.0, w)[0][used], reference.binary_hessp(compact, w[used], 0.0, w[used])[0]),
+            (
+                fastlogit.binary_loss_grad(Z, y, w, 0.5)[1][used],
+                reference.binary_loss_grad(compact, y, w[used], 0.5)[1],
+            ),
+            (
+                fastlogit.binary_loss_grad(Z, y, w, 0.5)[0],
+                reference.binary_loss_grad(compact, y, w[used], 0.5)[0],
+            ),
+            (
+                fastlogit.multinomial_loss_grad(Z, y3, W)[1][:, used],
+                reference.multinomial_loss_grad(compact, y3, W[:, used])[1],
+            ),
+            (
+                fastlogit.binary_hessp(Z, w, 0.0, w)[0][used],
+                reference.binary_hessp(compact, w[used], 0.0, w[used])[0],
+            ),
         ]:
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
 
@@ -380,8 +409,9 @@ def test_sgd_loop_with_int64_indices_equals_int32(huge_sparse):
     X64 = X.copy()
     X64.indices = X64.indices.astype(np.int64)
     X64.indptr = X64.indptr.astype(np.int64)
-    fits = [LogisticRegression(solver="sgd", max_iter=2, tol=None, random_state=3).fit(Z, y)
-            for Z in (X, X64)]
+    fits = [
+        LogisticRegression(solver="sgd", max_iter=2, tol=None, random_state=3).fit(Z, y) for Z in (X, X64)
+    ]
     np.testing.assert_array_equal(fits[0].coef_, fits[1].coef_)
     np.testing.assert_array_equal(fits[0].intercept_, fits[1].intercept_)
 

@@ -26,8 +26,9 @@ import fastlogit
 from fastlogit import reference
 from fastlogit.sgd import SGDDivergenceError
 
-FUZZ = settings(max_examples=100, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 #: Relative tolerance per computing dtype (as tests/test_kernels.py).
 RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-5}
@@ -125,8 +126,13 @@ def assert_matches_reference(out, expected, x, dtype, name, log=False):
     eps = float(np.finfo(ctype).eps)
     rtol = RTOL[ctype] + (8 * eps * big if name in ROWWISE and not log else 0.0)
     atol = np.finfo(ctype).tiny + (8 * eps * max(big, 1.0) if name in ("logsumexp", "log_softmax") else 0.0)
-    np.testing.assert_allclose(np.asarray(out, dtype=np.float64), np.asarray(expected, dtype=np.float64),
-                               rtol=rtol, atol=atol, err_msg=name)
+    np.testing.assert_allclose(
+        np.asarray(out, dtype=np.float64),
+        np.asarray(expected, dtype=np.float64),
+        rtol=rtol,
+        atol=atol,
+        err_msg=name,
+    )
     if finite_input(x) and name in ELEMENTWISE:
         assert np.isfinite(out).all(), f"{name}: non-finite output for finite input"
 
@@ -148,8 +154,13 @@ def test_fuzz_kernel_elementwise_matches_reference(name, x):
 
 
 @FUZZ
-@given(name=st.sampled_from(ROWWISE), x=special_input(), axis_pick=st.integers(-5, 5),
-       use_none=st.booleans(), keepdims=st.booleans())
+@given(
+    name=st.sampled_from(ROWWISE),
+    x=special_input(),
+    axis_pick=st.integers(-5, 5),
+    use_none=st.booleans(),
+    keepdims=st.booleans(),
+)
 def test_fuzz_kernel_rowwise_matches_reference_or_names_axis(name, x, axis_pick, use_none, keepdims):
     dtype = np.asarray(x).dtype
     ndim = max(np.ndim(x), 1)
@@ -167,16 +178,25 @@ def test_fuzz_kernel_rowwise_matches_reference_or_names_axis(name, x, axis_pick,
     if finite_input(x):
         assert not np.isnan(out).any(), f"{name}: NaN for finite input"
         if name == "softmax" and np.size(x) and axis is not None and np.shape(np.atleast_1d(x))[axis]:
-            np.testing.assert_allclose(np.sum(out, axis=axis), 1.0, rtol=0, atol=4e-6 if
-                                       computing_dtype(dtype) == np.float32 else 1e-12)
+            np.testing.assert_allclose(
+                np.sum(out, axis=axis),
+                1.0,
+                rtol=0,
+                atol=4e-6 if computing_dtype(dtype) == np.float32 else 1e-12,
+            )
 
 
 @FUZZ
-@given(name=st.sampled_from(ELEMENTWISE + ROWWISE),
-       bad=st.sampled_from(["complex", "object", "str", "datetime"]))
+@given(
+    name=st.sampled_from(ELEMENTWISE + ROWWISE), bad=st.sampled_from(["complex", "object", "str", "datetime"])
+)
 def test_fuzz_kernel_special_non_real_input_is_a_type_error(name, bad):
-    x = {"complex": np.array([1 + 2j, 0j]), "object": np.array([None, 1.0], dtype=object),
-         "str": np.array(["a", "b"]), "datetime": np.array(["2020-01-01"], dtype="datetime64[D]")}[bad]
+    x = {
+        "complex": np.array([1 + 2j, 0j]),
+        "object": np.array([None, 1.0], dtype=object),
+        "str": np.array(["a", "b"]),
+        "datetime": np.array(["2020-01-01"], dtype="datetime64[D]"),
+    }[bad]
     arg = "x" if name in ELEMENTWISE else "a"
     with pytest.raises(TypeError, match=rf"^{arg} must be"):
         getattr(fastlogit, name)(x)
@@ -227,14 +247,14 @@ def matrix_problem(draw):
         vec_intercept = rng.standard_normal(K) if draw(st.booleans()) else None
         y = rng.integers(0, K, n)
         bad_label = K
-    y = y.astype(draw(st.sampled_from(["int64", "int32", "float64", "uint8"] +
-                                      (["bool"] if K is None else []))))
+    y = y.astype(
+        draw(st.sampled_from(["int64", "int32", "float64", "uint8"] + (["bool"] if K is None else [])))
+    )
     labels_bad = n > 0 and draw(st.integers(0, 9)) == 0
     if labels_bad:
         y = y.astype(np.int64)
         y[draw(st.integers(0, n - 1))] = bad_label
-    weights = draw(st.sampled_from(["none", "random", "one_positive", "none", "random",
-                                    "zeros", "negative"]))
+    weights = draw(st.sampled_from(["none", "random", "one_positive", "none", "random", "zeros", "negative"]))
     sw = None
     if weights != "none":
         sw = rng.uniform(0, 3, n)
@@ -246,10 +266,22 @@ def matrix_problem(draw):
             sw[rng.integers(n)] = 2.5
         elif weights == "negative" and n:
             sw[rng.integers(n)] = -1.0
-    return dict(X=X, A=A, y=y, coef=coef, intercept=intercept, vec=vec, vec_intercept=vec_intercept,
-                sw=sw, K=K, labels_bad=labels_bad, nonfinite=nonfinite, weights=weights,
-                reduction=draw(st.sampled_from(["mean", "sum"])),
-                n_threads=draw(st.sampled_from([None, 1])))
+    return dict(
+        X=X,
+        A=A,
+        y=y,
+        coef=coef,
+        intercept=intercept,
+        vec=vec,
+        vec_intercept=vec_intercept,
+        sw=sw,
+        K=K,
+        labels_bad=labels_bad,
+        nonfinite=nonfinite,
+        weights=weights,
+        reduction=draw(st.sampled_from(["mean", "sum"])),
+        n_threads=draw(st.sampled_from([None, 1])),
+    )
 
 
 def kernel_calls(p):
@@ -304,17 +336,21 @@ def tolerances(p, name, ctype):
     c = s * (1.0 + zmag)
     if name == "loss_grad":
         grad = A.T @ c
-        return [rtol * (s @ (1.0 + 2 * zmag)) + tiny,
-                rtol * (grad if p["K"] is None else np.tile(grad, (W.shape[0], 1))) + tiny,
-                rtol * c.sum() + tiny]
+        return [
+            rtol * (s @ (1.0 + 2 * zmag)) + tiny,
+            rtol * (grad if p["K"] is None else np.tile(grad, (W.shape[0], 1))) + tiny,
+            rtol * c.sum() + tiny,
+        ]
     V = np.atleast_2d(p["vec"])
     vb = np.abs(np.atleast_1d(p["vec_intercept"] if p["vec_intercept"] is not None else 0.0))
     umag = (A @ np.abs(V).T + vb).max(axis=1)
     cu = c * umag
     if name == "hessp":
         hv = A.T @ cu
-        return [rtol * (hv if p["K"] is None else np.tile(hv, (W.shape[0], 1))) + tiny,
-                rtol * cu.sum() + tiny]
+        return [
+            rtol * (hv if p["K"] is None else np.tile(hv, (W.shape[0], 1))) + tiny,
+            rtol * cu.sum() + tiny,
+        ]
     A1 = np.hstack([A, np.ones((n, 1))])
     return [rtol * (A1.T @ (c[:, None] * A1)) + tiny]
 
@@ -347,7 +383,8 @@ def test_fuzz_kernel_matrix_functions_match_reference_or_raise(p, name):
         err = np.abs(g - np.asarray(w))
         assert (err <= tol).all(), (
             f"{name}[{part}] differs from the reference by {err.max():.3e} > tolerance "
-            f"{np.asarray(tol).ravel()[np.argmax(err - tol)]:.3e}: {g} vs {w}")
+            f"{np.asarray(tol).ravel()[np.argmax(err - tol)]:.3e}: {g} vs {w}"
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -386,14 +423,22 @@ def estimator_case(draw):
         sw = rng.uniform(0, 2, n)
         sw[::4] = 0.0
     solver = draw(st.sampled_from(["lbfgs", "newton", "proximal", "sgd"]))
-    params = dict(solver=solver, C=draw(st.sampled_from([0.1, 1.0, np.inf])),
-                  fit_intercept=draw(st.booleans()), max_iter=draw(st.integers(1, 30)), n_threads=1)
+    params = dict(
+        solver=solver,
+        C=draw(st.sampled_from([0.1, 1.0, np.inf])),
+        fit_intercept=draw(st.booleans()),
+        max_iter=draw(st.integers(1, 30)),
+        n_threads=1,
+    )
     if solver == "proximal":
         params["l1_ratio"] = draw(st.sampled_from([0.0, 0.5, 1.0]))
     if solver == "sgd":
-        params.update(random_state=draw(st.integers(0, 100)), tol=None,
-                      batch_size=draw(st.integers(1, 8)),
-                      learning_rate=draw(st.sampled_from(["optimal", "constant", "adagrad"])))
+        params.update(
+            random_state=draw(st.integers(0, 100)),
+            tol=None,
+            batch_size=draw(st.integers(1, 8)),
+            learning_rate=draw(st.sampled_from(["optimal", "constant", "adagrad"])),
+        )
     return X, y, sw, params
 
 

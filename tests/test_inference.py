@@ -15,8 +15,8 @@ import scipy.sparse
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from fastlogit import LogisticRegression, reference
-from fastlogit.matrix import multinomial_hessian_sum as _multinomial_hessian_sum
 from fastlogit.inference import COLUMNS, InferenceWarning, compute_inference
+from fastlogit.matrix import multinomial_hessian_sum as _multinomial_hessian_sum
 from fastlogit.objective import Objective
 from fastlogit.row_sources import ArrayRows
 
@@ -106,8 +106,7 @@ def test_frequency_weights_are_repeated_rows():
     repeated = sm_logit(np.repeat(X, counts, axis=0), np.repeat(y, counts))
     assert_matches_statsmodels(res, repeated)
     assert res.n_obs == counts.sum()
-    glm = sm.GLM(y, sm.add_constant(X), family=sm.families.Binomial(), freq_weights=counts).fit(
-        tol=1e-12)
+    glm = sm.GLM(y, sm.add_constant(X), family=sm.families.Binomial(), freq_weights=counts).fit(tol=1e-12)
     np.testing.assert_allclose(res.std_err, glm.bse, rtol=RTOL)
     assert res.log_likelihood == pytest.approx(glm.llf, rel=1e-9)
     assert res.bic == pytest.approx(glm.bic_llf, rel=1e-9)
@@ -140,8 +139,9 @@ def test_softmax_unpenalized_matches_statsmodels_mnlogit(data):
     np.testing.assert_allclose(res.p_value, ref.pvalues.T, rtol=10 * RTOL, atol=1e-300)
     np.testing.assert_allclose(res.cov, ref.cov_params(), rtol=RTOL, atol=1e-12)
     ci = ref.conf_int()  # stacked by equation
-    np.testing.assert_allclose(res.conf_int.reshape(-1, 2), np.asarray(ci).reshape(-1, 2), rtol=RTOL,
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        res.conf_int.reshape(-1, 2), np.asarray(ci).reshape(-1, 2), rtol=RTOL, atol=1e-9
+    )
     assert res.log_likelihood == pytest.approx(ref.llf, rel=1e-9)
     assert res.null_log_likelihood == pytest.approx(ref.llnull, rel=RTOL)
     assert res.pseudo_r2 == pytest.approx(ref.prsquared, rel=RTOL)
@@ -160,10 +160,29 @@ def test_summary_and_frame_binary_with_feature_names():
     frame = pd.DataFrame(X, columns=["radius", "texture", "smoothness", "symmetry", "fractal"])
     res = fit(frame, y).inference(frame, y)
     text = res.summary()
-    for label in ("Logit", "No. Observations:", "Df Model:", "Pseudo R-squ.:", "Log-Likelihood:",
-                  "LL-Null:", "LLR p-value:", "AIC:", "BIC:", "Covariance Type:", "nonrobust",
-                  "Penalized:", "no (MLE)", "coef", "std err", "P>|z|", "[0.025", "0.975]",
-                  "const", "radius", "fractal"):
+    for label in (
+        "Logit",
+        "No. Observations:",
+        "Df Model:",
+        "Pseudo R-squ.:",
+        "Log-Likelihood:",
+        "LL-Null:",
+        "LLR p-value:",
+        "AIC:",
+        "BIC:",
+        "Covariance Type:",
+        "nonrobust",
+        "Penalized:",
+        "no (MLE)",
+        "coef",
+        "std err",
+        "P>|z|",
+        "[0.025",
+        "0.975]",
+        "const",
+        "radius",
+        "fractal",
+    ):
         assert label in text, label
     assert "569" in text and f"{res.log_likelihood:.5g}" in text
     assert f"{res.coef[1]:.4f}" in text and f"{res.std_err[1]:.4f}" in text
@@ -297,8 +316,14 @@ def test_several_row_sources_give_the_one_source_result(K, C, fit_intercept):
     kw = dict(C=C, fit_intercept=fit_intercept)
     one = Objective([ArrayRows(X, y, sw, K)], **kw)
     k, j = 123, 377
-    three = Objective([ArrayRows(X[:k], y[:k], sw[:k], K), ArrayRows(X[k:j], y[k:j], sw[k:j], K),
-                       ArrayRows(scipy.sparse.csr_matrix(X[j:]), y[j:], sw[j:], K)], **kw)
+    three = Objective(
+        [
+            ArrayRows(X[:k], y[:k], sw[:k], K),
+            ArrayRows(X[k:j], y[k:j], sw[k:j], K),
+            ArrayRows(scipy.sparse.csr_matrix(X[j:]), y[j:], sw[j:], K),
+        ],
+        **kw,
+    )
     a = compute_inference(one, model.coef_, model.intercept_)
     b = compute_inference(three, model.coef_, model.intercept_)
     for name in ("coef", "std_err", "z", "conf_int", "cov"):
@@ -357,15 +382,47 @@ def test_objective_multinomial_hessian_is_the_gradients_derivative(fit_intercept
     rng = np.random.default_rng(1)
     X = rng.standard_normal((200, 3))
     y = rng.integers(0, 3, 200)
-    obj = Objective.from_arrays(X, y, rng.uniform(0, 2, 200), n_classes=3, C=0.5,
-                                fit_intercept=fit_intercept)
+    obj = Objective.from_arrays(X, y, rng.uniform(0, 2, 200), n_classes=3, C=0.5, fit_intercept=fit_intercept)
     x = rng.standard_normal(obj.n_params) * 0.5
     H = obj.hessian(x)
     assert H.shape == (obj.n_params, obj.n_params)
     columns = np.column_stack([obj.hessp(x, e) for e in np.eye(obj.n_params)])
     np.testing.assert_allclose(H, columns, rtol=1e-12, atol=1e-15)
     eps = 1e-6
-    numeric = np.column_stack([(obj.loss_grad(x + eps * e)[1] - obj.loss_grad(x - eps * e)[1]) / (2 * eps)
-                               for e in np.eye(obj.n_params)])
+    numeric = np.column_stack(
+        [
+            (obj.loss_grad(x + eps * e)[1] - obj.loss_grad(x - eps * e)[1]) / (2 * eps)
+            for e in np.eye(obj.n_params)
+        ]
+    )
     np.testing.assert_allclose(H, numeric, rtol=1e-6, atol=1e-8)
     assert not obj.has_hessian  # the newton solver keeps Newton-CG for K > 2
+
+
+def test_inference_after_a_fit_that_did_not_converge_warns_and_says_so():
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True)  # unscaled: lbfgs needs far more than 3 steps
+    with pytest.warns(ConvergenceWarning):
+        model = LogisticRegression(C=np.inf, solver="lbfgs", max_iter=3).fit(X[:, :5], y)
+    assert model.converged_ is False
+    with pytest.warns(InferenceWarning, match="did not converge"):
+        result = model.inference(X[:, :5], y)
+    assert result.converged is False and result.n_iter == 3
+    line = next(line for line in result.summary().splitlines() if line.startswith("Converged:"))
+    assert line.split()[1] == "no"
+    assert any("did not converge" in m for m in result.warnings)
+
+
+def test_inference_after_a_converged_fit_says_so():
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=400, n_features=4, n_informative=3, n_redundant=0, random_state=0)
+    model = LogisticRegression(C=np.inf, solver="newton", tol=1e-10).fit(X, y)
+    assert model.converged_ is True
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = model.inference(X, y)
+    assert result.converged is True and result.n_iter == model.n_iter_[0]
+    line = next(line for line in result.summary().splitlines() if line.startswith("Converged:"))
+    assert line.split()[1] == "yes"

@@ -64,8 +64,9 @@ class Problem:
 
     def hessp(self, mod, **kw):
         f = mod.binary_hessp if self.binary else mod.multinomial_hessp
-        return f(self.X, self.coef, self.intercept, self.vec_coef, self.vec_intercept,
-                 self.sample_weight, **kw)
+        return f(
+            self.X, self.coef, self.intercept, self.vec_coef, self.vec_intercept, self.sample_weight, **kw
+        )
 
     def hessian(self, mod, **kw):
         f = mod.binary_hessian if self.binary else mod.multinomial_hessian
@@ -78,8 +79,7 @@ class Problem:
     def all_results(self, mod, **kw):
         """Every function's output on this problem, as a flat list of arrays."""
         predict_kw = {k: v for k, v in kw.items() if k == "n_threads"}
-        out = [*self.loss_grad(mod, **kw), *self.hessp(mod, **kw),
-               self.predict_raw(mod, **predict_kw)]
+        out = [*self.loss_grad(mod, **kw), *self.hessp(mod, **kw), self.predict_raw(mod, **predict_kw)]
         if self.binary:
             out.append(self.hessian(mod, **kw))
         return [np.asarray(a) for a in out]
@@ -99,8 +99,11 @@ def problem_for(X, K=None, *, weighted=False, max_logit=None, seed=0):
     coef = rng.standard_normal(shape) * 2 / np.sqrt(d * max(density, 1e-3))
     intercept = rng.standard_normal() if K is None else rng.standard_normal(K)
     if max_logit is not None:
-        z = reference.binary_predict_raw(X, coef, intercept) if K is None else (
-            reference.multinomial_predict_raw(X, coef, intercept))
+        z = (
+            reference.binary_predict_raw(X, coef, intercept)
+            if K is None
+            else (reference.multinomial_predict_raw(X, coef, intercept))
+        )
         factor = max_logit / np.max(np.abs(z))
         coef, intercept = coef * factor, intercept * factor
     y = rng.integers(0, 2, n).astype(np.float64) if K is None else rng.integers(0, K, n)
@@ -113,9 +116,8 @@ def problem_for(X, K=None, *, weighted=False, max_logit=None, seed=0):
     return Problem(X, y, coef, intercept, sample_weight, vec_coef, vec_intercept)
 
 
-@functools.lru_cache(maxsize=None)
-def make_problem(n, d, K=None, layout="dense", dtype=np.float64, weighted=False,
-                 max_logit=None, seed=0):
+@functools.cache
+def make_problem(n, d, K=None, layout="dense", dtype=np.float64, weighted=False, max_logit=None, seed=0):
     """A seeded problem; ``layout`` "csr" keeps ~30% of entries (so some rows are empty).
 
     Cached: every test treats problems as read-only (a kernel writing into
@@ -172,8 +174,12 @@ def assert_loss_grad_close(actual, expected, rtol, what="loss_grad"):
     if np.ndim(expected[2]) == 0:
         assert isinstance(grad_intercept, float), f"{what}: grad_intercept is not a float"
     assert_close(loss, expected[0], rtol, f"{what} loss")
-    assert_close(full_vector(grad_coef, grad_intercept),
-                 full_vector(expected[1], expected[2]), rtol, f"{what} gradient")
+    assert_close(
+        full_vector(grad_coef, grad_intercept),
+        full_vector(expected[1], expected[2]),
+        rtol,
+        f"{what} gradient",
+    )
 
 
 def assert_hessp_close(actual, expected, rtol, what="hessp"):
@@ -197,8 +203,12 @@ CASES = [
     if n < 100_000 or K in (None, 3, 100)
 ]
 INPUTS = [
-    pytest.param(layout, dtype, weighted,
-                 id=f"{layout}-{np.dtype(dtype).name}-{'weighted' if weighted else 'unweighted'}")
+    pytest.param(
+        layout,
+        dtype,
+        weighted,
+        id=f"{layout}-{np.dtype(dtype).name}-{'weighted' if weighted else 'unweighted'}",
+    )
     for layout in ("dense", "csr")
     for dtype in (np.float64, np.float32)
     for weighted in (False, True)
@@ -232,8 +242,9 @@ def test_predict_raw_is_x_times_coef_plus_intercept(n, d, K, layout, dtype, weig
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
 
 
-@pytest.mark.parametrize("layout, dtype", [("dense", np.float64), ("dense", np.float32),
-                                           ("csr", np.float64), ("csr", np.float32)])
+@pytest.mark.parametrize(
+    "layout, dtype", [("dense", np.float64), ("dense", np.float32), ("csr", np.float64), ("csr", np.float32)]
+)
 @pytest.mark.parametrize("K", [None, 3, 10])
 def test_logits_up_to_1e4_give_finite_results_that_agree_with_reference(K, layout, dtype):
     # exp(1e4) overflows any float: only the stable forms survive this.
@@ -256,8 +267,7 @@ def test_logits_up_to_1e4_give_finite_results_that_agree_with_reference(K, layou
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
 @pytest.mark.parametrize("K", [None, 10])
-def test_csr_with_int32_or_int64_indices_agrees_with_dense_and_reference(
-        K, index_dtype, dtype, container):
+def test_csr_with_int32_or_int64_indices_agrees_with_dense_and_reference(K, index_dtype, dtype, container):
     p = make_problem(1000, 13, K, container, dtype, weighted=True)
     X = p.X.copy()
     X.indices = X.indices.astype(index_dtype)
@@ -267,9 +277,9 @@ def test_csr_with_int32_or_int64_indices_agrees_with_dense_and_reference(
     sparse = p.replace(X=X)
     dense = p.replace(X=X.toarray())
     rtol = RTOL[dtype]
-    for got, want_dense, want_ref in zip(sparse.all_results(fastlogit),
-                                         dense.all_results(fastlogit),
-                                         sparse.all_results(reference)):
+    for got, want_dense, want_ref in zip(
+        sparse.all_results(fastlogit), dense.all_results(fastlogit), sparse.all_results(reference)
+    ):
         assert_close(got, want_dense, rtol, "CSR vs dense")
         assert_close(got, want_ref, rtol, "CSR vs reference")
 
@@ -312,8 +322,12 @@ def test_gradient_is_the_derivative_of_the_loss(mod, K, weighted, reduction):
 
     _, grad_coef, grad_intercept = p.loss_grad(mod, reduction=reduction)
     # step 1e-6: truncation ~1e-12, rounding ~eps / step ~1e-10.
-    assert_close(full_vector(grad_coef, grad_intercept), central_difference(loss, theta, 1e-6),
-                 1e-7, "gradient vs finite differences")
+    assert_close(
+        full_vector(grad_coef, grad_intercept),
+        central_difference(loss, theta, 1e-6),
+        1e-7,
+        "gradient vs finite differences",
+    )
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
@@ -331,13 +345,16 @@ def test_hessp_is_the_derivative_of_the_gradient_along_the_vector(mod, K, weight
         return full_vector(gc, gi)
 
     fd = central_difference(gradient_along, np.zeros(1), 1e-5)[:, 0]
-    assert_close(full_vector(*p.hessp(mod, reduction=reduction)), fd, 1e-7,
-                 "hessp vs finite differences of the gradient")
+    assert_close(
+        full_vector(*p.hessp(mod, reduction=reduction)),
+        fd,
+        1e-7,
+        "hessp vs finite differences of the gradient",
+    )
 
 
 @pytest.mark.parametrize("layout, dtype, weighted", INPUTS)
-def test_binary_hessian_agrees_with_reference_and_with_hessp_on_unit_vectors(
-        layout, dtype, weighted):
+def test_binary_hessian_agrees_with_reference_and_with_hessp_on_unit_vectors(layout, dtype, weighted):
     p = make_problem(1000, 13, None, layout, dtype, weighted)
     d = p.X.shape[1]
     H = p.hessian(fastlogit)
@@ -379,8 +396,7 @@ def test_unweighted_is_all_weights_one():
             assert_close(a, b, 1e-13, "sample_weight=None vs ones")
 
 
-@pytest.mark.parametrize("y_dtype", [np.bool_, np.int8, np.int32, np.int64, np.uint8,
-                                     np.float32, np.float64])
+@pytest.mark.parametrize("y_dtype", [np.bool_, np.int8, np.int32, np.int64, np.uint8, np.float32, np.float64])
 def test_binary_labels_may_have_any_numeric_dtype(y_dtype):
     p = make_problem(1000, 13, None, weighted=True)
     expected = p.loss_grad(fastlogit)
@@ -400,16 +416,20 @@ def test_multinomial_labels_may_have_any_integer_dtype(y_dtype):
 def test_parameters_are_converted_to_float64_and_intercept_defaults_to_zero(K):
     p = make_problem(1000, 13, K, weighted=True)
     # float32 parameters (exactly representable in float64) and lists.
-    p32 = p.replace(coef=p.coef.astype(np.float32),
-                    intercept=np.float32(0.5) if K is None else np.full(K, 0.5, np.float32),
-                    vec_coef=p.vec_coef.astype(np.float32),
-                    vec_intercept=np.float32(0.25) if K is None else np.full(K, 0.25, np.float32),
-                    sample_weight=p.sample_weight.astype(np.float32))
-    p64 = p32.replace(coef=p32.coef.astype(np.float64),
-                      intercept=0.5 if K is None else [0.5] * K,
-                      vec_coef=p32.vec_coef.tolist(),
-                      vec_intercept=0.25 if K is None else [0.25] * K,
-                      sample_weight=p32.sample_weight.astype(np.float64))
+    p32 = p.replace(
+        coef=p.coef.astype(np.float32),
+        intercept=np.float32(0.5) if K is None else np.full(K, 0.5, np.float32),
+        vec_coef=p.vec_coef.astype(np.float32),
+        vec_intercept=np.float32(0.25) if K is None else np.full(K, 0.25, np.float32),
+        sample_weight=p.sample_weight.astype(np.float32),
+    )
+    p64 = p32.replace(
+        coef=p32.coef.astype(np.float64),
+        intercept=0.5 if K is None else [0.5] * K,
+        vec_coef=p32.vec_coef.tolist(),
+        vec_intercept=0.25 if K is None else [0.25] * K,
+        sample_weight=p32.sample_weight.astype(np.float64),
+    )
     for a, b in zip(p32.all_results(fastlogit), p64.all_results(fastlogit)):
         assert_close(a, b, 1e-15, "float32 / list parameters vs float64")
 
@@ -417,14 +437,18 @@ def test_parameters_are_converted_to_float64_and_intercept_defaults_to_zero(K):
     with_zero = p.replace(intercept=zero, vec_intercept=zero)
     f, w = fastlogit, p.sample_weight
     if K is None:
-        default = [*f.binary_loss_grad(p.X, p.y, p.coef, sample_weight=w),
-                   *f.binary_hessp(p.X, p.coef, 0.0, p.vec_coef, sample_weight=w),
-                   f.binary_predict_raw(p.X, p.coef),
-                   f.binary_hessian(p.X, p.coef, sample_weight=w)]
+        default = [
+            *f.binary_loss_grad(p.X, p.y, p.coef, sample_weight=w),
+            *f.binary_hessp(p.X, p.coef, 0.0, p.vec_coef, sample_weight=w),
+            f.binary_predict_raw(p.X, p.coef),
+            f.binary_hessian(p.X, p.coef, sample_weight=w),
+        ]
     else:
-        default = [*f.multinomial_loss_grad(p.X, p.y, p.coef, sample_weight=w),
-                   *f.multinomial_hessp(p.X, p.coef, None, p.vec_coef, sample_weight=w),
-                   f.multinomial_predict_raw(p.X, p.coef)]
+        default = [
+            *f.multinomial_loss_grad(p.X, p.y, p.coef, sample_weight=w),
+            *f.multinomial_hessp(p.X, p.coef, None, p.vec_coef, sample_weight=w),
+            f.multinomial_predict_raw(p.X, p.coef),
+        ]
     for a, b in zip(default, with_zero.all_results(fastlogit)):
         assert_close(a, b, 1e-15, "default intercept vs explicit zero")
 
@@ -478,8 +502,7 @@ def test_inputs_are_never_written(K, layout, tmp_path):
             part.flags.writeable = False
     else:
         X_ro = read_only(X)
-    frozen = Problem(**{name: (X_ro if name == "X" else read_only(v))
-                        for name, v in fields.items()})
+    frozen = Problem(**{name: (X_ro if name == "X" else read_only(v)) for name, v in fields.items()})
     for a, b in zip(frozen.all_results(fastlogit), expected):
         assert_close(a, b, 1e-14, "read-only inputs")
 
@@ -533,14 +556,13 @@ def traced_peak(call):
 
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("K", [None, 10])
-def test_peak_traced_memory_of_an_evaluation_does_not_grow_with_n(K, weighted,
-                                                                   wide_dense_inputs):
+def test_peak_traced_memory_of_an_evaluation_does_not_grow_with_n(K, weighted, wide_dense_inputs):
     # Labels in the dtype a kernel reads without conversion (float64 for
     # binary, intp for classes): a converted copy of y would itself be O(n).
     peaks = {}
     for n, X in wide_dense_inputs.items():
         p = problem_for(X, K, weighted=weighted, seed=7)
-        peaks[n] = traced_peak(lambda: p.loss_grad(fastlogit))
+        peaks[n] = traced_peak(lambda p=p: p.loss_grad(fastlogit))
     small, big = peaks[10**5], peaks[10**6]
     assert big < MIB, f"peak {big} bytes at n=1e6 (vs {small} at n=1e5)"
     assert big <= 1.5 * small + 64 * 2**10, f"peak grows with n: {small} -> {big} bytes"
@@ -579,8 +601,9 @@ print(before, kib("VmHWM"))
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self")
 @pytest.mark.parametrize("K", [None, 10])
 def test_peak_resident_memory_of_an_evaluation_at_n_1e6_is_small(K):
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(RSS_SCRIPT.format(K=K))],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(RSS_SCRIPT.format(K=K))], capture_output=True, text=True
+    )
     if result.returncode != 0 and "clear_refs" in result.stderr:
         pytest.skip("cannot reset the peak RSS through /proc/self/clear_refs")
     assert result.returncode == 0, result.stderr
@@ -591,8 +614,7 @@ def test_peak_resident_memory_of_an_evaluation_at_n_1e6_is_small(K):
 
 
 @pytest.mark.parametrize("layout, dtype, weighted", INPUTS)
-def test_multinomial_hessian_agrees_with_reference_and_with_hessp_on_unit_vectors(
-        layout, dtype, weighted):
+def test_multinomial_hessian_agrees_with_reference_and_with_hessp_on_unit_vectors(layout, dtype, weighted):
     p = make_problem(800, 7, 3, layout, dtype, weighted)
     K, d = p.coef.shape
     H = p.hessian(fastlogit)

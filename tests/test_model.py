@@ -44,8 +44,10 @@ def expected_failed_checks(estimator):
         # not to the checks' rtol=1e-7 (the full-batch solvers, whose
         # objective is a weighted sum, pass these checks).
         reason = "SGD: sample weights equal repeated rows in expectation only"
-        return {"check_sample_weight_equivalence_on_dense_data": reason,
-                "check_sample_weight_equivalence_on_sparse_data": reason}
+        return {
+            "check_sample_weight_equivalence_on_dense_data": reason,
+            "check_sample_weight_equivalence_on_sparse_data": reason,
+        }
     return {}
 
 
@@ -83,8 +85,9 @@ def test_array_api_dispatch_with_numpy_inputs_changes_nothing():
         print("ok")
     """
     env = {**__import__("os").environ, "SCIPY_ARRAY_API": "1"}
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                         text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, check=True
+    )
     assert out.stdout.strip() == "ok"
 
 
@@ -138,8 +141,7 @@ def sklearn_reference(X, y, **params):
     from the optimum that newton-cholesky reaches to 1e-13, so it cannot
     referee a 1e-6 comparison.
     """
-    return SklearnLogisticRegression(solver="newton-cholesky", tol=1e-10, max_iter=1000,
-                                     **params).fit(X, y)
+    return SklearnLogisticRegression(solver="newton-cholesky", tol=1e-10, max_iter=1000, **params).fit(X, y)
 
 
 def assert_same_coefficients(model, reference, rtol=1e-6):
@@ -185,10 +187,14 @@ def test_sample_weight_and_balanced_class_weight_equal_scikit_learns(K, solver):
     X, y = synthetic(n=3000, d=8, K=K, seed=1)
     y = np.where(np.arange(3000) % 4 == 0, 0, y)  # unbalanced classes
     sw = np.random.default_rng(2).uniform(0, 4, 3000)
-    for params, fit_kw in (({}, {"sample_weight": sw}), ({"class_weight": "balanced"}, {}),
-                           ({"class_weight": "balanced", "C": 0.1}, {"sample_weight": sw})):
-        reference = SklearnLogisticRegression(solver="newton-cholesky", tol=1e-10, max_iter=1000,
-                                              **params).fit(X, y, **fit_kw)
+    for params, fit_kw in (
+        ({}, {"sample_weight": sw}),
+        ({"class_weight": "balanced"}, {}),
+        ({"class_weight": "balanced", "C": 0.1}, {"sample_weight": sw}),
+    ):
+        reference = SklearnLogisticRegression(
+            solver="newton-cholesky", tol=1e-10, max_iter=1000, **params
+        ).fit(X, y, **fit_kw)
         model = LogisticRegression(solver=solver, tol=1e-10, max_iter=1000, **params).fit(X, y, **fit_kw)
         assert_same_coefficients(model, reference)
 
@@ -205,8 +211,9 @@ def test_no_penalty_with_c_inf_equals_scikit_learns(K):
 @pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
 def test_l1_and_elastic_net_equal_scikit_learns_saga(K, l1_ratio):
     X, y = sparse_truth(K=K)
-    reference = SklearnLogisticRegression(solver="saga", C=0.01, l1_ratio=l1_ratio, tol=1e-12,
-                                          max_iter=100_000).fit(X, y)
+    reference = SklearnLogisticRegression(
+        solver="saga", C=0.01, l1_ratio=l1_ratio, tol=1e-12, max_iter=100_000
+    ).fit(X, y)
     model = LogisticRegression(C=0.01, l1_ratio=l1_ratio, tol=1e-10, max_iter=10_000).fit(X, y)
     assert model.solver_ == "proximal"
     assert_same_coefficients(model, reference)
@@ -288,8 +295,10 @@ def test_one_vs_rest_wraps_the_binary_model():
     assert ovr.score(X, y) > 0.9
 
 
-@pytest.mark.parametrize("labels", [np.array(["cat", "dog"]), np.array([True, False]),
-                                    np.array(["a", "b", "c"]), np.array([-3, 10, 7])])
+@pytest.mark.parametrize(
+    "labels",
+    [np.array(["cat", "dog"]), np.array([True, False]), np.array(["a", "b", "c"]), np.array([-3, 10, 7])],
+)
 def test_labels_of_any_kind(labels):
     X, y = synthetic(n=600, d=4, K=len(labels), seed=4)
     named = labels[y]
@@ -325,13 +334,18 @@ def test_pandas_input_records_feature_names():
 def test_csr_input_gives_the_dense_fit(solver, K):
     X, y = sparse_truth(n=1500, d=12, K=K, seed=5)
     X[np.random.default_rng(6).random(X.shape) < 0.7] = 0.0
-    params = {"solver": solver, "tol": 1e-10, "max_iter": 2000,
-              "l1_ratio": 0.5 if solver == "proximal" else 0.0}
+    params = {
+        "solver": solver,
+        "tol": 1e-10,
+        "max_iter": 2000,
+        "l1_ratio": 0.5 if solver == "proximal" else 0.0,
+    }
     dense = LogisticRegression(**params).fit(X, y)
     sparse = LogisticRegression(**params).fit(scipy.sparse.csr_matrix(X), y)
     assert_same_coefficients(sparse, dense)
-    np.testing.assert_allclose(sparse.predict_proba(scipy.sparse.csr_matrix(X)),
-                               dense.predict_proba(X), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        sparse.predict_proba(scipy.sparse.csr_matrix(X)), dense.predict_proba(X), rtol=0, atol=1e-6
+    )
 
 
 def test_float32_input_is_fitted_in_place_and_close_to_float64():
@@ -395,15 +409,21 @@ def test_too_few_iterations_warn_once_naming_the_solver_and_the_remedy(solver):
 @pytest.mark.parametrize(
     "params, error, match",
     [
-        ({"solver": "liblinear"}, ValueError,
-         r"(?s)(?=.*'auto')(?=.*'lbfgs')(?=.*'newton')(?=.*'proximal')(?=.*'sgd').*'solver' parameter"),
+        (
+            {"solver": "liblinear"},
+            ValueError,
+            r"(?s)(?=.*'auto')(?=.*'lbfgs')(?=.*'newton')(?=.*'proximal')(?=.*'sgd').*'solver' parameter",
+        ),
         ({"C": -1.0}, ValueError, "'C' parameter"),
         ({"C": "large"}, TypeError, "'C' parameter"),
         ({"l1_ratio": 1.5}, ValueError, "'l1_ratio' parameter"),
         ({"max_iter": 0}, ValueError, "'max_iter' parameter"),
-        ({"learning_rate": "fast"}, ValueError,
-         r"(?s)(?=.*'constant')(?=.*'invscaling')(?=.*'optimal')(?=.*'adaptive')(?=.*'adagrad')"
-         r".*'learning_rate' parameter"),
+        (
+            {"learning_rate": "fast"},
+            ValueError,
+            r"(?s)(?=.*'constant')(?=.*'invscaling')(?=.*'optimal')(?=.*'adaptive')(?=.*'adagrad')"
+            r".*'learning_rate' parameter",
+        ),
         ({"class_weight": "even"}, ValueError, "'class_weight' parameter"),
         ({"n_threads": 0}, ValueError, "'n_threads' parameter"),
         ({"n_threads": 10_000}, ValueError, "n_threads must be between 1 and"),
@@ -430,12 +450,21 @@ def test_one_class_is_an_error_naming_classes():
 @pytest.mark.parametrize("solver", ["newton", "lbfgs", "proximal", "sgd"])
 def test_verbose_shows_a_progress_bar_with_the_loss(solver, capsys):
     X, y = standardized(load_breast_cancer)
-    LogisticRegression(solver=solver, verbose=1, max_iter=20, tol=None if solver == "sgd" else 1e-6,
-                       l1_ratio=0.5 if solver == "proximal" else 0.0).fit(X, y)
+    LogisticRegression(
+        solver=solver,
+        verbose=1,
+        max_iter=20,
+        tol=None if solver == "sgd" else 1e-6,
+        l1_ratio=0.5 if solver == "proximal" else 0.0,
+    ).fit(X, y)
     err = capsys.readouterr().err
     assert f"fastlogit {solver}" in err and "loss=" in err
-    LogisticRegression(solver=solver, max_iter=20, l1_ratio=0.5 if solver == "proximal" else 0.0,
-                       tol=None if solver == "sgd" else 1e-6).fit(X, y)
+    LogisticRegression(
+        solver=solver,
+        max_iter=20,
+        l1_ratio=0.5 if solver == "proximal" else 0.0,
+        tol=None if solver == "sgd" else 1e-6,
+    ).fit(X, y)
     assert capsys.readouterr().err == ""
 
 
@@ -506,7 +535,7 @@ def test_partial_fit_streams_epochs_and_improves_the_fit():
     obj = Objective.from_arrays(X, y, C=1.0)
     for _ in range(5):
         for lo in range(0, len(y), 100):
-            model.partial_fit(X[lo:lo + 100], y[lo:lo + 100], classes=[0, 1])
+            model.partial_fit(X[lo : lo + 100], y[lo : lo + 100], classes=[0, 1])
         losses.append(obj.value(obj.pack(model.coef_, model.intercept_)))
     assert model.n_iter_[0] == 5 * len(range(0, len(y), 100))
     assert losses[-1] < losses[0]

@@ -39,7 +39,7 @@ def numpy_objective(X, y, sw, K, x, *, C, l1_ratio, fit_intercept):
     d = X.shape[1]
     rows = 1 if K == 2 else K
     coef = x[: rows * d].reshape(rows, d)
-    intercept = x[rows * d:] if fit_intercept else np.zeros(rows)
+    intercept = x[rows * d :] if fit_intercept else np.zeros(rows)
     if K == 2:
         data, _, _ = reference.binary_loss_grad(X, y, coef[0], intercept[0], sw)
     else:
@@ -47,20 +47,22 @@ def numpy_objective(X, y, sw, K, x, *, C, l1_ratio, fit_intercept):
     S = X.shape[0] if sw is None else sw.sum()
     if np.isinf(C):
         return data
-    return (data + (1 - l1_ratio) / (2 * C * S) * np.sum(coef**2)
-            + l1_ratio / (C * S) * np.sum(np.abs(coef)))
+    return data + (1 - l1_ratio) / (2 * C * S) * np.sum(coef**2) + l1_ratio / (C * S) * np.sum(np.abs(coef))
 
 
-CASES = [(K, weighted, fit_intercept) for K in (2, 4) for weighted in (False, True)
-         for fit_intercept in (True, False)]
+CASES = [
+    (K, weighted, fit_intercept)
+    for K in (2, 4)
+    for weighted in (False, True)
+    for fit_intercept in (True, False)
+]
 
 
 @pytest.mark.parametrize("K, weighted, fit_intercept", CASES)
 @pytest.mark.parametrize("C, l1_ratio", [(0.3, 0.0), (0.3, 0.4), (2.0, 1.0), (np.inf, 0.5)])
 def test_value_is_scikit_learns_penalized_objective(K, weighted, fit_intercept, C, l1_ratio):
     X, y, sw = make_data(K=K, weighted=weighted)
-    obj = Objective.from_arrays(X, y, sw, n_classes=K, C=C, l1_ratio=l1_ratio,
-                                fit_intercept=fit_intercept)
+    obj = Objective.from_arrays(X, y, sw, n_classes=K, C=C, l1_ratio=l1_ratio, fit_intercept=fit_intercept)
     x = random_point(obj)
     expected = numpy_objective(X, y, sw, K, x, C=C, l1_ratio=l1_ratio, fit_intercept=fit_intercept)
     np.testing.assert_allclose(obj.value(x), expected, rtol=1e-13)
@@ -80,7 +82,8 @@ def test_penalty_scales_with_the_weight_sum_and_skips_the_intercept():
     shifted = x.copy()
     shifted[-1] += 1.0  # the intercept: changes the data term only
     assert obj.value(shifted) - obj.data_loss_grad(shifted)[0] == pytest.approx(
-        obj.value(x) - data, rel=1e-14)
+        obj.value(x) - data, rel=1e-14
+    )
 
 
 def test_c_inf_means_no_penalty_at_all():
@@ -103,8 +106,7 @@ def test_gradient_is_the_derivative_of_the_smooth_part(K, weighted, fit_intercep
     x = random_point(obj)
     _, g = obj.loss_grad(x)
     assert g.shape == (obj.n_params,) and g.dtype == np.float64
-    numeric = [central_difference(lambda t: obj.loss_grad(t)[0], x, e, 1e-5)
-               for e in np.eye(obj.n_params)]
+    numeric = [central_difference(lambda t: obj.loss_grad(t)[0], x, e, 1e-5) for e in np.eye(obj.n_params)]
     np.testing.assert_allclose(g, numeric, rtol=1e-6, atol=1e-9)
 
 
@@ -172,8 +174,10 @@ def test_float32_and_csr_data_give_the_float64_dense_objective(K):
     dense = Objective.from_arrays(X.toarray(), y, sw, n_classes=K, C=0.5)
     x = random_point(dense)
     f, g = dense.loss_grad(x)
-    for other in (Objective.from_arrays(X, y, sw, n_classes=K, C=0.5),
-                  Objective.from_arrays(X.astype(np.float32), y, sw, n_classes=K, C=0.5)):
+    for other in (
+        Objective.from_arrays(X, y, sw, n_classes=K, C=0.5),
+        Objective.from_arrays(X.astype(np.float32), y, sw, n_classes=K, C=0.5),
+    ):
         f2, g2 = other.loss_grad(x)
         rtol = 1e-12 if other.sources[0].X.dtype == np.float64 else 1e-5
         assert f2 == pytest.approx(f, rel=rtol)
@@ -198,8 +202,11 @@ def test_rows_are_validated_once_and_used_in_place():
 def test_objective_over_two_row_sources_equals_one_over_all_rows(K):
     X, y, sw = make_data(n=400, K=K, weighted=True)
     whole = Objective.from_arrays(X, y, sw, n_classes=K, C=0.7, l1_ratio=0.3)
-    parts = Objective([ArrayRows(X[:150], y[:150], sw[:150], K), ArrayRows(X[150:], y[150:], sw[150:], K)],
-                      C=0.7, l1_ratio=0.3)
+    parts = Objective(
+        [ArrayRows(X[:150], y[:150], sw[:150], K), ArrayRows(X[150:], y[150:], sw[150:], K)],
+        C=0.7,
+        l1_ratio=0.3,
+    )
     assert parts.weight_sum == pytest.approx(whole.weight_sum)
     x = random_point(whole)
     v = random_point(whole, seed=5)
@@ -214,9 +221,9 @@ def test_prox_soft_thresholds_the_coefficients_but_not_the_intercepts():
     x = np.linspace(-1, 1, obj.n_params)
     step = 0.3 / obj.l1_strength  # threshold 0.3
     out = obj.prox(x, step)
-    w, b = x[: obj.n_coef], x[obj.n_coef:]
+    w, b = x[: obj.n_coef], x[obj.n_coef :]
     np.testing.assert_allclose(out[: obj.n_coef], np.sign(w) * np.maximum(np.abs(w) - 0.3, 0))
-    np.testing.assert_array_equal(out[obj.n_coef:], b)
+    np.testing.assert_array_equal(out[obj.n_coef :], b)
 
 
 def test_optimality_is_zero_only_where_a_subgradient_vanishes():
@@ -248,7 +255,8 @@ def test_lipschitz_bound_holds_for_the_hessian_everywhere(K, fit_intercept):
         unpenalized = Objective.from_arrays(X, y, sw, C=np.inf, fit_intercept=fit_intercept)
         H = unpenalized.hessian(np.zeros(obj.n_params))
         assert np.linalg.eigvalsh(H).max() == pytest.approx(
-            unpenalized.lipschitz(max_iter=200, rtol=1e-12), rel=1e-8)
+            unpenalized.lipschitz(max_iter=200, rtol=1e-12), rel=1e-8
+        )
 
 
 @pytest.mark.parametrize("K", [2, 3])

@@ -28,8 +28,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from fastlogit import LogisticRegression
-from fastlogit.sources import ChunkSource
-from fastlogit.sources import ArrayChunks, ParquetChunks, npy_source
+from fastlogit.sources import ArrayChunks, ChunkSource, npy_source
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -85,8 +84,11 @@ def sources(tmp, X, y, chunk_rows=1000):
         "npy path": (npy_source(tmp / "X.npy", tmp / "y.npy", chunk_rows=chunk_rows), None, {}),
         "memmap": (ArrayChunks(np.load(tmp / "X.npy", mmap_mode="r"), y, chunk_rows=chunk_rows), None, {}),
         "parquet": (str(tmp / "d.parquet"), None, {"target": "label"}),
-        "list of chunks": ([(X[i:i + chunk_rows], y[i:i + chunk_rows])
-                            for i in range(0, len(y), chunk_rows)], None, {}),
+        "list of chunks": (
+            [(X[i : i + chunk_rows], y[i : i + chunk_rows]) for i in range(0, len(y), chunk_rows)],
+            None,
+            {},
+        ),
     }
 
 
@@ -109,8 +111,10 @@ def test_exact_solvers_match_in_memory(files, kind, solver, extra):
 def test_lbfgs_same_chunking_is_bit_identical(files, K):
     tmp, _, _ = files
     X, y = write_files(tmp, K)
-    fits = {kind: fit(src, yy, solver="lbfgs", tol=1e-8, **opts)
-            for kind, (src, yy, opts) in sources(tmp, X, y).items()}
+    fits = {
+        kind: fit(src, yy, solver="lbfgs", tol=1e-8, **opts)
+        for kind, (src, yy, opts) in sources(tmp, X, y).items()
+    }
     first = fits["list of chunks"]
     for kind, model in fits.items():
         np.testing.assert_array_equal(model.coef_, first.coef_, err_msg=kind)
@@ -135,11 +139,17 @@ def test_softmax_weights_and_class_weight(tmp_path):
     write_parquet(tmp_path / "d.parquet", X, labels, sw=sw, row_group_size=700)
     for class_weight in [None, "balanced", {"a": 2.0, "c": 0.5}]:
         ref = fit(X, labels, sample_weight=sw, solver="newton", tol=1e-10, class_weight=class_weight)
-        got = fit(str(tmp_path / "d.parquet"), target="label", weight="w", solver="newton",
-                  tol=1e-10, class_weight=class_weight)
+        got = fit(
+            str(tmp_path / "d.parquet"),
+            target="label",
+            weight="w",
+            solver="newton",
+            tol=1e-10,
+            class_weight=class_weight,
+        )
         np.testing.assert_array_equal(got.classes_, ["a", "b", "c"])
         assert rel(got.coef_, ref.coef_) < 1e-10, class_weight
-        chunks = [(X[i:i + 500], labels[i:i + 500], sw[i:i + 500]) for i in range(0, len(y), 500)]
+        chunks = [(X[i : i + 500], labels[i : i + 500], sw[i : i + 500]) for i in range(0, len(y), 500)]
         got = fit(chunks, solver="newton", tol=1e-10, class_weight=class_weight)
         assert rel(got.coef_, ref.coef_) < 1e-10, class_weight
 
@@ -163,7 +173,7 @@ def test_parquet_dataset_directory_and_feature_selection(tmp_path):
 def test_csr_chunks_and_float32(files):
     _, X, y = files
     Xs = sp.csr_matrix(np.where(np.abs(X) > 1, X, 0.0))
-    chunks = [(Xs[i:i + 1000], y[i:i + 1000]) for i in range(0, len(y), 1000)]
+    chunks = [(Xs[i : i + 1000], y[i : i + 1000]) for i in range(0, len(y), 1000)]
     ref = fit(Xs, y, solver="newton", tol=1e-10)
     assert rel(fit(chunks, solver="newton", tol=1e-10).coef_, ref.coef_) < 1e-10
     X32 = X.astype(np.float32)
@@ -243,10 +253,10 @@ class Recording(ChunkSource):
 
 def test_sgd_shuffles_the_chunk_order_each_epoch(files):
     _, X, y = files
-    src = Recording([(X[i:i + 500], y[i:i + 500]) for i in range(0, len(y), 500)])
+    src = Recording([(X[i : i + 500], y[i : i + 500]) for i in range(0, len(y), 500)])
     sgd(src, seed=3)
     n_chunks = len(src.chunks)
-    epochs = [src.reads[-3 * n_chunks:][e * n_chunks:(e + 1) * n_chunks] for e in range(3)]
+    epochs = [src.reads[-3 * n_chunks :][e * n_chunks : (e + 1) * n_chunks] for e in range(3)]
     for order in epochs:
         assert sorted(order) == list(range(n_chunks))
     assert len({tuple(order) for order in epochs}) > 1
@@ -258,7 +268,7 @@ def test_sgd_streaming_a_plain_iterable(files):
 
     class Stream:  # re-iterable, not random access: chunks in their own order
         def __iter__(self):
-            return ((X[i:i + 700], y[i:i + 700]) for i in range(0, len(y), 700))
+            return ((X[i : i + 700], y[i : i + 700]) for i in range(0, len(y), 700))
 
     a, b = sgd(Stream()), sgd(Stream())
     np.testing.assert_array_equal(a.coef_, b.coef_)
@@ -323,7 +333,7 @@ def test_peak_memory_is_a_few_chunks_whatever_n(tmp_path, kind, solver):
             write_parquet(tmp_path / f"d{n}.parquet", X, y, row_group_size=chunk)
         del X, y
 
-        def run():
+        def run(n=n):
             if kind == "npy":
                 src, opts = npy_source(tmp_path / f"X{n}.npy", tmp_path / f"y{n}.npy", chunk_rows=chunk), {}
             else:
@@ -332,7 +342,7 @@ def test_peak_memory_is_a_few_chunks_whatever_n(tmp_path, kind, solver):
 
         run()  # warm: imports, compilation, pyarrow's pools
         measured[n] = _peak_memory(run)
-    (traced_small, rss_small), (traced_big, rss_big) = measured[40_000], measured[320_000]
+    (traced_small, _), (traced_big, rss_big) = measured[40_000], measured[320_000]
     # a few chunks (Parquet: the row group's table, its conversion, the labels) ...
     assert traced_big < 4 * chunk_bytes + (1 << 20), measured
     assert rss_big < 8 * chunk_bytes + (16 << 20), measured
@@ -367,9 +377,11 @@ def test_inference_out_of_core_equals_in_memory(tmp_path, K):
     ref = model.inference(X, y)
     np.save(tmp_path / "X.npy", X)
     write_parquet(tmp_path / "d.parquet", X, y, row_group_size=900)
-    for data, y_arg, opts in [(str(tmp_path / "X.npy"), y, {}),
-                              (ArrayChunks(X, y, chunk_rows=700), None, {}),
-                              (str(tmp_path / "d.parquet"), None, {"target": "label"})]:
+    for data, y_arg, opts in [
+        (str(tmp_path / "X.npy"), y, {}),
+        (ArrayChunks(X, y, chunk_rows=700), None, {}),
+        (str(tmp_path / "d.parquet"), None, {"target": "label"}),
+    ]:
         got = model.inference(data, y_arg, **opts)
         for name in ("coef", "std_err", "z", "p_value", "conf_int"):
             a, b = np.asarray(getattr(got, name)), np.asarray(getattr(ref, name))

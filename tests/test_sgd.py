@@ -6,8 +6,6 @@ penalties, averaging and weights; its formulas against the Numba ones bit
 for bit; and the driver for convergence, reproducibility and faults.
 """
 
-import warnings
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -21,10 +19,22 @@ from fastlogit.sgd import SGDDivergenceError, fit_sgd
 
 pytestmark = pytest.mark.usefixtures("floating_point_warnings_are_errors")
 
-DEFAULTS = dict(C=1.0, l1_ratio=0.0, fit_intercept=True, batch_size=8, learning_rate="optimal",
-                eta0=0.1, power_t=0.5, average=False, early_stopping=False,
-                validation_fraction=0.1, n_iter_no_change=5, tol=None, max_iter=3,
-                random_state=0)
+DEFAULTS = dict(
+    C=1.0,
+    l1_ratio=0.0,
+    fit_intercept=True,
+    batch_size=8,
+    learning_rate="optimal",
+    eta0=0.1,
+    power_t=0.5,
+    average=False,
+    early_stopping=False,
+    validation_fraction=0.1,
+    n_iter_no_change=5,
+    tol=None,
+    max_iter=3,
+    random_state=0,
+)
 
 
 def _sgd_fit(X, y, n_classes, sample_weight=None, **kw):
@@ -51,12 +61,32 @@ def _problem(n, d, n_classes, seed=0, sparse=False, dtype=np.float64, density=0.
 # ---------------------------------------------------------------------------
 # Formulas: the C header against kernels/special.py.
 # ---------------------------------------------------------------------------
-GRID = np.concatenate([
-    np.linspace(-1e4, 1e4, 4001), np.linspace(-60.0, 60.0, 24001),
-    np.geomspace(1e-310, 1e3, 2000), -np.geomspace(1e-310, 1e3, 2000),
-    [0.0, -0.0, 36.7, 37.0, 709.78, 709.79, 745.13, 745.14, -745.14, -746.0, 800.0, -800.0,
-     1e308, -1e308, np.inf, -np.inf],
-])
+GRID = np.concatenate(
+    [
+        np.linspace(-1e4, 1e4, 4001),
+        np.linspace(-60.0, 60.0, 24001),
+        np.geomspace(1e-310, 1e3, 2000),
+        -np.geomspace(1e-310, 1e3, 2000),
+        [
+            0.0,
+            -0.0,
+            36.7,
+            37.0,
+            709.78,
+            709.79,
+            745.13,
+            745.14,
+            -745.14,
+            -746.0,
+            800.0,
+            -800.0,
+            1e308,
+            -1e308,
+            np.inf,
+            -np.inf,
+        ],
+    ]
+)
 
 
 @njit(cache=True)
@@ -83,9 +113,14 @@ def _ulp_diff(a, b):
     return out
 
 
-@pytest.mark.parametrize("name,numba_fn", [
-    ("sigmoid", nb_special.sigmoid), ("log_sigmoid", nb_special.log_sigmoid),
-    ("log1pexp", nb_special.log1pexp)])
+@pytest.mark.parametrize(
+    "name,numba_fn",
+    [
+        ("sigmoid", nb_special.sigmoid),
+        ("log_sigmoid", nb_special.log_sigmoid),
+        ("log1pexp", nb_special.log1pexp),
+    ],
+)
 def test_c_formulas_equal_numba_bit_for_bit(name, numba_fn):
     out = np.empty_like(GRID)
     _sgd.formula_values(name, GRID, out)
@@ -109,8 +144,14 @@ def test_c_binary_loss_and_residual_equal_numba_bit_for_bit():
 @pytest.mark.parametrize("K", [2, 3, 10, 37])
 def test_c_softmax_row_equals_numba(K):
     rng = np.random.default_rng(K)
-    z = np.concatenate([rng.standard_normal((500, K)) * 10, rng.uniform(-1e4, 1e4, (500, K)),
-                        np.full((1, K), 1e4), np.zeros((1, K))])
+    z = np.concatenate(
+        [
+            rng.standard_normal((500, K)) * 10,
+            rng.uniform(-1e4, 1e4, (500, K)),
+            np.full((1, K), 1e4),
+            np.zeros((1, K)),
+        ]
+    )
     p_nb, lse_nb = np.empty_like(z), np.empty(z.shape[0])
     _numba_softmax_rows(z, p_nb, lse_nb)
     p_c, lse_c = np.empty_like(z), np.empty(z.shape[0])
@@ -133,8 +174,9 @@ LAYOUTS = ["dense64", "dense32", "csr32", "csr64"]
 CONFIGS = {
     "optimal-l2": dict(learning_rate="optimal"),
     "constant-l1-avg": dict(learning_rate="constant", eta0=0.05, l1_ratio=1.0, C=0.05, average=True),
-    "invscaling-enet-avg-later-weights": dict(learning_rate="invscaling", eta0=0.3, l1_ratio=0.5,
-                                              C=0.2, average=40, weights=True),
+    "invscaling-enet-avg-later-weights": dict(
+        learning_rate="invscaling", eta0=0.3, l1_ratio=0.5, C=0.2, average=40, weights=True
+    ),
     "decay-overshoots-and-folds-avg": dict(learning_rate="constant", eta0=0.5, C=1e-3, average=True),
     "adagrad-enet": dict(learning_rate="adagrad", eta0=0.3, l1_ratio=0.3, C=0.1, weights=True),
     "adagrad-unpenalized-avg": dict(learning_rate="adagrad", eta0=0.3, C=np.inf, average=True),
@@ -143,25 +185,58 @@ CONFIGS = {
 
 
 def _layout(layout, n, d, n_classes, seed):
-    X, y = _problem(n, d, n_classes, seed=seed, sparse=layout.startswith("csr"),
-                    dtype=np.float32 if layout == "dense32" else np.float64)
+    X, y = _problem(
+        n,
+        d,
+        n_classes,
+        seed=seed,
+        sparse=layout.startswith("csr"),
+        dtype=np.float32 if layout == "dense32" else np.float64,
+    )
     if layout == "csr64":
         X.indices = X.indices.astype(np.int64)
         X.indptr = X.indptr.astype(np.int64)
     return X, y
 
 
-def _reference_of(result, X, y, n_classes, sample_weight, coef0, intercept0, n_epochs, learning_rate,
-                  eta0, power_t=0.5, rows=None):
+def _reference_of(
+    result,
+    X,
+    y,
+    n_classes,
+    sample_weight,
+    coef0,
+    intercept0,
+    n_epochs,
+    learning_rate,
+    eta0,
+    power_t=0.5,
+    rows=None,
+):
     cfg = result.state.config
     n_w = coef0.shape[0]
     return reference.sgd_epochs(
-        X.astype(np.float64) if not sp.issparse(X) else X, y, sample_weight, n_classes,
-        coef0, intercept0 if intercept0 is not None else np.zeros(n_w), n_epochs=n_epochs,
-        batch_size=cfg["batch_size"], learning_rate=learning_rate, eta0=eta0, power_t=power_t,
-        alpha_opt=cfg["alpha_opt"], t0_opt=cfg["t0_opt"], lam2=cfg["lam2"], lam1=cfg["lam1"],
-        fit_intercept=cfg["fit_intercept"], avg_start=cfg["avg_start"], sw_scale=cfg["sw_scale"],
-        seed=result.state.extra["seed"], rows=rows)
+        X.astype(np.float64) if not sp.issparse(X) else X,
+        y,
+        sample_weight,
+        n_classes,
+        coef0,
+        intercept0 if intercept0 is not None else np.zeros(n_w),
+        n_epochs=n_epochs,
+        batch_size=cfg["batch_size"],
+        learning_rate=learning_rate,
+        eta0=eta0,
+        power_t=power_t,
+        alpha_opt=cfg["alpha_opt"],
+        t0_opt=cfg["t0_opt"],
+        lam2=cfg["lam2"],
+        lam1=cfg["lam1"],
+        fit_intercept=cfg["fit_intercept"],
+        avg_start=cfg["avg_start"],
+        sw_scale=cfg["sw_scale"],
+        seed=result.state.extra["seed"],
+        rows=rows,
+    )
 
 
 @pytest.mark.parametrize("config", list(CONFIGS))
@@ -176,8 +251,18 @@ def test_loop_equals_numpy_reference(layout, n_classes, config, batch_size):
     n_w = n_classes if n_classes > 2 else 1
     coef0 = np.zeros((n_w, 5))
     res = _sgd_fit(X, y, n_classes, sample_weight=sw, batch_size=batch_size, **kw)
-    W, b, loss_sums = _reference_of(res, X, y, n_classes, sw, coef0, None, DEFAULTS["max_iter"],
-                                    kw["learning_rate"], kw.get("eta0", DEFAULTS["eta0"]))
+    W, b, loss_sums = _reference_of(
+        res,
+        X,
+        y,
+        n_classes,
+        sw,
+        coef0,
+        None,
+        DEFAULTS["max_iter"],
+        kw["learning_rate"],
+        kw.get("eta0", DEFAULTS["eta0"]),
+    )
     tol = dict(rtol=1e-4, atol=1e-5) if layout == "dense32" else dict(rtol=1e-9, atol=1e-11)
     np.testing.assert_allclose(res.coef, W, **tol)
     np.testing.assert_allclose(res.intercept, b, **tol)
@@ -253,8 +338,9 @@ def test_averaged_sgd_nears_lbfgs_loss_on_digits_softmax_in_5_epochs():
     C = 0.1
     sk = SkLR(C=C, tol=1e-10, max_iter=5000).fit(X, y)
     best = _objective_multinomial(X, y, sk.coef_, sk.intercept_, C)
-    res = _sgd_fit(X, y, 10, C=C, learning_rate="adagrad", eta0=0.3, batch_size=16,
-                   average=2 * X.shape[0], max_iter=5)
+    res = _sgd_fit(
+        X, y, 10, C=C, learning_rate="adagrad", eta0=0.3, batch_size=16, average=2 * X.shape[0], max_iter=5
+    )
     assert _objective_multinomial(X, y, res.coef, res.intercept, C) - best < 6e-3
 
 
@@ -302,8 +388,9 @@ def test_l1_produces_exact_zeros(sparse):
     w = np.zeros(d)
     w[:4] = [2.0, -2.0, 1.5, -1.0]
     y = (rng.random(n) < 1 / (1 + np.exp(-(Xd @ w)))).astype(np.int64)
-    res = _sgd_fit(X, y, 2, l1_ratio=1.0, C=0.05, learning_rate="constant", eta0=0.05,
-                   batch_size=16, max_iter=10)
+    res = _sgd_fit(
+        X, y, 2, l1_ratio=1.0, C=0.05, learning_rate="constant", eta0=0.05, batch_size=16, max_iter=10
+    )
     zeros = res.coef[0] == 0.0
     assert zeros[4:].mean() > 0.5
     assert not zeros[:2].any()
@@ -320,8 +407,9 @@ def test_continuing_from_state_equals_one_longer_run():
     X, y = _problem(200, 5, 3, seed=10)
     long = _sgd_fit(X, y, 3, C=np.inf, max_iter=4, average=True)
     first = _sgd_fit(X, y, 3, C=np.inf, max_iter=2, average=True)
-    second = fit_sgd(X, y, None, 3, **{**DEFAULTS, "C": np.inf, "max_iter": 2, "average": True},
-                     state=first.state)
+    second = fit_sgd(
+        X, y, None, 3, **{**DEFAULTS, "C": np.inf, "max_iter": 2, "average": True}, state=first.state
+    )
     np.testing.assert_array_equal(second.coef, long.coef)
     np.testing.assert_array_equal(second.intercept, long.intercept)
 
@@ -338,15 +426,22 @@ def test_tol_none_runs_exactly_max_iter_epochs():
 @pytest.mark.parametrize("early_stopping", [False, True])
 def test_stops_when_the_loss_stops_improving(early_stopping):
     X, y = _problem(400, 3, 2, seed=12)
-    res = _sgd_fit(X, y, 2, tol=1e-3, n_iter_no_change=3, max_iter=200, early_stopping=early_stopping,
-                   validation_fraction=0.2)
+    res = _sgd_fit(
+        X,
+        y,
+        2,
+        tol=1e-3,
+        n_iter_no_change=3,
+        max_iter=200,
+        early_stopping=early_stopping,
+        validation_fraction=0.2,
+    )
     assert res.converged and res.n_iter < 200
 
 
 def test_adaptive_schedule_divides_the_step_when_stalled():
     X, y = _problem(300, 3, 2, seed=13)
-    res = _sgd_fit(X, y, 2, learning_rate="adaptive", eta0=0.5, tol=1e-2, n_iter_no_change=2,
-                   max_iter=40)
+    res = _sgd_fit(X, y, 2, learning_rate="adaptive", eta0=0.5, tol=1e-2, n_iter_no_change=2, max_iter=40)
     assert res.state.scalars[_sgd.ETA] < 0.5
 
 
@@ -373,8 +468,14 @@ def test_divergence_after_good_epochs_restores_those_epochs():
     state = first.state
     saved = state.arrays["coef"].copy()
     with pytest.raises(SGDDivergenceError) as info:
-        fit_sgd(X_bad, y, None, 2, **{**DEFAULTS, "C": np.inf, "learning_rate": "constant",
-                                      "eta0": 0.1, "max_iter": 1}, state=state)
+        fit_sgd(
+            X_bad,
+            y,
+            None,
+            2,
+            **{**DEFAULTS, "C": np.inf, "learning_rate": "constant", "eta0": 0.1, "max_iter": 1},
+            state=state,
+        )
     np.testing.assert_array_equal(state.arrays["coef"], saved)
     np.testing.assert_array_equal(info.value.last_good.coef, first.coef)
 
@@ -390,13 +491,19 @@ def test_loss_curve_matches_the_objective_trend():
 # ---------------------------------------------------------------------------
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    n=st.integers(1, 25), d=st.integers(1, 6), n_classes=st.integers(2, 5),
-    layout=st.sampled_from(LAYOUTS), density=st.floats(0.0, 1.0),
-    weighted=st.booleans(), batch_size=st.integers(1, 30),
-    config=st.sampled_from(list(CONFIGS)), seed=st.integers(0, 2**31),
+    n=st.integers(1, 25),
+    d=st.integers(1, 6),
+    n_classes=st.integers(2, 5),
+    layout=st.sampled_from(LAYOUTS),
+    density=st.floats(0.0, 1.0),
+    weighted=st.booleans(),
+    batch_size=st.integers(1, 30),
+    config=st.sampled_from(list(CONFIGS)),
+    seed=st.integers(0, 2**31),
 )
-def test_fuzz_loop_matches_reference_and_never_crashes(n, d, n_classes, layout, density, weighted,
-                                                       batch_size, config, seed):
+def test_fuzz_loop_matches_reference_and_never_crashes(
+    n, d, n_classes, layout, density, weighted, batch_size, config, seed
+):
     kw = dict(CONFIGS[config])
     kw.pop("weights", None)
     rng = np.random.default_rng(seed)
@@ -411,12 +518,23 @@ def test_fuzz_loop_matches_reference_and_never_crashes(n, d, n_classes, layout, 
     sw = rng.uniform(0.0, 2.0, n) if weighted else None
     if sw is not None and sw.sum() == 0:
         sw = None
-    res = _sgd_fit(X, y, n_classes, sample_weight=sw, batch_size=batch_size, max_iter=2,
-                   random_state=seed, **kw)
+    res = _sgd_fit(
+        X, y, n_classes, sample_weight=sw, batch_size=batch_size, max_iter=2, random_state=seed, **kw
+    )
     n_w = n_classes if n_classes > 2 else 1
     assert res.coef.shape == (n_w, d) and np.isfinite(res.coef).all()
-    W, b, _ = _reference_of(res, X, y, n_classes, sw, np.zeros((n_w, d)), None, 2,
-                            kw["learning_rate"], kw.get("eta0", DEFAULTS["eta0"]))
+    W, b, _ = _reference_of(
+        res,
+        X,
+        y,
+        n_classes,
+        sw,
+        np.zeros((n_w, d)),
+        None,
+        2,
+        kw["learning_rate"],
+        kw.get("eta0", DEFAULTS["eta0"]),
+    )
     tol = dict(rtol=1e-4, atol=1e-5) if layout == "dense32" else dict(rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(res.coef, W, **tol)
     np.testing.assert_allclose(res.intercept, b, **tol)
@@ -446,8 +564,15 @@ def test_continuing_with_other_settings_gets_the_arrays_they_need():
     X, y = _problem(120, 6, 3, seed=19)
     first = _sgd_fit(X, y, 3, learning_rate="constant", C=np.inf, max_iter=1)
     Xs = sp.csr_matrix(X)
-    settings = {**DEFAULTS, "learning_rate": "adagrad", "average": True, "l1_ratio": 0.5,
-                "C": 0.5, "batch_size": 50, "max_iter": 2}
+    settings = {
+        **DEFAULTS,
+        "learning_rate": "adagrad",
+        "average": True,
+        "l1_ratio": 0.5,
+        "C": 0.5,
+        "batch_size": 50,
+        "max_iter": 2,
+    }
     second = fit_sgd((Xs.data, Xs.indices, Xs.indptr), y, None, 3, **settings, state=first.state)
     assert second.coef.shape == (3, 6) and np.isfinite(second.coef).all()
     arrays = second.state.arrays

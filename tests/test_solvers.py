@@ -17,7 +17,7 @@ def make_objective(n=2000, d=8, K=2, C=1.0, l1_ratio=0.0, sparse_truth=False, se
     rows = 1 if K == 2 else K
     W = rng.standard_normal((rows, d))
     if sparse_truth:
-        W[:, d // 4:] = 0.0
+        W[:, d // 4 :] = 0.0
     if K == 2:
         y = (rng.random(n) < fastlogit.sigmoid(X @ W[0] - 0.5)).astype(np.int64)
     else:
@@ -136,7 +136,8 @@ def test_starting_at_the_optimum_takes_no_iteration(solver):
 def test_callback_sees_each_iteration_and_its_objective(solver):
     obj = make_objective(K=3, l1_ratio=0.5 if solver == "proximal" else 0.0)
     seen = []
-    res = getattr(solvers, solver)(obj, np.zeros(obj.n_params), tol=1e-6,
-                                   callback=lambda it, loss: seen.append((it, loss)))
+    res = getattr(solvers, solver)(
+        obj, np.zeros(obj.n_params), tol=1e-6, callback=lambda it, loss: seen.append((it, loss))
+    )
     assert [it for it, _ in seen] == list(range(1, res.n_iter + 1))
     assert [loss for _, loss in seen] == res.loss_curve

@@ -5,7 +5,6 @@ function is checked against its NumPy twin in fastlogit.reference and
 against the limits the documentation promises.
 """
 
-
 import mpmath
 import numpy as np
 import pytest
@@ -52,26 +51,30 @@ def test_elementwise_functions_are_finite_and_exact_at_huge_logits(dtype):
 
 
 def test_logsumexp_limits():
-    a = np.array([
-        [-np.inf, -np.inf, -np.inf],
-        [np.inf, 0.0, 1.0],
-        [np.inf, -np.inf, 0.0],
-        [np.nan, np.inf, 0.0],
-        [-np.inf, 0.0, -np.inf],
-    ])
+    a = np.array(
+        [
+            [-np.inf, -np.inf, -np.inf],
+            [np.inf, 0.0, 1.0],
+            [np.inf, -np.inf, 0.0],
+            [np.nan, np.inf, 0.0],
+            [-np.inf, 0.0, -np.inf],
+        ]
+    )
     for mod in (fastlogit, reference):
         np.testing.assert_array_equal(mod.logsumexp(a), [-np.inf, np.inf, np.inf, np.nan, 0.0])
 
 
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 def test_softmax_limits_are_the_well_defined_ones_and_nan_otherwise(name):
-    a = np.array([
-        [np.inf, 0.0, -np.inf],  # one +inf: one-hot
-        [0.0, -np.inf, 0.0],  # -inf entry: probability 0
-        [np.inf, np.inf, 0.0],  # two +inf: undefined
-        [-np.inf, -np.inf, -np.inf],  # all -inf: 0/0
-        [np.nan, 0.0, 1.0],
-    ])
+    a = np.array(
+        [
+            [np.inf, 0.0, -np.inf],  # one +inf: one-hot
+            [0.0, -np.inf, 0.0],  # -inf entry: probability 0
+            [np.inf, np.inf, 0.0],  # two +inf: undefined
+            [-np.inf, -np.inf, -np.inf],  # all -inf: 0/0
+            [np.nan, 0.0, 1.0],
+        ]
+    )
     nan = np.full(3, np.nan)
     if name == "softmax":
         expected = [[1, 0, 0], [0.5, 0, 0.5], nan, nan, nan]
@@ -166,8 +169,14 @@ def test_scalars_give_numpy_scalars(name):
 
 @pytest.mark.parametrize(
     "given, expected",
-    [(np.int32, np.float64), (np.int64, np.float64), (np.uint8, np.float64),
-     (np.bool_, np.float64), (np.float16, np.float32), (np.float32, np.float32)],
+    [
+        (np.int32, np.float64),
+        (np.int64, np.float64),
+        (np.uint8, np.float64),
+        (np.bool_, np.float64),
+        (np.float16, np.float32),
+        (np.float32, np.float32),
+    ],
 )
 @pytest.mark.parametrize("name", ELEMENTWISE + ROWWISE)
 def test_output_dtype_follows_input_dtype(name, given, expected):
@@ -223,9 +232,12 @@ def test_inputs_are_never_written():
 @pytest.mark.parametrize("name", ELEMENTWISE + ROWWISE)
 @pytest.mark.parametrize(
     "bad, phrase",
-    [(np.array([1 + 2j]), "complex"), (np.array(["a"]), "real number"),
-     (np.array([object()]), "real number"),
-     (np.array(["2020-01-01"], dtype="datetime64[D]"), "real number")],
+    [
+        (np.array([1 + 2j]), "complex"),
+        (np.array(["a"]), "real number"),
+        (np.array([object()]), "real number"),
+        (np.array(["2020-01-01"], dtype="datetime64[D]"), "real number"),
+    ],
 )
 def test_non_real_input_raises_type_error_naming_the_argument(name, bad, phrase):
     with pytest.raises(TypeError, match=phrase):

@@ -25,10 +25,40 @@ MAX_ULP = 2.0
 #  ±88.7, ±103.9: float32 exp overflows / its result goes subnormal-then-0;
 #  ±709.78, ±745.2: the same for float64.
 EDGES = [
-    0.0, -0.0, 1e-300, -1e-300, 5e-324, -5e-324, 2.2250738585072014e-308,
-    -2.2250738585072014e-308, 1e-45, -1e-45, 1.0, -1.0, 0.34657359, -0.34657359,
-    18.0, -18.0, 33.3, -33.3, 36.7, -36.7, 37.0, -37.0, 88.7, -88.7,
-    103.9, -103.9, 709.78, -709.78, 745.2, -745.2, 1e4, -1e4, 1e308, -1e308,
+    0.0,
+    -0.0,
+    1e-300,
+    -1e-300,
+    5e-324,
+    -5e-324,
+    2.2250738585072014e-308,
+    -2.2250738585072014e-308,
+    1e-45,
+    -1e-45,
+    1.0,
+    -1.0,
+    0.34657359,
+    -0.34657359,
+    18.0,
+    -18.0,
+    33.3,
+    -33.3,
+    36.7,
+    -36.7,
+    37.0,
+    -37.0,
+    88.7,
+    -88.7,
+    103.9,
+    -103.9,
+    709.78,
+    -709.78,
+    745.2,
+    -745.2,
+    1e4,
+    -1e4,
+    1e308,
+    -1e308,
 ]
 
 
@@ -42,8 +72,7 @@ def sample_points(n, seed):
 def to_double_double(values):
     """mpf values -> (hi, lo) float64 arrays with hi + lo equal to them to ~1e-32."""
     hi = np.array([float(v) for v in values])
-    lo = np.array([float(v - mpmath.mpf(h)) if mpmath.isfinite(v) else 0.0
-                   for v, h in zip(values, hi)])
+    lo = np.array([float(v - mpmath.mpf(h)) if mpmath.isfinite(v) else 0.0 for v, h in zip(values, hi)])
     return hi, lo
 
 
@@ -66,7 +95,7 @@ def ulp_error(computed, hi, lo, dtype):
     return np.abs(diff) / ulp_of(hi, lo, dtype)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def elementwise_oracle(dtype_name):
     """(x, {name: (hi, lo)}) for sigmoid, log_sigmoid, log1pexp at 50 digits."""
     dtype = np.dtype(dtype_name)
@@ -87,7 +116,7 @@ def elementwise_oracle(dtype_name):
 ROWS, K = 20_000, 5
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def rowwise_oracle(dtype_name):
     """(a, {name: (hi, lo)}, {name: scale}) for rows of K points at 50 digits.
 

@@ -94,8 +94,9 @@ def fit_quietly(model, X, y):
         return model.fit(X, y)
 
 
-def run_bench(sizes, threads, kernel_repeats, fit_repeats, n_features=N_FEATURES,
-              quick=False, progress=True, dask=True):
+def run_bench(
+    sizes, threads, kernel_repeats, fit_repeats, n_features=N_FEATURES, quick=False, progress=True, dask=True
+):
     """Run every comparison at every size; returns the JSON-ready results dict.
 
     ``timings`` holds one record per (family, case, n, implementation) with
@@ -116,8 +117,12 @@ def run_bench(sizes, threads, kernel_repeats, fit_repeats, n_features=N_FEATURES
     timings, memory = [], []
     numba.set_num_threads(threads)
     dask_note = _dask_available() if dask else "skipped (--no-dask)"
-    bar = tqdm(total=len(sizes) * STEPS_PER_SIZE + (DASK_STEPS if dask_note is None else 0),
-               desc="fastlogit bench", unit="step", disable=not progress)
+    bar = tqdm(
+        total=len(sizes) * STEPS_PER_SIZE + (DASK_STEPS if dask_note is None else 0),
+        desc="fastlogit bench",
+        unit="step",
+        disable=not progress,
+    )
     with threadpool_limits(limits=threads):
         for n in sizes:
             problems = {
@@ -134,8 +139,17 @@ def run_bench(sizes, threads, kernel_repeats, fit_repeats, n_features=N_FEATURES
                 bar.set_postfix_str(f"{name} n={n}")
                 for which, module in (("fastlogit", fastlogit), ("reference", reference)):
                     call = kernel_call(module, name, X, y, coef, intercept, scores[model])
-                    timings.append({"family": "kernel", "case": name, "n": n, "d": n_features,
-                                    "K": K, "implementation": which, **measure(call, kernel_repeats)})
+                    timings.append(
+                        {
+                            "family": "kernel",
+                            "case": name,
+                            "n": n,
+                            "d": n_features,
+                            "K": K,
+                            "implementation": which,
+                            **measure(call, kernel_repeats),
+                        }
+                    )
                 bar.update()
             for name in MEMORY_KERNELS:
                 model = name.split("_")[0]
@@ -143,8 +157,16 @@ def run_bench(sizes, threads, kernel_repeats, fit_repeats, n_features=N_FEATURES
                 for which, module in (("fastlogit", fastlogit), ("reference", reference)):
                     bar.set_postfix_str(f"memory {name} n={n}")
                     call = kernel_call(module, name, X, y, coef, intercept, None)
-                    memory.append({"case": name, "n": n, "d": n_features, "implementation": which,
-                                   "peak_bytes": peak_memory(call), "X_bytes": X.nbytes})
+                    memory.append(
+                        {
+                            "case": name,
+                            "n": n,
+                            "d": n_features,
+                            "implementation": which,
+                            "peak_bytes": peak_memory(call),
+                            "X_bytes": X.nbytes,
+                        }
+                    )
                     bar.update()
             for model in FITS:
                 timings.extend(_fits(model, problems[model], n, n_features, fit_repeats, bar))
@@ -158,9 +180,16 @@ def run_bench(sizes, threads, kernel_repeats, fit_repeats, n_features=N_FEATURES
         "schema": "fastlogit-bench/1",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "quick": quick,
-        "settings": {"sizes": list(sizes), "n_features": n_features, "n_classes": N_CLASSES,
-                     "C": C, "seed": SEED, "threads": threads, "kernel_repeats": kernel_repeats,
-                     "fit_repeats": fit_repeats},
+        "settings": {
+            "sizes": list(sizes),
+            "n_features": n_features,
+            "n_classes": N_CLASSES,
+            "C": C,
+            "seed": SEED,
+            "threads": threads,
+            "kernel_repeats": kernel_repeats,
+            "fit_repeats": fit_repeats,
+        },
         "machine": machine_info(threads),
         "timings": timings,
         "comparisons": comparisons(timings),
@@ -195,13 +224,20 @@ def _fits(model, problem, n, d, repeats, bar):
     for which in ("fastlogit", "sklearn"):
         bar.set_postfix_str(f"fit {model} {which} n={n}")
         stats, last = _time_fit(which, "lbfgs", X, y, repeats)
-        records.append({
-            "family": "fit", "case": f"{model} lbfgs", "n": n, "d": d, "K": K,
-            "implementation": which, **stats,
-            "final_loss": objective(X, y, last.coef_, last.intercept_, C),
-            "true_model_loss": true_loss,
-            "n_iter": int(np.max(last.n_iter_)),
-        })
+        records.append(
+            {
+                "family": "fit",
+                "case": f"{model} lbfgs",
+                "n": n,
+                "d": d,
+                "K": K,
+                "implementation": which,
+                **stats,
+                "final_loss": objective(X, y, last.coef_, last.intercept_, C),
+                "true_model_loss": true_loss,
+                "n_iter": int(np.max(last.n_iter_)),
+            }
+        )
         bar.update()
     return records
 
@@ -216,8 +252,18 @@ def _sgd_epochs(problem, n, d, repeats, bar):
 
         raw = fastlogit.binary_predict_raw(X, last.coef_.reshape(-1), float(last.intercept_[0]))
         log_loss = float(np.mean(fastlogit.log1pexp(raw) - y * raw))
-        records.append({"family": "sgd", "case": "binary epoch", "n": n, "d": d, "K": 2,
-                        "implementation": which, **stats, "final_log_loss": log_loss})
+        records.append(
+            {
+                "family": "sgd",
+                "case": "binary epoch",
+                "n": n,
+                "d": d,
+                "K": 2,
+                "implementation": which,
+                **stats,
+                "final_log_loss": log_loss,
+            }
+        )
         bar.update()
     return records
 
@@ -246,13 +292,22 @@ def _out_of_core(problem, n, d, repeats, bar):
             fit_quietly(LogisticRegression(solver="lbfgs"), source, y)  # warm: page cache, kernels
             fitted = []
 
-            def fit():
+            def fit(fitted=fitted, source=source):
                 fitted.append(fit_quietly(LogisticRegression(solver="lbfgs"), source, y))
 
             stats = measure(fit, repeats, warm_up=False)
-            records.append({"family": "out-of-core", "case": "binary lbfgs from .npy", "n": n,
-                            "d": d, "K": 2, "implementation": which, **stats,
-                            "n_iter": int(fitted[-1].n_iter_[0])})
+            records.append(
+                {
+                    "family": "out-of-core",
+                    "case": "binary lbfgs from .npy",
+                    "n": n,
+                    "d": d,
+                    "K": 2,
+                    "implementation": which,
+                    **stats,
+                    "n_iter": int(fitted[-1].n_iter_[0]),
+                }
+            )
             bar.update()
     return records
 
@@ -268,7 +323,7 @@ def _dask_available():
         import dask_glm  # noqa: F401
         import distributed  # noqa: F401
     except ImportError as exc:
-        return f"skipped: {exc.name} is not installed (pip install \"fastlogit[dev]\")"
+        return f'skipped: {exc.name} is not installed (pip install "fastlogit[dev]")'
     return None
 
 
@@ -293,40 +348,79 @@ def _dask_fits(problems, n, d, repeats, bar):
     records = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # cluster start-up chatter, dask-glm's deprecations
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      host="127.0.0.1", dashboard_address=None) as cluster, \
-                distributed.Client(cluster) as client:
+        with (
+            distributed.LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):
             arrays = {}
             for model in ("binary", "multinomial"):
                 X, y, _, _ = problems[model]
-                arrays[model] = client.persist([da.from_array(X, chunks=(rows, d)),
-                                                da.from_array(y, chunks=rows)])
+                arrays[model] = client.persist(
+                    [da.from_array(X, chunks=(rows, d)), da.from_array(y, chunks=rows)]
+                )
             runs = [
-                ("binary lbfgs, no intercept", "binary", "fastlogit",
-                 lambda dX, dy: LogisticRegression(C=C, fit_intercept=False, tol=tol,
-                                                   solver="lbfgs", max_iter=MAX_ITER).fit(dX, dy)),
-                ("binary lbfgs, no intercept", "binary", "dask_glm",
-                 lambda dX, dy: np.asarray(dask_glm_lbfgs(dX, dy, regularizer="l2", lamduh=1.0 / C,
-                                                          normalize=False, tol=tol * n,
-                                                          max_iter=MAX_ITER))),
-                (f"softmax K={N_CLASSES} lbfgs, no intercept", "multinomial", "fastlogit",
-                 lambda dX, dy: LogisticRegression(C=C, fit_intercept=False, tol=tol,
-                                                   solver="lbfgs", max_iter=MAX_ITER).fit(dX, dy)),
+                (
+                    "binary lbfgs, no intercept",
+                    "binary",
+                    "fastlogit",
+                    lambda dX, dy: LogisticRegression(
+                        C=C, fit_intercept=False, tol=tol, solver="lbfgs", max_iter=MAX_ITER
+                    ).fit(dX, dy),
+                ),
+                (
+                    "binary lbfgs, no intercept",
+                    "binary",
+                    "dask_glm",
+                    lambda dX, dy: np.asarray(
+                        dask_glm_lbfgs(
+                            dX,
+                            dy,
+                            regularizer="l2",
+                            lamduh=1.0 / C,
+                            normalize=False,
+                            tol=tol * n,
+                            max_iter=MAX_ITER,
+                        )
+                    ),
+                ),
+                (
+                    f"softmax K={N_CLASSES} lbfgs, no intercept",
+                    "multinomial",
+                    "fastlogit",
+                    lambda dX, dy: LogisticRegression(
+                        C=C, fit_intercept=False, tol=tol, solver="lbfgs", max_iter=MAX_ITER
+                    ).fit(dX, dy),
+                ),
             ]
             for case, model, which, fit in runs:
                 bar.set_postfix_str(f"dask {case} {which} n={n}")
                 dX, dy = arrays[model]
                 fit(dX, dy)  # warm: workers import and load the kernels
                 fitted = []
-                stats = measure(lambda: fitted.append(fit(dX, dy)), repeats, warm_up=False)
+                stats = measure(
+                    lambda fitted=fitted, fit=fit, dX=dX, dy=dy: fitted.append(fit(dX, dy)),
+                    repeats,
+                    warm_up=False,
+                )
                 last = fitted[-1]
                 coef = last if which == "dask_glm" else last.coef_
                 X, y, _, _ = problems[model]
-                records.append({"family": "dask", "case": case, "n": n, "d": d,
-                                "K": N_CLASSES if model == "multinomial" else 2,
-                                "implementation": which, **stats,
-                                "final_loss": _objective_no_intercept(X, y, coef),
-                                "chunks": DASK_CHUNKS, "workers": 2})
+                records.append(
+                    {
+                        "family": "dask",
+                        "case": case,
+                        "n": n,
+                        "d": d,
+                        "K": N_CLASSES if model == "multinomial" else 2,
+                        "implementation": which,
+                        **stats,
+                        "final_loss": _objective_no_intercept(X, y, coef),
+                        "chunks": DASK_CHUNKS,
+                        "workers": 2,
+                    }
+                )
                 bar.update()
     return records
 
@@ -351,8 +445,15 @@ def comparisons(timings):
         for which, base in impls.items():
             if which == "fastlogit" or fast is None:
                 continue
-            out.append({"family": family, "case": case, "n": n, "baseline": which,
-                        "ratio": base["median_s"] / fast["median_s"],
-                        "ratio_low": base["min_s"] / fast["max_s"],
-                        "ratio_high": base["max_s"] / fast["min_s"]})
+            out.append(
+                {
+                    "family": family,
+                    "case": case,
+                    "n": n,
+                    "baseline": which,
+                    "ratio": base["median_s"] / fast["median_s"],
+                    "ratio_low": base["min_s"] / fast["max_s"],
+                    "ratio_high": base["max_s"] / fast["min_s"],
+                }
+            )
     return out

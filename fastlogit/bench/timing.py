@@ -21,8 +21,14 @@ def summarize(times):
     """``{"times_s", "median_s", "min_s", "max_s", "q1_s", "q3_s"}`` of seconds per call."""
     t = np.asarray(times, dtype=np.float64)
     q1, median, q3 = np.percentile(t, [25, 50, 75])
-    return {"times_s": [float(v) for v in t], "median_s": float(median), "min_s": float(t.min()),
-            "max_s": float(t.max()), "q1_s": float(q1), "q3_s": float(q3)}
+    return {
+        "times_s": [float(v) for v in t],
+        "median_s": float(median),
+        "min_s": float(t.min()),
+        "max_s": float(t.max()),
+        "q1_s": float(q1),
+        "q3_s": float(q3),
+    }
 
 
 def _timed(fn, number):

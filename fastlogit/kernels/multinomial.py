@@ -81,7 +81,7 @@ def hessp(X, W, b, V, v_b, sw, n_threads, parts, scratch):
         G = parts[t]
         G[:] = 0.0
         Z = scratch[t, :ROW_BLOCK]
-        U = scratch[t, ROW_BLOCK:2 * ROW_BLOCK]
+        U = scratch[t, ROW_BLOCK : 2 * ROW_BLOCK]
         e = scratch[t, 2 * ROW_BLOCK]
         e_lo = scratch[t, 2 * ROW_BLOCK + 1]
         lo, hi = thread_rows(n, n_threads, t)

@@ -74,6 +74,7 @@ def _dot_row(X, i, w):
             for k in range(indptr[i], indptr[i + 1]):
                 acc += data[k] * w[indices[k]]
             return acc
+
         return dot_csr
     return lambda X, i, w: _dot_dense(X, i, w)
 
@@ -93,8 +94,10 @@ def _axpy_row(g, r, X, i):
             data, indices, indptr = X
             for k in range(indptr[i], indptr[i + 1]):
                 g[indices[k]] += r * data[k]
+
         return axpy_csr
     return lambda g, r, X, i: _axpy_dense(g, r, X, i)
+
 
 def scores_rows(X, i, m, W, b, Z):
     """Z[r, k] = X[i + r] . W[k] + b[k] for r < m (Z float64 (>= m, K))."""
@@ -154,6 +157,7 @@ def _scores_rows(X, i, m, W, b, Z):
         for q in range(r, m):
             for k in range(W.shape[0]):
                 Z[q, k] = dot_row(X, i + q, W[k]) + b[k]
+
     return scores
 
 
@@ -170,5 +174,5 @@ def _add_outer_rows(G, R, X, i, m):
         for q in range(r, m):
             for k in range(G.shape[0]):
                 axpy_row(G[k], R[q, k], X, i + q)
-    return add_outer
 
+    return add_outer
