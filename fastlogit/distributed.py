@@ -53,6 +53,7 @@ from .data import (
     as_matrix,
     check_finite_labels,
     check_two_classes,
+    check_weight_values,
     class_weights_from_counts,
 )
 from .matrix import find_nonfinite, nonfinite_message, select_features
@@ -186,16 +187,16 @@ def _as_dask_vector(v, name, X, da):
 
 
 def _label_stats(y, sw, offset):
-    """One block's labels: ``(labels, weighted counts, min weight, weights finite)``."""
+    """One block's labels and weights, checked: ``(labels, weighted counts)``."""
     y = np.asarray(y).reshape(-1)
     check_finite_labels(y, "y", offset)
     labels, inverse = np.unique(y, return_inverse=True)
     if sw is None:
         counts = np.bincount(inverse.reshape(-1), minlength=len(labels)).astype(np.float64)
-        return labels, counts, np.inf, True
+        return labels, counts
     sw = np.asarray(sw, dtype=np.float64).reshape(-1)
-    counts = np.bincount(inverse.reshape(-1), weights=sw, minlength=len(labels))
-    return labels, counts, (float(sw.min()) if sw.size else np.inf), bool(np.isfinite(sw).all())
+    check_weight_values(sw)  # raised on the worker, re-raised by Dask on the client
+    return labels, np.bincount(inverse.reshape(-1), weights=sw, minlength=len(labels))
 
 
 class _Block:
@@ -623,11 +624,6 @@ def dask_rows(X, y, sample_weight=None, *, classes=None, class_weight=None, n_th
     else:
         stats = dask.compute(*stats)
 
-    if sw is not None:
-        if not all(finite for *_, finite in stats):
-            raise ValueError("sample_weight must be finite: it holds NaN or infinity")
-        if min(low for _, _, low, _ in stats) < 0:
-            raise ValueError("sample_weight must be nonnegative")
     seen = np.unique(np.concatenate([labels for labels, *_ in stats]))
     from sklearn.utils.multiclass import check_classification_targets
 
