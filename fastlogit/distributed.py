@@ -341,9 +341,6 @@ class DaskRows:
         self.n_samples = int(n_samples)
         self.weight_sum = float(weight_sum)
         self.n_blocks = len(builders)
-        # The blocks' format is known only on the workers: the solver choice
-        # treats them as dense.
-        self.sparse = False
         self._blocks = None
         self._placement = None  # [(worker, block indices)] of the held blocks
         if self.persisted:

@@ -36,8 +36,13 @@ from .row_sources import ArrayRows, ChunkRows
 from .sources import _load_npy, as_chunk_source, is_chunked_input
 
 #: Full-batch solvers by name; "sgd" goes to :func:`fastlogit.sgd.fit_sgd`.
-FULL_BATCH_SOLVERS = {"lbfgs": solvers.lbfgs, "newton": solvers.newton, "proximal": solvers.proximal}
-SOLVERS = ("auto", *FULL_BATCH_SOLVERS, "sgd")
+FULL_BATCH_SOLVERS = {
+    "auto": solvers.auto,
+    "lbfgs": solvers.lbfgs,
+    "newton": solvers.newton,
+    "proximal": solvers.proximal,
+}
+SOLVERS = (*FULL_BATCH_SOLVERS, "sgd")
 LEARNING_RATES = ("constant", "invscaling", "optimal", "adaptive", "adagrad")
 
 # What the kernels take without a copy (int and bool become float64 once).
@@ -70,24 +75,28 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     fit_intercept : bool, default True
     solver : {"auto", "lbfgs", "newton", "proximal", "sgd"}, default "auto"
         - "lbfgs": scipy's L-BFGS-B on the fused loss and gradient (L2 only).
-        - "newton": Newton's method (L2 only): Cholesky on the exact Hessian
-          for binary problems with at most
-          ``solvers.NEWTON_CHOLESKY_MAX_PARAMS`` parameters, else Newton-CG
-          on fused Hessian-vector products.
+        - "newton": Newton's method: Cholesky on the exact Hessian (binary
+          and softmax, the softmax model's flat directions handled exactly)
+          with at most ``solvers.NEWTON_CHOLESKY_MAX_PARAMS`` parameters,
+          else Newton-CG on fused Hessian-vector products.  With an L1 term,
+          proximal Newton (the exact Hessian's quadratic model plus the L1
+          term minimized by coordinate descent, as glmnet and glum do).
         - "proximal": accelerated proximal gradient (FISTA) with
           backtracking, on working sets of features when there is an L1 term.
           Each working set is solved on a copy of its columns of X
           (n x size of the set; all of X if every feature enters).
         - "sgd": minibatch stochastic gradient descent (the Cython loop);
           ``max_iter`` counts epochs.  Also what :meth:`partial_fit` runs.
-        - "auto": "proximal" when there is an L1 term (``l1_ratio > 0``
-          and ``C`` finite); else "newton" for a binary problem on dense
-          data with at most ``solvers.NEWTON_CHOLESKY_MAX_PARAMS`` (33)
-          parameters (features + intercept), where the exact Hessian is
-          cheap and a handful of Newton steps converge whatever the scaling
-          of X; else "lbfgs" (multinomial, sparse, or wider data, where one
-          fused pass per iteration is cheapest).  "sgd" is never chosen
-          automatically.
+        - "auto" (:func:`fastlogit.solvers.auto`): "newton" when the exact
+          Hessian is cheap (at most ``solvers.AUTO_NEWTON_FLOPS``
+          multiply-adds: small n or d), where a handful of Newton steps
+          converge whatever the units and correlations of the columns;
+          otherwise "proximal" when there is an L1 term, else "lbfgs" (one
+          fused pass per iteration, the cheapest on large data) and, when it
+          has not converged after ``solvers.AUTO_LBFGS_ITER`` iterations
+          (raw, ill-conditioned columns), "newton" from its iterate.
+          ``solver_`` says which ran ("lbfgs+newton" for both).  "sgd" is
+          never chosen automatically.
     class_weight : dict, "balanced" or None, default None
         Multiplies the sample weights per class; "balanced" uses
         ``n / (K * count(class))``.
@@ -211,10 +220,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self._validate_params()
         check_n_threads(self.n_threads)
         has_l1 = self.l1_ratio > 0 and np.isfinite(self.C)
-        if has_l1 and self.solver in ("lbfgs", "newton"):
+        if has_l1 and self.solver == "lbfgs":
             raise ValueError(
                 f"solver={self.solver!r} supports only the L2 penalty (l1_ratio=0), got "
-                f"l1_ratio={self.l1_ratio}; use solver='proximal' (or 'sgd', or 'auto')"
+                f"l1_ratio={self.l1_ratio}; use solver='proximal' (or 'newton', 'sgd', 'auto')"
             )
         if self.tol is None and self.solver != "sgd":
             raise ValueError(
@@ -234,15 +243,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         check_estimator_input(X)
         return validate_data(self, X, accept_sparse="csr", dtype=_KERNEL_DTYPES, order="C", reset=reset)
 
-    def _solver_for(self, n_features, n_classes, dense):
+    def _solver_for(self):
         if self.solver != "auto":
             return self.solver
-        if self.l1_ratio > 0 and np.isfinite(self.C):
-            return "proximal"
-        n_params = n_features + int(self.fit_intercept)
-        if n_classes == 2 and dense and n_params <= solvers.NEWTON_CHOLESKY_MAX_PARAMS:
-            return "newton"
-        return "lbfgs"
+        return "auto"  # solvers.auto: newton, lbfgs, lbfgs then newton, or proximal
 
     def _sample_weights(self, X, y_enc, classes, sample_weight, *, require_two_classes):
         """float64 (n,) sample weights with the class weights multiplied in, or None.
@@ -319,7 +323,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         )
         d = rows.n_features
         init = self._initial_coef(classes, d)
-        solver = self._solver_for(d, len(classes), not rows.sparse)
+        solver = self._solver_for()
         # Fitted attributes are set only once the solver has succeeded: a fit
         # that raises (e.g. on NaN in X) leaves a previous fit intact.
         if solver == "sgd":
@@ -335,7 +339,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             self._store_sgd(res, accumulate=False)
         else:
             objective = Objective([rows], C=self.C, l1_ratio=self.l1_ratio, fit_intercept=self.fit_intercept)
-            self._fit_objective(objective, solver, init)
+            solver = self._fit_objective(objective, solver, init)
             self._sgd_state = None  # a later partial_fit starts a fresh SGD from coef_
         if features is not None:
             self._set_features(*features)
@@ -453,6 +457,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.n_iter_ = np.array([res.n_iter], dtype=np.int32)
         self.converged_ = bool(res.converged)
         self.loss_curve_ = list(res.loss_curve)
+        return res.solver or solver
 
     @contextmanager
     def _progress(self, solver):

@@ -78,6 +78,7 @@ class Objective:
     l2_strength, l1_strength : the penalty factors ``(1 - l1_ratio) / (C S)`` and
         ``l1_ratio / (C S)``.
     n_passes : data passes made so far (each evaluation reads the rows once).
+    n_samples : rows over all sources.
     """
 
     def __init__(self, sources, *, C=1.0, l1_ratio=0.0, fit_intercept=True):
@@ -96,6 +97,7 @@ class Objective:
         self.n_coef = self.n_scores * self.n_features
         self.n_params = self.n_coef + (self.n_scores if self.fit_intercept else 0)
         self.weight_sum = sum(source.weight_sum for source in self.sources)
+        self.n_samples = sum(source.n_samples for source in self.sources)
         self.C = float(C)
         self.l1_ratio = float(l1_ratio)
         self.l2_strength, self.l1_strength = penalty_strengths(self.C, self.l1_ratio, self.weight_sum)
@@ -248,16 +250,41 @@ class Objective:
             hv[: self.n_coef] += self.l2_strength * v[: self.n_coef]
         return hv
 
-    @property
-    def has_hessian(self):
-        """Whether a Newton step may solve with :meth:`hessian` (the binary model).
+    def null_space(self):
+        """The smooth part's exact flat directions: float64 (n_params, r), orthonormal columns.
 
-        :meth:`hessian` works for the multinomial model too, but there it is
-        singular (the symmetric parameterization), and a Cholesky step with
-        it drifts the coefficients along the flat directions, so the newton
-        solver, which asks this, keeps Newton-CG for K > 2.
+        The softmax model's scores change nothing when one vector is added to
+        every class, so its Hessian is singular along those shifts: the
+        intercepts' common shift (unpenalized), and without a penalty each
+        feature's common shift too (the objective is flat along them).  The
+        gradient is orthogonal to them, and a Newton step solves with
+        ``hessian(x) + c N N^T`` (positive definite, and the same step on
+        the other directions): exact quadratic Newton in the symmetric
+        parameterization, as statsmodels' reference-class ``MNLogit``
+        converges.  Binary: none (r = 0).
         """
-        return self.binary
+        if self.binary:
+            return np.zeros((self.n_params, 0))
+        K, d = self.n_scores, self.n_features
+        columns = []
+        if not self.l2_strength and not self.l1_strength:
+            for j in range(d):
+                v = np.zeros(self.n_params)
+                v[np.arange(K) * d + j] = 1.0
+                columns.append(v)
+        if self.fit_intercept:
+            v = np.zeros(self.n_params)
+            v[self.n_coef :] = 1.0
+            columns.append(v)
+        if not columns:
+            return np.zeros((self.n_params, 0))
+        return np.column_stack(columns) / math.sqrt(K)
+
+    @property
+    def hessian_flops(self):
+        """Multiply-adds of one exact :meth:`hessian`: n (d + 1)^2 per pair of classes."""
+        pairs = 1 if self.binary else self.n_classes * (self.n_classes + 1) // 2
+        return self.n_samples * (self.n_features + 1) ** 2 * pairs
 
     def hessian(self, x):
         """The smooth part's Hessian at ``x``, float64 (n_params, n_params), in ``x``'s layout.

@@ -57,14 +57,14 @@ class RowSource(Protocol):
     column belongs to the intercepts.
     """
 
+    #: Rows of X.
+    n_samples: int
     #: Columns of X.
     n_features: int
     #: Classes: 2 is the binary (sigmoid) model, more the softmax model.
     n_classes: int
     #: The total sample weight (times class weights) of the rows.
     weight_sum: float
-    #: Whether X is stored sparse (CSR): the solver choice depends on it.
-    sparse: bool
 
     def loss_grad(self, coef, intercept):
         """``(loss, grad)``: the summed log-loss (a float) and its gradient."""
@@ -112,7 +112,6 @@ class ArrayRows:
     def __init__(self, X, y, sample_weight=None, n_classes=2, n_threads=None):
         self.X = as_matrix(X)
         self.kernel_X = kernel_view(self.X)
-        self.sparse = not isinstance(self.X, np.ndarray)
         n, d = self.X.shape
         if n_classes < 2:
             raise ValueError(f"n_classes must be at least 2, got {n_classes}")

@@ -622,7 +622,7 @@ def test_invalid_option_lists_valid_values(param, valid):
 
 
 def test_l1_with_an_l2_only_solver():
-    for solver in ("lbfgs", "newton"):
+    for solver in ("lbfgs",):  # (newton handles L1 by proximal Newton steps)
         with pytest.raises(
             ValueError, match=rf"solver='{solver}' supports only the L2 penalty .* use solver='proximal'"
         ):

@@ -215,7 +215,7 @@ def test_l1_and_elastic_net_equal_scikit_learns_saga(K, l1_ratio):
         solver="saga", C=0.01, l1_ratio=l1_ratio, tol=1e-12, max_iter=100_000
     ).fit(X, y)
     model = LogisticRegression(C=0.01, l1_ratio=l1_ratio, tol=1e-10, max_iter=10_000).fit(X, y)
-    assert model.solver_ == "proximal"
+    assert model.solver_ in ("newton", "proximal", "proximal+newton")  # auto, for an L1 term
     assert_same_coefficients(model, reference)
     np.testing.assert_array_equal(model.coef_ == 0, reference.coef_ == 0)
     assert 0 < np.count_nonzero(model.coef_) < model.coef_.size
@@ -225,16 +225,17 @@ def test_l1_and_elastic_net_equal_scikit_learns_saga(K, l1_ratio):
 
 
 def test_auto_solver_follows_the_documented_rule():
+    # Newton whenever the exact Hessian is cheap: binary or softmax, dense or sparse, any penalty.
     X, y = synthetic(n=500, d=10)
-    assert LogisticRegression().fit(X, y).solver_ == "newton"  # binary, dense, 11 parameters
-    assert LogisticRegression(l1_ratio=0.3).fit(X, y).solver_ == "proximal"
-    assert LogisticRegression(l1_ratio=0.3, C=np.inf).fit(X, y).solver_ == "newton"  # no L1 term
-    assert LogisticRegression().fit(scipy.sparse.csr_matrix(X), y).solver_ == "lbfgs"
-    wide, y_wide = synthetic(n=500, d=solvers.NEWTON_CHOLESKY_MAX_PARAMS)
-    assert LogisticRegression().fit(wide, y_wide).solver_ == "lbfgs"  # d + intercept too many
-    assert LogisticRegression(fit_intercept=False).fit(wide, y_wide).solver_ == "newton"
+    assert LogisticRegression().fit(X, y).solver_ == "newton"
+    assert LogisticRegression(l1_ratio=0.3).fit(X, y).solver_ == "newton"  # proximal Newton
+    assert LogisticRegression().fit(scipy.sparse.csr_matrix(X), y).solver_ == "newton"
     X3, y3 = synthetic(n=500, d=10, K=3)
-    assert LogisticRegression().fit(X3, y3).solver_ == "lbfgs"  # softmax: no dense Hessian
+    assert LogisticRegression().fit(X3, y3).solver_ == "newton"
+    # Otherwise lbfgs (handing over to newton when it does not converge), or proximal for L1.
+    big, y_big = synthetic(n=1 + solvers.AUTO_NEWTON_FLOPS // 11**2, d=10)
+    assert LogisticRegression().fit(big, y_big).solver_ in ("lbfgs", "lbfgs+newton")
+    assert LogisticRegression(l1_ratio=0.3).fit(big, y_big).solver_.startswith("proximal")
 
 
 # -- the estimator in use ----------------------------------------------------------
@@ -428,7 +429,7 @@ def test_too_few_iterations_warn_once_naming_the_solver_and_the_remedy(solver):
         ({"n_threads": 0}, ValueError, "'n_threads' parameter"),
         ({"n_threads": 10_000}, ValueError, "n_threads must be between 1 and"),
         ({"solver": "lbfgs", "l1_ratio": 0.5}, ValueError, "solver='lbfgs' supports only the L2"),
-        ({"solver": "newton", "l1_ratio": 1.0}, ValueError, "use solver='proximal'"),
+        ({"solver": "lbfgs", "l1_ratio": 1.0}, ValueError, "use solver='proximal'"),
         ({"solver": "lbfgs", "tol": None}, ValueError, "tol=None .* is for solver='sgd'"),
     ],
 )

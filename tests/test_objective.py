@@ -141,14 +141,17 @@ def test_binary_hessian_is_hessp_on_unit_vectors_and_shares_binary_hessian(fit_i
 
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("layout", ["dense", "csr"])
-def test_multinomial_hessian_is_hessp_on_unit_vectors_but_not_for_newton(fit_intercept, layout):
-    # The exact multinomial Hessian (for inference) in x's layout; has_hessian stays
-    # False so that the newton solver keeps Newton-CG (the Hessian is singular).
+def test_multinomial_hessian_is_hessp_on_unit_vectors_and_flat_on_the_null_space(fit_intercept, layout):
+    # The exact multinomial Hessian (for inference and Newton-Cholesky) in x's layout:
+    # singular exactly along null_space() (the symmetric parameterization's shifts).
     X, y, sw = make_data(K=3, weighted=True, layout=layout)
     obj = Objective.from_arrays(X, y, sw, n_classes=3, C=0.2, fit_intercept=fit_intercept)
     x = random_point(obj)
     H = obj.hessian(x)
-    assert not obj.has_hessian and H.shape == (obj.n_params, obj.n_params)
+    assert H.shape == (obj.n_params, obj.n_params)
+    N = obj.null_space()
+    assert N.shape[1] == int(fit_intercept)  # penalized: only the intercepts' common shift is flat
+    np.testing.assert_allclose(H @ N, 0.0, atol=1e-12)
     columns = np.column_stack([obj.hessp(x, e) for e in np.eye(obj.n_params)])
     np.testing.assert_allclose(H, columns, rtol=1e-12, atol=1e-15)
 
