@@ -6,7 +6,13 @@ problem with ``fastlogit`` and ``sklearn`` side by side:
 - binary L2, 1 000 000 x 100 float64: fastlogit vs scikit-learn's lbfgs;
 - multinomial L2, K = 10, 500 000 x 100: fastlogit vs scikit-learn's lbfgs;
 - L1 (``l1_ratio=1``), 100 000 x 1 000 with a sparse true model:
-  fastlogit vs scikit-learn's saga.
+  fastlogit vs scikit-learn's saga;
+- n >> d: binary 300 000 x 30 and K = 5 200 000 x 30, fastlogit vs
+  scikit-learn's newton-cholesky (its fastest solver there).
+
+:func:`test_fit_raw_vs_standardized` times fastlogit's default fit on data
+sets that ship with scikit-learn and statsmodels, raw (as a user first fits
+them) and standardized, side by side: iterations and time to tol.
 
 "The same final loss" is checked, not assumed: the problem's optimum F* is
 computed once (untimed) with fastlogit at tol=1e-10, and each
@@ -47,6 +53,9 @@ CASES = [
     ("binary-l2", (1_000_000, 100), 2, 0.0, "lbfgs"),
     ("multinomial-l2", (500_000, 100), 10, 0.0, "lbfgs"),
     ("binary-l1", (100_000, 1_000), 2, 1.0, "saga"),
+    # n >> d: scikit-learn's fastest solver there.
+    ("binary-l2", (300_000, 30), 2, 0.0, "newton-cholesky"),
+    ("multinomial-l2", (200_000, 30), 5, 0.0, "newton-cholesky"),
 ]
 
 
@@ -136,3 +145,33 @@ def test_fit(benchmark, name, shape, K, l1_ratio, sklearn_solver, which):
         iterations=1,
     )
     np.testing.assert_array_equal(timed.coef_, model.coef_)  # deterministic: the same fit was timed
+
+
+def _anes96():
+    sm = pytest.importorskip("statsmodels.api")
+    data = sm.datasets.anes96.load_pandas().data
+    return data[["logpopul", "selfLR", "age", "educ", "income"]].to_numpy(float), data["PID"].to_numpy()
+
+
+def _bundled(name):
+    from sklearn import datasets
+
+    if name == "anes96":
+        return _anes96()
+    return getattr(datasets, f"load_{name}")(return_X_y=True)
+
+
+@pytest.mark.parametrize("scaled", [False, True], ids=["raw", "standardized"])
+@pytest.mark.parametrize("name", ["anes96", "wine", "digits", "breast_cancer"])
+def test_fit_raw_vs_standardized(benchmark, name, scaled):
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _bundled(name)
+    if scaled:
+        X = StandardScaler().fit_transform(X)
+    benchmark.group = f"default fit, raw vs standardized: {name} {X.shape[0]}x{X.shape[1]}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # each must converge
+        model = LogisticRegression().fit(X, y)
+    benchmark.extra_info.update(n_iter=int(model.n_iter_[0]), solver=model.solver_)
+    benchmark.pedantic(lambda: LogisticRegression().fit(X, y), rounds=5, iterations=1, warmup_rounds=1)

@@ -29,6 +29,11 @@ CASES = [
     ("multinomial", "loss_grad", "dense", (1_000_000, 100), "float64", 10),
     ("multinomial", "hessp", "dense", (1_000_000, 100), "float64", 10),
     ("binary", "hessian", "dense", (1_000_000, 100), "float64", 2),
+    # Newton's input from one pass (and, on the fastlogit side, the two calls it replaces:
+    # compare with the loss_grad and hessian groups of the same shape).
+    ("binary", "loss_grad_hessian", "dense", (300_000, 30), "float64", 2),
+    ("binary", "loss_grad_hessian", "dense", (1_000_000, 100), "float64", 2),
+    ("binary", "loss_grad_hessian", "csr", (1_000_000, 300), "float64", 2),
     ("multinomial", "hessian", "dense", (200_000, 30), "float64", 5),
     ("binary", "predict_raw", "dense", (1_000_000, 100), "float64", 2),
     ("binary", "predict_raw", "csr", (1_000_000, 100_000), "float64", 2),
@@ -84,7 +89,7 @@ def test_kernel(benchmark, model, kernel, layout, shape, dtype, K, which):
     X, y, coef, intercept = problem(shape, dtype, layout, K)
     mod = IMPLEMENTATIONS[which]
     function = getattr(mod, f"{model}_{kernel}")
-    if kernel == "loss_grad":
+    if kernel in ("loss_grad", "loss_grad_hessian"):
         f = functools.partial(function, X, y, coef, intercept)
     elif kernel == "hessp":
         f = functools.partial(function, X, coef, intercept, coef)

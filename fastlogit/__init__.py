@@ -11,6 +11,7 @@ from .functions import (
     binary_hessian,
     binary_hessp,
     binary_loss_grad,
+    binary_loss_grad_hessian,
     binary_predict_raw,
     log1pexp,
     log_sigmoid,

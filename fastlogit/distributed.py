@@ -279,6 +279,12 @@ def _block_gram_matvec(block, vec_coef, vec_intercept, d):
     return block.rows.gram_matvec(vec_coef, vec_intercept)
 
 
+def _block_loss_grad_hessian(block, coef, intercept, grad_shape, size):
+    if block.rows is None:
+        return 0.0, np.zeros(grad_shape), np.zeros((size, size))
+    return block.rows.loss_grad_hessian(coef, intercept)
+
+
 def _block_hessian(block, coef, intercept, size):
     if block.rows is None:
         return np.zeros((size, size))
@@ -501,6 +507,23 @@ class DaskRows:
         return self._sum(
             self._map(_block_gram_matvec, vec_coef=vec_coef, vec_intercept=vec_intercept, d=self.n_features)
         )
+
+    @property
+    def fused_newton(self):
+        """Binary (each block's :class:`ArrayRows` fuses where its X is dense)."""
+        return self.binary
+
+    def loss_grad_hessian(self, coef, intercept):
+        """Summed ``(loss, grad, hessian)`` (see :meth:`ArrayRows.loss_grad_hessian`)."""
+        coef, intercept = self._params(coef, intercept)
+        size = (self.n_features + 1) * (1 if self.binary else self.n_classes)
+        parts = self._map(
+            _block_loss_grad_hessian, coef=coef, intercept=intercept, grad_shape=self._grad_shape, size=size
+        )
+        loss = 0.0
+        for part_loss, _, _ in parts:
+            loss += part_loss
+        return float(loss), self._sum(g for _, g, _ in parts), self._sum(H for _, _, H in parts)
 
     def hessian(self, coef, intercept):
         """Summed exact Hessian: (d + 1, d + 1) binary; (K (d + 1), K (d + 1))

@@ -36,6 +36,7 @@ from .matrix import (
     logsumexp_rows,
     multinomial_hessian_sum,
     predict_raw,
+    serial_blas,
     softmax_rows,
 )
 
@@ -51,6 +52,7 @@ __all__ = [
     "binary_hessp",
     "multinomial_hessp",
     "binary_hessian",
+    "binary_loss_grad_hessian",
     "multinomial_hessian",
     "binary_predict_raw",
     "multinomial_predict_raw",
@@ -338,6 +340,28 @@ def binary_hessian(X, coef, intercept=0.0, sample_weight=None, reduction="mean",
     X, w, b, sw, scale, _ = _binary_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
     check_finite(X)  # before the BLAS products (an O(n d) scan next to their O(n d^2))
     return binary_hessian_sum(X, w, b, sw) * scale
+
+
+def binary_loss_grad_hessian(X, y, coef, intercept=0.0, sample_weight=None, reduction="mean", n_threads=None):
+    """Binary log-loss, its gradient and its Hessian in one pass over ``X``: a Newton step's input.
+
+    Parameters as in :func:`binary_loss_grad`.  Returns ``(loss, grad_coef
+    (d,), grad_intercept, hessian)`` with ``hessian`` the float64 (d + 1,
+    d + 1) matrix of :func:`binary_hessian`.  One read of X (each block of
+    rows is copied once into per-thread scratch, in cache, and its
+    contribution to the Hessian added by a BLAS product from there), where
+    :func:`binary_loss_grad` and :func:`binary_hessian` read it several
+    times.  Extra memory: O(n_threads * (ROW_BLOCK + d) * d), independent
+    of n; dense scratch rows, so for CSR data meant for small d.
+    """
+    X, w, b, sw, scale, T = _binary_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
+    d = w.shape[0]
+    y = as_binary_labels(y, X.shape[0])
+    with serial_blas():
+        loss, grad, H = KernelCalls(d, 2, T).loss_grad_hessian(kernel_view(X), y, sw, w, b)
+    check_finite_results(X, grad, loss)
+    grad = grad * scale
+    return loss * scale, grad[:-1], float(grad[-1]), H * scale
 
 
 def multinomial_hessian(X, coef, intercept=None, sample_weight=None, reduction="mean", n_threads=None):

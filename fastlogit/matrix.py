@@ -16,6 +16,7 @@ from contextlib import contextmanager
 import numba
 import numpy as np
 
+from .blas import serial_blas  # noqa: F401  (re-exported for the façade)
 from .data import CHECK_CHUNK
 from .kernels import binary as _binary
 from .kernels import multinomial as _multinomial
@@ -142,6 +143,7 @@ class KernelCalls:
         self._binary_parts = np.empty((T, d + 2))
         self._binary_hessp_parts = np.empty((T, d + 1))
         self._binary_scratch = np.empty((T, 2, block))
+        self._newton_scratch = self._hess_parts = None  # (allocated on first use)
         if not self.binary:
             K = self.n_classes
             self._parts = np.empty((T, K, d + 1))
@@ -162,6 +164,21 @@ class KernelCalls:
                 Xk, y, coef, intercept, sw, T, self._parts, self._loss_parts, self._loss_scratch
             )
             return float(self._loss_parts.sum()), self._parts.sum(axis=0)
+
+    def loss_grad_hessian(self, Xk, y, sw, coef, intercept):
+        """``(loss, grad, H)`` summed over the rows, binary, in one fused pass:
+        grad float64 (d + 1,), H float64 (d + 1, d + 1) (new arrays)."""
+        T, d = self.n_threads, self.n_features
+        if self._newton_scratch is None:
+            self._newton_scratch = np.empty((T, 2, ROW_BLOCK, d + 1))
+            self._hess_parts = np.empty((T, d + 1, d + 1))
+        parts = self._binary_parts
+        with numba_threads(T):
+            _binary.loss_grad_hessian(
+                Xk, y, coef, intercept, sw, T, parts, self._hess_parts, self._newton_scratch
+            )
+        total = parts.sum(axis=0)
+        return float(total[-1]), total[:-1], self._hess_parts.sum(axis=0)
 
     def hessp(self, Xk, sw, coef, intercept, vec_coef, vec_intercept):
         """Summed Hessian times a vector: float64 (d + 1,) or (K, d + 1) (a new array)."""

@@ -173,7 +173,10 @@ class Objective:
     def data_loss_grad(self, x):
         """Weighted mean log-loss and its gradient (flat, float64 (n_params,))."""
         coef, intercept = self.unpack(np.ascontiguousarray(x, dtype=np.float64))
-        loss, total = self.sum_sources("loss_grad", coef, intercept)
+        return self._data_term(*self.sum_sources("loss_grad", coef, intercept))
+
+    def _data_term(self, loss, total):
+        """The sources' summed loss and gradient -> the weighted mean, flat."""
         if not math.isfinite(loss):
             # NaN or inf anywhere in X makes the loss non-finite at any
             # parameters (0 * inf is NaN), so the data is checked here, once it
@@ -183,6 +186,15 @@ class Objective:
         scale = 1.0 / self.weight_sum
         return loss * scale, self._flat(total) * scale
 
+    def _smooth(self, loss, total, x):
+        """The sources' summed loss and gradient -> the smooth part's value and gradient."""
+        loss, grad = self._data_term(loss, total)
+        if self.l2_strength:
+            w = x[: self.n_coef]
+            loss += l2_penalty(w, self.l2_strength)
+            grad[: self.n_coef] += self.l2_strength * w
+        return loss, grad
+
     def loss_grad(self, x):
         """The smooth part (data term + L2 penalty) and its gradient, in one data pass.
 
@@ -191,12 +203,8 @@ class Objective:
         this is the whole objective, what ``scipy.optimize.minimize`` takes
         with ``jac=True``.
         """
-        loss, grad = self.data_loss_grad(x)
-        if self.l2_strength:
-            w = x[: self.n_coef]
-            loss += l2_penalty(w, self.l2_strength)
-            grad[: self.n_coef] += self.l2_strength * w
-        return loss, grad
+        coef, intercept = self.unpack(np.ascontiguousarray(x, dtype=np.float64))
+        return self._smooth(*self.sum_sources("loss_grad", coef, intercept), x)
 
     def l1_penalty(self, x):
         """The nonsmooth part ``l1_strength * ||W||_1`` (0 without an L1 term)."""
@@ -281,6 +289,21 @@ class Objective:
         return np.column_stack(columns) / math.sqrt(K)
 
     @property
+    def fused_newton(self):
+        """Whether :meth:`loss_grad_hessian` reads the data once (every source's
+        ``fused_newton``: binary, dense); else it costs a gradient and a Hessian."""
+        return all(source.fused_newton for source in self.sources)
+
+    def loss_grad_hessian(self, x):
+        """``(value, grad, hessian)`` of the smooth part at ``x``, as :meth:`loss_grad`
+        and :meth:`hessian` give them: one pass over the data when :attr:`fused_newton`
+        (:func:`fastlogit.binary_loss_grad_hessian`'s kernel)."""
+        coef, intercept = self.unpack(np.ascontiguousarray(x, dtype=np.float64))
+        loss, total, H = self.sum_sources("loss_grad_hessian", coef, intercept)
+        value, grad = self._smooth(loss, total, x)
+        return value, grad, self._penalized_hessian(H)
+
+    @property
     def hessian_flops(self):
         """Multiply-adds of one exact :meth:`hessian`: n (d + 1)^2 per pair of classes."""
         pairs = 1 if self.binary else self.n_classes * (self.n_classes + 1) // 2
@@ -297,7 +320,11 @@ class Objective:
         nothing) and, with one, along the intercepts' common shift.
         """
         coef, intercept = self.unpack(np.ascontiguousarray(x, dtype=np.float64))
-        H = self.sum_sources("hessian", coef, intercept) / self.weight_sum
+        return self._penalized_hessian(self.sum_sources("hessian", coef, intercept))
+
+    def _penalized_hessian(self, H):
+        """The sources' summed Hessian -> the smooth part's, in ``x``'s layout."""
+        H = H / self.weight_sum
         if not self.binary:
             # Class-major (k (d + 1) + j) -> [W.ravel(), b]; the intercepts dropped without one.
             K, d = self.n_scores, self.n_features

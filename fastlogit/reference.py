@@ -23,6 +23,7 @@ __all__ = [
     "binary_hessp",
     "multinomial_hessp",
     "binary_hessian",
+    "binary_loss_grad_hessian",
     "binary_predict_raw",
     "multinomial_predict_raw",
 ]
@@ -257,6 +258,16 @@ def binary_hessian(X, coef, intercept=0.0, sample_weight=None, reduction="mean",
     A = X.toarray() if scipy.sparse.issparse(X) else X
     A = np.hstack([A, np.ones((A.shape[0], 1), dtype=A.dtype)])
     return A.T @ (h[:, None] * A)
+
+
+def binary_loss_grad_hessian(X, y, coef, intercept=0.0, sample_weight=None, reduction="mean", n_threads=None):
+    """Reference ``(loss, grad_coef, grad_intercept, hessian)``: what a Newton step needs.
+
+    :func:`binary_loss_grad` and :func:`binary_hessian`, one after the other
+    (two passes over X where the fused kernel makes one).
+    """
+    loss, grad_coef, grad_intercept = binary_loss_grad(X, y, coef, intercept, sample_weight, reduction)
+    return loss, grad_coef, grad_intercept, binary_hessian(X, coef, intercept, sample_weight, reduction)
 
 
 def multinomial_hessian(X, coef, intercept=None, sample_weight=None, reduction="mean", n_threads=None):

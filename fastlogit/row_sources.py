@@ -72,6 +72,13 @@ class RowSource(Protocol):
     def hessp(self, coef, intercept, vec_coef, vec_intercept):
         """The summed Hessian times a vector, in the gradient's layout."""
 
+    #: Whether :meth:`loss_grad_hessian` reads X once (binary, dense); else it
+    #: is :meth:`loss_grad` and :meth:`hessian` one after the other.
+    fused_newton: bool
+
+    def loss_grad_hessian(self, coef, intercept):
+        """``(loss, grad, hessian)`` as :meth:`loss_grad` and :meth:`hessian` give them."""
+
     def hessian(self, coef, intercept):
         """The summed exact Hessian: float64 (d + 1, d + 1) binary, (K (d + 1),
         K (d + 1)) multinomial, indexed class-major like the gradient flattened."""
@@ -148,6 +155,19 @@ class ArrayRows:
         returns float64 (d + 1,) or (K, d + 1).
         """
         return self._calls.hessp(self.kernel_X, self.sample_weight, coef, intercept, vec_coef, vec_intercept)
+
+    @property
+    def fused_newton(self):
+        """Whether :meth:`loss_grad_hessian` is one fused pass: binary, dense X
+        (for CSR the blocked sparse products of :meth:`hessian` cost O(nnz)
+        where the fused kernel's dense scratch rows cost O(n d))."""
+        return self.binary and isinstance(self.X, np.ndarray)
+
+    def loss_grad_hessian(self, coef, intercept):
+        """``(loss, grad, hessian)``: one fused pass when :attr:`fused_newton`, else two."""
+        if self.fused_newton:
+            return self._calls.loss_grad_hessian(self.kernel_X, self.y, self.sample_weight, coef, intercept)
+        return (*self.loss_grad(coef, intercept), self.hessian(coef, intercept))
 
     def hessian(self, coef, intercept):
         """Summed Hessian: float64 (d + 1, d + 1) binary, (K (d + 1), K (d + 1))
@@ -356,6 +376,25 @@ class ChunkRows:
             part = self._calls.hessp(Xk, sw, coef, intercept, vec_coef, vec_intercept)
             total = part if total is None else total + part
         return total
+
+    @property
+    def fused_newton(self):
+        """Binary and dense chunks: see :attr:`ArrayRows.fused_newton`."""
+        return self.binary and not self.sparse
+
+    def loss_grad_hessian(self, coef, intercept):
+        """Summed ``(loss, grad, hessian)``: one pass (each chunk's fused when :attr:`fused_newton`)."""
+        loss, grad, H = 0.0, None, None
+        for X, Xk, y, sw in self.chunks():
+            if self.fused_newton:
+                part_loss, part_grad, part_H = self._calls.loss_grad_hessian(Xk, y, sw, coef, intercept)
+            else:
+                part_loss, part_grad = self._calls.loss_grad(Xk, y, sw, coef, intercept)
+                part_H = self._calls.hessian(X, y, sw, coef, intercept)
+            loss += part_loss
+            grad = part_grad if grad is None else grad + part_grad
+            H = part_H if H is None else H + part_H
+        return loss, grad, H
 
     def hessian(self, coef, intercept):
         """Summed exact Hessian (see :meth:`ArrayRows.hessian`), one pass."""

@@ -23,11 +23,11 @@ unconverged result into one ``ConvergenceWarning`` using ``message``.
 """
 
 import math
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .blas import serial_blas
 
 #: Largest number of parameters for which :func:`newton` forms the exact
 #: Hessian and solves by Cholesky (binary and softmax); above it, Newton-CG.
@@ -70,49 +70,6 @@ class SolverResult:
     solver: str = ""
 
 
-_blas_controller = None
-# BLAS limits are process-wide, and fits may run in several Python threads:
-# the first region to enter sets the limit, the last to leave restores it
-# (nested "limit" contexts would restore out of order: one fit leaving would
-# lift the limit under another, and the last could leave BLAS at 1 thread).
-_blas_lock = threading.Lock()
-_blas_depth = 0
-_blas_limiter = None
-
-
-@contextmanager
-def _serial_blas():
-    """Limit BLAS to one thread while a solver's own vector work runs.
-
-    The data passes run on Numba's OpenMP threads, which spin-wait after each
-    parallel region; OpenBLAS's threads (scipy carries its own copy) spin
-    too.  Alternating the two pools on the same cores made L-BFGS-B on
-    digits 17x slower (1.18 s instead of 0.07 s), while the solvers' BLAS
-    work (vectors of n_params, a Cholesky of at most 33 x 33) gains nothing
-    from threads.  The controller is built once (a 4 ms library scan); each
-    limit costs about 10 microseconds.  Thread-safe: overlapping regions of
-    concurrent fits hold one limit between them.
-    """
-    global _blas_controller, _blas_depth, _blas_limiter
-    with _blas_lock:
-        if _blas_controller is None:
-            import scipy.linalg  # noqa: F401  (loads scipy's OpenBLAS before the scan)
-            from threadpoolctl import ThreadpoolController
-
-            _blas_controller = ThreadpoolController()
-        if _blas_depth == 0:
-            _blas_limiter = _blas_controller.limit(limits=1, user_api="blas")
-        _blas_depth += 1
-    try:
-        yield
-    finally:
-        with _blas_lock:
-            _blas_depth -= 1
-            if _blas_depth == 0:
-                _blas_limiter.restore_original_limits()
-                _blas_limiter = None
-
-
 def _notify(callback, n_iter, loss):
     if callback is not None:
         callback(n_iter, loss)
@@ -145,7 +102,7 @@ def lbfgs(objective, x0, *, max_iter=100, tol=1e-4, callback=None):
         curve.append(float(intermediate_result.fun))
         _notify(callback, len(curve), curve[-1])
 
-    with _serial_blas():
+    with serial_blas():
         res = minimize(
             objective.loss_grad,
             np.array(x0, dtype=np.float64),
@@ -242,12 +199,13 @@ def _lifted(H, N):
     return H + max(float(np.mean(np.diag(H))), np.finfo(np.float64).tiny) * (N @ N.T)
 
 
-def _armijo(objective, x, f, g, p):
+def _armijo(evaluate, x, f, g, p):
     """Backtracking line search along ``p`` from step 1, halving.
 
-    Returns ``(x_new, f_new, g_new, step)``, or ``(None, None, None, step)``
-    when no step down to 1e-10 decreases f.  A direction that is not a
-    descent direction (rounding in CG) is replaced by ``-g``.
+    ``evaluate(x)`` gives ``(f, g, extra)`` (``extra``: the Hessian of a
+    fused pass, or None).  Returns ``(x_new, (f_new, g_new, extra))``, or
+    ``(None, None)`` when no step down to 1e-10 decreases f.  A direction
+    that is not a descent direction (rounding in CG) is replaced by ``-g``.
     """
     slope = float(g @ p)
     if not slope < 0:
@@ -255,14 +213,15 @@ def _armijo(objective, x, f, g, p):
     step = 1.0
     while step >= 1e-10:
         x_new = x + step * p
-        f_new, g_new = objective.loss_grad(x_new)
+        trial = evaluate(x_new)
+        f_new, g_new = trial[0], trial[1]
         if f_new <= f + ARMIJO * step * slope:
-            return x_new, f_new, g_new, step
+            return x_new, trial
         # At the rounding floor of f, accept a step that still shrinks the gradient.
         if f_new - f <= ROUNDING * abs(f) and np.abs(g_new).max() < np.abs(g).max():
-            return x_new, f_new, g_new, step
+            return x_new, trial
         step *= 0.5
-    return None, None, None, step
+    return None, None
 
 
 def newton(objective, x0, *, max_iter=100, tol=1e-4, callback=None, use_cholesky=None):
@@ -288,19 +247,28 @@ def newton(objective, x0, *, max_iter=100, tol=1e-4, callback=None, use_cholesky
         return proximal_newton(objective, x0, max_iter=max_iter, tol=tol, callback=callback)
     if use_cholesky is None:
         use_cholesky = objective.n_params <= NEWTON_CHOLESKY_MAX_PARAMS
+    if use_cholesky and objective.fused_newton:
+        # One pass gives the loss, gradient and Hessian: every trial point's.
+        evaluate = objective.loss_grad_hessian
+    else:
+
+        def evaluate(x):
+            return (*objective.loss_grad(x), None)
+
     x = np.array(x0, dtype=np.float64)
-    with _serial_blas():
-        f, g = objective.loss_grad(x)
+    with serial_blas():
+        f, g, H = evaluate(x)
     curve = []
     converged = objective.optimality(x, g) <= tol
     message = ""
     n_iter = 0
     while not converged and n_iter < max_iter:
-        # The exact Hessian is BLAS work on blocks of rows: it keeps BLAS's threads.
-        H = objective.hessian(x) if use_cholesky else None
-        with _serial_blas():
+        if use_cholesky and H is None:
+            # The blocked exact Hessian is BLAS work: it keeps BLAS's threads.
+            H = objective.hessian(x)
+        with serial_blas():
             p = _newton_direction(objective, x, g, H)
-            x_new, f_new, g_new, step = _armijo(objective, x, f, g, p)
+            x_new, trial = _armijo(evaluate, x, f, g, p)
         n_iter += 1
         if x_new is None:
             message = (
@@ -309,7 +277,7 @@ def newton(objective, x0, *, max_iter=100, tol=1e-4, callback=None, use_cholesky
                 "or scale the data"
             )
             break
-        x, f, g = x_new, f_new, g_new
+        x, (f, g, H) = x_new, trial
         curve.append(f)
         _notify(callback, n_iter, f)
         converged = objective.optimality(x, g) <= tol
@@ -421,7 +389,7 @@ def proximal(objective, x0, *, max_iter=100, tol=1e-4, callback=None):
     Each FISTA step costs two fused passes (at y and at the new iterate).
     Extra memory: a copy of the working set's columns, less than half of X.
     """
-    with _serial_blas():
+    with serial_blas():
         return _proximal(objective, x0, max_iter=max_iter, tol=tol, callback=callback)
 
 
@@ -590,7 +558,7 @@ def proximal_newton(objective, x0, *, max_iter=100, tol=1e-4, callback=None):
     """
     lam = _l1_weights(objective)
     x = np.array(x0, dtype=np.float64)
-    with _serial_blas():
+    with serial_blas():
         f, g = objective.loss_grad(x)
     F = f + objective.l1_penalty(x)
     curve = []
@@ -600,7 +568,7 @@ def proximal_newton(objective, x0, *, max_iter=100, tol=1e-4, callback=None):
     N = objective.null_space()  # the softmax intercepts' common shift: flat, and kept at 0
     while not converged and n_iter < max_iter:
         H = _lifted(objective.hessian(x), N)
-        with _serial_blas():
+        with serial_blas():
             p = _quadratic_l1_step(H, g, x, lam, sweeps=PROXIMAL_NEWTON_SWEEPS, rtol=1e-12)
             # The model's predicted decrease (negative), the Armijo-like test's slope.
             decrease = float(g @ p) + float(np.sum(lam * (np.abs(x + p) - np.abs(x))))
@@ -715,13 +683,29 @@ def _polished(objective, res, callback):
         return res
     if objective.n_params > NEWTON_CHOLESKY_MAX_PARAMS:
         return res
-    step = newton(objective, res.x, max_iter=1, tol=0.0)
-    if not step.n_iter or not objective.value(step.x) <= objective.value(res.x):
+    if objective.l1_strength:
+        step = proximal_newton(objective, res.x, max_iter=1, tol=0.0)
+        if not step.n_iter:
+            return res
+        x_new, F_new = step.x, step.loss_curve[-1]
+    else:
+        with serial_blas():
+            if objective.fused_newton:
+                f, g, H = objective.loss_grad_hessian(res.x)
+            else:
+                f, g = objective.loss_grad(res.x)
+                H = objective.hessian(res.x)
+            p = _newton_direction(objective, res.x, g, H)
+            x_new, trial = _armijo(lambda x: (*objective.loss_grad(x), None), res.x, f, g, p)
+        if x_new is None:
+            return res
+        F_new = trial[0]
+    if not F_new <= objective.value(res.x):
         return res
-    _notify(callback, res.n_iter + 1, step.loss_curve[-1])
-    res.x = step.x
+    _notify(callback, res.n_iter + 1, F_new)
+    res.x = x_new
     res.n_iter += 1
-    res.loss_curve = res.loss_curve + step.loss_curve
+    res.loss_curve = res.loss_curve + [F_new]
     if "newton" not in res.solver:
         res.solver += "+newton"
     return res

@@ -18,7 +18,8 @@ PACKAGE = Path(fastlogit.__file__).parent
 #: Layer of every module (lower layers never import higher ones).
 LAYERS = {
     "fastlogit.data": 0,
-    "fastlogit.solvers": 0,
+    "fastlogit.blas": 0,
+    "fastlogit.solvers": 1,
     "fastlogit.inference": 0,
     "fastlogit._sgd": 0,
     "fastlogit.kernels.special": 0,
@@ -40,9 +41,11 @@ LAYERS = {
     "fastlogit.__main__": 10,
 }
 
-#: Modules that import nothing of fastlogit: they see arrays and an Objective.
+#: Modules that import nothing of fastlogit but the BLAS thread limit: they see
+#: arrays and an Objective.
 LEAVES = (
     "fastlogit.data",
+    "fastlogit.blas",
     "fastlogit.solvers",
     "fastlogit.inference",
     "fastlogit.kernels.special",
@@ -122,7 +125,7 @@ def test_imports_run_down_the_layers(path):
 @pytest.mark.parametrize("name", LEAVES)
 def test_rules_solvers_and_inference_import_nothing_of_fastlogit(name):
     path = PACKAGE.parent / (name.replace(".", "/") + ".py")
-    assert internal_imports(path) == set()
+    assert internal_imports(path) <= {"fastlogit.blas"}
 
 
 def test_nothing_inside_imports_the_public_facade():

@@ -421,7 +421,7 @@ def test_overlapping_serial_blas_regions_restore_blas_threads():
     B exits must leave BLAS's thread count as it was (threadpoolctl limits
     are process-wide: B must not "restore" the limit A set; read from the
     main thread only: OpenBLAS reports its count per calling thread.)"""
-    from fastlogit.solvers import _serial_blas
+    from fastlogit.blas import serial_blas as _serial_blas
 
     with _serial_blas():
         pass  # (loads the controller)

@@ -72,6 +72,11 @@ class Problem:
         f = mod.binary_hessian if self.binary else mod.multinomial_hessian
         return f(self.X, self.coef, self.intercept, self.sample_weight, **kw)
 
+    def loss_grad_hessian(self, mod, **kw):
+        return mod.binary_loss_grad_hessian(
+            self.X, self.y, self.coef, self.intercept, self.sample_weight, **kw
+        )
+
     def predict_raw(self, mod, **kw):
         f = mod.binary_predict_raw if self.binary else mod.multinomial_predict_raw
         return f(self.X, self.coef, self.intercept, **kw)
@@ -82,6 +87,7 @@ class Problem:
         out = [*self.loss_grad(mod, **kw), *self.hessp(mod, **kw), self.predict_raw(mod, **predict_kw)]
         if self.binary:
             out.append(self.hessian(mod, **kw))
+            out.extend(self.loss_grad_hessian(mod, **kw))
         return [np.asarray(a) for a in out]
 
 
@@ -261,6 +267,9 @@ def test_logits_up_to_1e4_give_finite_results_that_agree_with_reference(K, layou
         assert_hessp_close(hv, p.hessp(reference), 1e-9)
     if K is None:
         assert np.all(np.isfinite(p.hessian(fastlogit)))
+        fused = p.loss_grad_hessian(fastlogit)
+        assert_loss_grad_close(fused[:3], p.loss_grad(reference), RTOL[dtype])
+        assert np.all(np.isfinite(fused[3]))
 
 
 @pytest.mark.parametrize("container", ["csr", "csr_array"])
@@ -367,6 +376,36 @@ def test_binary_hessian_agrees_with_reference_and_with_hessp_on_unit_vectors(lay
         e[j] = 1.0
         column = p.replace(vec_coef=e[:d], vec_intercept=e[d]).hessp(fastlogit)
         assert_close(full_vector(*column), H[:, j], rtol, f"hessp(e_{j}) vs Hessian column")
+
+
+@pytest.mark.parametrize("layout, dtype, weighted", INPUTS)
+def test_fused_newton_pass_is_loss_grad_and_hessian_in_one(layout, dtype, weighted):
+    # binary_loss_grad_hessian: what loss_grad and hessian give, from one read of X.
+    p = make_problem(1000, 13, None, layout, dtype, weighted)
+    loss, g, g_b, H = p.loss_grad_hessian(fastlogit)
+    rtol = RTOL[dtype]
+    assert_loss_grad_close((loss, g, g_b), p.loss_grad(fastlogit), rtol)
+    assert_close(H, p.hessian(fastlogit), rtol, "fused Hessian vs binary_hessian")
+    assert_close(H, p.hessian(reference), rtol, "fused Hessian vs reference")
+    assert_close(H.T, H, 1e-15, "fused Hessian symmetry")
+    ref = p.loss_grad_hessian(reference)
+    for got, want in zip((loss, g, g_b, H), ref):
+        assert_close(got, want, rtol, "binary_loss_grad_hessian vs reference")
+
+
+@pytest.mark.parametrize("layout", ["dense", "csr"])
+def test_fused_newton_pass_on_one_row_and_more_threads_than_rows(layout):
+    p = make_problem(1000, 13, None, layout, np.float64, True)
+    one = p.replace(X=p.X[:1], y=p.y[:1], sample_weight=np.array([2.5]))
+    for got, want in zip(
+        one.loss_grad_hessian(fastlogit, reduction="sum"), one.loss_grad_hessian(reference, reduction="sum")
+    ):
+        assert_close(got, want, 1e-13, "one row")
+    two = p.replace(X=p.X[:2], y=p.y[:2], sample_weight=None)
+    serial = two.loss_grad_hessian(fastlogit, n_threads=1)
+    parallel = two.loss_grad_hessian(fastlogit)  # a thread may get no rows
+    for a, b in zip(serial, parallel):
+        assert_close(a, b, 1e-15, "threads with no rows")
 
 
 # -- reductions and parameters -----------------------------------------------------

@@ -295,3 +295,25 @@ def test_nan_or_inf_in_x_is_reported_at_the_first_evaluation(K, layout):
     obj = Objective.from_arrays(X, y, n_classes=K)  # no scan of X here: it costs a pass
     with pytest.raises(ValueError, match="X contains infinity"):
         obj.loss_grad(np.zeros(obj.n_params))
+
+
+@pytest.mark.parametrize("K", [2, 3])
+@pytest.mark.parametrize("layout", ["dense", "csr"])
+def test_loss_grad_hessian_is_loss_grad_and_hessian_for_every_row_source(layout, K):
+    # In memory (fused for binary dense) and streamed in chunks: the same three results.
+    from fastlogit.row_sources import ChunkRows
+
+    X, y, sw = make_data(K=K, weighted=True, layout=layout)
+    obj = Objective.from_arrays(X, y, sw, n_classes=K, C=0.3)
+    x = random_point(obj)
+    f, g, H = obj.loss_grad_hessian(x)
+    f2, g2 = obj.loss_grad(x)
+    np.testing.assert_allclose(f, f2, rtol=1e-13)
+    np.testing.assert_allclose(g, g2, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(H, obj.hessian(x), rtol=1e-12, atol=1e-15)
+    assert obj.fused_newton == (K == 2 and layout == "dense")
+    n = X.shape[0]
+    chunks = [(X[lo : lo + 70], y[lo : lo + 70], sw[lo : lo + 70]) for lo in range(0, n, 70)]
+    streamed = Objective([ChunkRows(chunks, classes=np.arange(K))], C=0.3)
+    for a, b in zip(streamed.loss_grad_hessian(x), (f, g, H)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)

@@ -11,9 +11,10 @@ allocated grows with n.
 a float, ``sw`` a float64 (n,) array or None.  Inputs are trusted.
 """
 
+import numpy as np
 from numba import njit, prange
 
-from .rows import ROW_BLOCK, axpy_row, dot_row, n_rows, thread_rows
+from .rows import ROW_BLOCK, axpy_row, dot_row, n_rows, row_into, thread_rows
 from .special import binary_loss_residual, sigmoid_slope
 
 
@@ -50,6 +51,59 @@ def loss_grad(X, y, w, b, sw, n_threads, parts, scratch):
                 loss += lbuf[k]
                 g_b += zbuf[k]
                 axpy_row(g, zbuf[k], X, start + k)
+        g[d] = g_b
+        g[d + 1] = loss
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def loss_grad_hessian(X, y, w, b, sw, n_threads, parts, hess_parts, scratch):
+    """Per-thread sums of the binary log-loss, its gradient and its Hessian: one pass.
+
+    The Newton step's whole input from one read of X.  Each block of
+    ROW_BLOCK rows is copied as ``[x, 1]`` (CSR rows scattered into zeros)
+    and as ``s h [x, 1]`` (``h = sigmoid'(z)``) into per-thread scratch
+    while the loss and gradient are summed, then added to the thread's
+    Hessian by one BLAS product of the two blocks, from cache.
+
+    parts: (n_threads, d + 2) float64 as in :func:`loss_grad`.
+    hess_parts: (n_threads, d + 1, d + 1) float64, overwritten: thread t's
+    sum of ``s h [x, 1][x, 1]^T`` (the last row and column: the intercept).
+    scratch: (n_threads, 2, ROW_BLOCK, d + 1) float64.  The caller keeps
+    BLAS on one thread (the threads here are Numba's).
+    """
+    n = n_rows(X)
+    d = w.shape[0]
+    for t in prange(n_threads):
+        g = parts[t]
+        g[:] = 0.0
+        H = hess_parts[t]
+        H[:] = 0.0
+        A = scratch[t, 0]
+        S = scratch[t, 1]
+        lo, hi = thread_rows(n, n_threads, t)
+        loss = 0.0
+        g_b = 0.0
+        for start in range(lo, hi, ROW_BLOCK):
+            m = min(ROW_BLOCK, hi - start)
+            for k in range(m):
+                i = start + k
+                z = dot_row(X, i, w) + b
+                li, ri = binary_loss_residual(z, float(y[i]))
+                h = sigmoid_slope(z)
+                if sw is not None:
+                    li *= sw[i]
+                    ri *= sw[i]
+                    h *= sw[i]
+                loss += li
+                g_b += ri
+                axpy_row(g, ri, X, i)
+                a = A[k]
+                row_into(a, X, i)
+                a[d] = 1.0
+                s = S[k]
+                for j in range(d + 1):
+                    s[j] = h * a[j]
+            H += np.dot(A[:m].T, S[:m])
         g[d] = g_b
         g[d + 1] = loss
 

@@ -99,6 +99,30 @@ def _axpy_row(g, r, X, i):
     return lambda g, r, X, i: _axpy_dense(g, r, X, i)
 
 
+def row_into(out, X, i):
+    """out[:d] = X[i, :] as float64 (a CSR row scattered into zeros: all of out)."""
+    raise NotImplementedError("only callable from Numba-compiled code")
+
+
+@overload(row_into, jit_options={"cache": True, "error_model": "numpy"})
+def _row_into(out, X, i):
+    if _is_csr(X):
+
+        def row_into_csr(out, X, i):
+            data, indices, indptr = X
+            out[:] = 0.0
+            for k in range(indptr[i], indptr[i + 1]):
+                out[indices[k]] = data[k]
+
+        return row_into_csr
+
+    def row_into_dense(out, X, i):
+        for j in range(X.shape[1]):
+            out[j] = X[i, j]
+
+    return row_into_dense
+
+
 def scores_rows(X, i, m, W, b, Z):
     """Z[r, k] = X[i + r] . W[k] + b[k] for r < m (Z float64 (>= m, K))."""
     raise NotImplementedError("only callable from Numba-compiled code")
