@@ -638,15 +638,15 @@ def auto(objective, x0, *, max_iter=100, tol=1e-4, callback=None):
     if objective.hessian_flops <= AUTO_NEWTON_FLOPS:
         res = newton(objective, x0, max_iter=max_iter, tol=tol, callback=callback)
         res.solver = "newton"
-        return _polished(objective, res, callback)
+        return _polished(objective, res, tol, callback)
     if objective.l1_strength:
         res = proximal(objective, x0, max_iter=max_iter, tol=tol, callback=callback)
         res.solver = "proximal"
-        return _polished(objective, res, callback)
+        return _polished(objective, res, tol, callback)
     first = lbfgs(objective, x0, max_iter=min(max_iter, AUTO_LBFGS_ITER), tol=tol, callback=callback)
     if first.converged or first.n_iter >= max_iter:
         first.solver = "lbfgs"
-        return _polished(objective, first, callback)
+        return _polished(objective, first, tol, callback)
 
     def shifted(n_iter, loss):
         _notify(callback, first.n_iter + n_iter, loss)
@@ -660,26 +660,37 @@ def auto(objective, x0, *, max_iter=100, tol=1e-4, callback=None):
         second.message,
         "lbfgs+newton",
     )
-    return _polished(objective, res, callback)
+    return _polished(objective, res, tol, callback)
 
 
-#: Multiply-adds of one exact Hessian up to which :func:`auto` ends a
+#: Multiply-adds of one exact Hessian up to which :func:`auto` may end a
 #: converged fit with one more Newton step (about 0.1 s here at most).
 AUTO_POLISH_FLOPS = 1 << 30
 
+#: A gradient of ``tol`` leaves the objective up to ``tol**2 / (2 mu)`` above
+#: its optimum, ``mu`` the smallest curvature: with a weak ``mu = 1e-4``
+#: (nearly separated classes, raw columns) that exceeds 1e-7 of the value
+#: when ``tol**2 > POLISH_RATIO * value``.
+POLISH_RATIO = 2e-11
 
-def _polished(objective, res, callback):
-    """``res`` after one more (proximal) Newton step, when it converged and the
-    exact Hessian is affordable.
+
+def _polished(objective, res, tol, callback):
+    """``res`` after one more (proximal) Newton step, when it converged at a
+    tolerance loose for its objective value and the exact Hessian is affordable.
 
     ``tol`` bounds the gradient, and a small gradient is a small error in the
     objective only where the curvature is not small: on raw or nearly
-    separable data ``max |grad| = 1e-4`` left the objective 1e-5 to 1e-3
-    (relative) above its optimum.  Newton converges quadratically, so one
-    step from there reaches the optimum to about the square of that.
-    Kept only if the objective does not increase.
+    separable data ``max |grad| = 1e-4`` (the default) left the objective
+    1e-5 to 1e-3 (relative) above its optimum.  Newton converges
+    quadratically, so one step from there reaches the optimum to about the
+    square of that.  Kept only if the objective does not increase.  At
+    tight tolerances (``tol**2 <= POLISH_RATIO * value``) the step is
+    skipped: it would cost more than it could gain.
     """
     if not res.converged or objective.hessian_flops > AUTO_POLISH_FLOPS:
+        return res
+    value = res.loss_curve[-1] if res.loss_curve else objective.value(res.x)
+    if tol**2 <= POLISH_RATIO * abs(value):
         return res
     if objective.n_params > NEWTON_CHOLESKY_MAX_PARAMS:
         return res
