@@ -291,6 +291,12 @@ def _block_hessian(block, coef, intercept, size):
     return block.rows.hessian(coef, intercept)
 
 
+def _block_moments(block, d):
+    if block.rows is None:
+        return np.zeros(d), np.zeros(d)
+    return block.rows.column_moments()
+
+
 def _block_nonfinite(block):
     """``None``, or ``(row, column, what)`` of the block's first NaN/inf (row within all of X)."""
     if block.X is None:
@@ -531,6 +537,11 @@ class DaskRows:
         coef, intercept = self._params(coef, intercept)
         size = (self.n_features + 1) * (1 if self.binary else self.n_classes)
         return self._sum(self._map(_block_hessian, coef=coef, intercept=intercept, size=size))
+
+    def column_moments(self):
+        """Weighted column sums of X and of its squares (see :meth:`ArrayRows.column_moments`)."""
+        parts = self._map(_block_moments, d=self.n_features)
+        return self._sum(a for a, _ in parts), self._sum(b for _, b in parts)
 
     def check_finite(self):
         """Raise ``ValueError`` naming the row and column of the first NaN or infinity in X."""

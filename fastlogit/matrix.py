@@ -246,6 +246,28 @@ def binary_hessian_sum(X, w, b, sw):
     return H
 
 
+def column_moments(X, sw):
+    """``(sum_i s_i x_i, sum_i s_i x_i**2)``: float64 (d,) each, unreduced.
+
+    The weighted first and second moments of the columns (``s`` = 1 without
+    weights): their units, for a solver's choice.  Rows go in blocks of
+    HESSIAN_BLOCK (float64 copies of a block at most, never O(n d)).
+    """
+    n, d = X.shape
+    first, second = np.zeros(d), np.zeros(d)
+    for lo in range(0, n, HESSIAN_BLOCK):
+        hi = min(lo + HESSIAN_BLOCK, n)
+        Xb = X[lo:hi].astype(np.float64, copy=False)
+        wb = np.ones(hi - lo) if sw is None else sw[lo:hi]
+        if isinstance(Xb, np.ndarray):
+            first += wb @ Xb
+            second += wb @ (Xb * Xb)
+        else:
+            first += Xb.T @ wb
+            second += Xb.multiply(Xb).T @ wb
+    return first, second
+
+
 def add_weighted_gram(H, Xb, c):
     """``H += [Xb, 1].T @ diag(c) @ [Xb, 1]`` for one block of rows (dense or CSR).
 

@@ -303,6 +303,24 @@ class Objective:
         value, grad = self._smooth(loss, total, x)
         return value, grad, self._penalized_hessian(H)
 
+    def column_spread(self):
+        """How far apart the columns' units are: ``max(rms) / min(std)`` over the
+        non-constant columns (1 for standardized data; one data pass).
+
+        Without an intercept the root mean square stands for both.  Large
+        values (raw columns in disparate units or with large offsets) make
+        the Hessian ill-conditioned: first-order solvers crawl there, Newton
+        does not care.
+        """
+        first, second = self.sum_sources("column_moments")
+        S = self.weight_sum
+        rms = np.sqrt(np.maximum(second / S, 0.0))
+        spread = np.sqrt(np.maximum(second / S - (first / S) ** 2, 0.0)) if self.fit_intercept else rms
+        varying = spread > 1e-12 * np.maximum(rms, np.finfo(np.float64).tiny)
+        if not varying.any():
+            return 1.0
+        return float(rms[varying].max() / spread[varying].min())
+
     @property
     def hessian_flops(self):
         """Multiply-adds of one exact :meth:`hessian`: n (d + 1)^2 per pair of classes."""

@@ -39,6 +39,7 @@ from .data import (
 from .matrix import (
     KernelCalls,
     check_finite,
+    column_moments,
     kernel_view,
     n_entries,
     select_features,
@@ -85,6 +86,9 @@ class RowSource(Protocol):
 
     def gram_matvec(self, vec_coef, vec_intercept):
         """``[X, 1].T @ diag(s) @ [X, 1] @ [vec_coef, vec_intercept]``, float64 (d + 1,)."""
+
+    def column_moments(self):
+        """``(sum_i s_i x_i, sum_i s_i x_i**2)``, float64 (d,) each: the columns' units."""
 
     def check_finite(self):
         """Raise ``ValueError`` naming where X holds NaN or infinity (called when a sum is not finite)."""
@@ -178,6 +182,10 @@ class ArrayRows:
         """The weighted Gram matrix of ``[X, 1]`` times a vector
         (see :meth:`fastlogit.matrix.KernelCalls.gram_matvec`)."""
         return self._calls.gram_matvec(self.kernel_X, self.sample_weight, vec_coef, vec_intercept)
+
+    def column_moments(self):
+        """Weighted column sums of X and of its squares (see :func:`fastlogit.matrix.column_moments`)."""
+        return column_moments(self.X, self.sample_weight)
 
     def check_finite(self):
         """Raise ``ValueError`` if X holds NaN or infinity."""
@@ -411,6 +419,14 @@ class ChunkRows:
             part = self._calls.gram_matvec(Xk, sw, vec_coef, vec_intercept)
             total = part if total is None else total + part
         return total
+
+    def column_moments(self):
+        """Weighted column sums of X and of its squares, one pass."""
+        first = second = 0.0
+        for X, _, _, sw in self.chunks():
+            a, b = column_moments(X, sw)
+            first, second = first + a, second + b
+        return first, second
 
     def check_finite(self):
         """Raise ValueError naming the chunk (and row/column) holding NaN or infinity."""

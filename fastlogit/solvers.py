@@ -615,6 +615,13 @@ PROXIMAL_NEWTON_ROUNDS = 5
 #: steps whatever the columns' units and correlations.
 AUTO_NEWTON_FLOPS = 1 << 27
 
+#: Spread of the columns' units (:meth:`Objective.column_spread`) above which
+#: :func:`auto` starts with Newton when its steps are fused passes (binary,
+#: dense) solved by Cholesky: raw columns spanning 5 orders of magnitude
+#: made L-BFGS need 55 iterations and Newton 5 (300 000 x 30, in
+#: benchmarks/test_solvers.py).
+AUTO_SPREAD = 100.0
+
 #: L-BFGS iterations :func:`auto` gives a smooth problem before it hands the
 #: iterate to Newton: well-conditioned problems converge well within this
 #: (5 to 40 iterations at tol=1e-4 .. 1e-6); raw, unscaled columns do not.
@@ -626,7 +633,11 @@ def auto(objective, x0, *, max_iter=100, tol=1e-4, callback=None):
 
     Newton with the exact Hessian when that Hessian is cheap
     (:attr:`Objective.hessian_flops` at most ``AUTO_NEWTON_FLOPS``: small n
-    or small d; with an L1 term :func:`proximal_newton`); otherwise, with an
+    or small d; with an L1 term :func:`proximal_newton`), or when a Newton
+    step costs a few passes (:attr:`Objective.fused_newton`: binary, dense),
+    it can be solved by Cholesky and the columns' units are far apart
+    (:meth:`Objective.column_spread` above ``AUTO_SPREAD``, one data pass to
+    find out); otherwise, with an
     L1 term, :func:`proximal`, and without one L-BFGS, the cheapest per pass on large data,
     for at most ``AUTO_LBFGS_ITER`` iterations, and if it has not met
     ``tol`` by then (ill-conditioned: raw columns in disparate units,
@@ -635,7 +646,12 @@ def auto(objective, x0, *, max_iter=100, tol=1e-4, callback=None):
     together; ``solver`` on the result says which ran ("newton", "lbfgs" or
     "lbfgs+newton").
     """
-    if objective.hessian_flops <= AUTO_NEWTON_FLOPS:
+    newton_first = objective.hessian_flops <= AUTO_NEWTON_FLOPS or (
+        objective.fused_newton
+        and objective.n_params <= NEWTON_CHOLESKY_MAX_PARAMS
+        and objective.column_spread() > AUTO_SPREAD
+    )
+    if newton_first:
         res = newton(objective, x0, max_iter=max_iter, tol=tol, callback=callback)
         res.solver = "newton"
         return _polished(objective, res, tol, callback)

@@ -124,17 +124,34 @@ def test_proximal_newton_reaches_fistas_optimum_in_a_few_steps(l1_ratio, K):
     assert np.count_nonzero(coef == 0) > 0  # exact zeros, as FISTA's
 
 
-def test_auto_hands_an_unconverged_lbfgs_to_newton():
-    # Large enough for lbfgs first; raw columns in very different units.
+def raw_columns_problem():
+    """Large enough for lbfgs first; raw columns in very different units."""
     rng = np.random.default_rng(5)
     n = 1 + solvers.AUTO_NEWTON_FLOPS // 9**2
     X = rng.standard_normal((n, 8)) * np.logspace(-2, 3, 8) + 100.0
     w = rng.standard_normal(8) / np.logspace(-2, 3, 8)
     y = (rng.random(n) < 1 / (1 + np.exp(-(X - 100.0) @ w))).astype(int)
+    return X, y
+
+
+def test_auto_starts_with_newton_on_raw_columns_in_disparate_units():
+    X, y = raw_columns_problem()
+    obj = objective_of(X, y)
+    assert obj.hessian_flops > solvers.AUTO_NEWTON_FLOPS and obj.column_spread() > solvers.AUTO_SPREAD
+    assert objective_of((X - X.mean(0)) / X.std(0), y).column_spread() < 1.01  # standardized: 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = LogisticRegression().fit(X, y)
+    assert model.solver_ == "newton" and model.converged_
+
+
+def test_auto_hands_an_unconverged_lbfgs_to_newton(monkeypatch):
+    X, y = raw_columns_problem()
+    monkeypatch.setattr(solvers, "AUTO_SPREAD", np.inf)  # lbfgs first, whatever the columns
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model = LogisticRegression(tol=1e-8).fit(X, y)
-    assert model.solver_ in ("lbfgs+newton", "lbfgs") and model.converged_
+    assert model.solver_ == "lbfgs+newton" and model.converged_
     obj = objective_of(X, y)
     ref = solvers.newton(obj, np.zeros(obj.n_params), tol=1e-10)
     got = obj.value(obj.pack(model.coef_, model.intercept_))

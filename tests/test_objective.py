@@ -317,3 +317,28 @@ def test_loss_grad_hessian_is_loss_grad_and_hessian_for_every_row_source(layout,
     streamed = Objective([ChunkRows(chunks, classes=np.arange(K))], C=0.3)
     for a, b in zip(streamed.loss_grad_hessian(x), (f, g, H)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_column_moments_are_the_weighted_sums_for_every_row_source(weighted):
+    from fastlogit.row_sources import ChunkRows
+
+    X, y, sw = make_data(K=2, weighted=weighted)
+    X = X * np.array([1, 10, 0.1, 100, 1, 3]) + 5.0
+    s = np.ones(len(y)) if sw is None else sw
+    want = (s @ X, s @ (X * X))
+    dense = ArrayRows(X, y, sw)
+    csr = ArrayRows(scipy.sparse.csr_matrix(X.astype(np.float32)), y, sw)
+    chunks = ChunkRows(
+        [
+            (X[lo : lo + 70], y[lo : lo + 70], None if sw is None else sw[lo : lo + 70])
+            for lo in range(0, len(y), 70)
+        ]
+    )
+    for source, rtol in ((dense, 1e-13), (csr, 1e-6), (chunks, 1e-13)):
+        for got, expected in zip(source.column_moments(), want):
+            np.testing.assert_allclose(got, expected, rtol=rtol)
+    spread = Objective([dense]).column_spread()
+    assert spread == pytest.approx(
+        np.sqrt(s @ (X * X) / s.sum()).max() / np.sqrt(np.cov(X.T, aweights=s, bias=True).diagonal()).min()
+    )
