@@ -293,7 +293,7 @@ def _block_hessian(block, coef, intercept, size):
 
 def _block_moments(block, d):
     if block.rows is None:
-        return np.zeros(d), np.zeros(d)
+        return 0.0, np.zeros(d), np.zeros(d)
     return block.rows.column_moments()
 
 
@@ -539,9 +539,9 @@ class DaskRows:
         return self._sum(self._map(_block_hessian, coef=coef, intercept=intercept, size=size))
 
     def column_moments(self):
-        """Weighted column sums of X and of its squares (see :meth:`ArrayRows.column_moments`)."""
+        """Weighted column sums over a sample of each block's rows (see :meth:`ArrayRows.column_moments`)."""
         parts = self._map(_block_moments, d=self.n_features)
-        return self._sum(a for a, _ in parts), self._sum(b for _, b in parts)
+        return tuple(self._sum(part[k] for part in parts) for k in range(3))
 
     def check_finite(self):
         """Raise ``ValueError`` naming the row and column of the first NaN or infinity in X."""

@@ -246,26 +246,26 @@ def binary_hessian_sum(X, w, b, sw):
     return H
 
 
-def column_moments(X, sw):
-    """``(sum_i s_i x_i, sum_i s_i x_i**2)``: float64 (d,) each, unreduced.
+#: Rows :func:`column_moments` samples: enough to tell columns' units apart.
+COLUMN_SAMPLE = 1 << 13
 
-    The weighted first and second moments of the columns (``s`` = 1 without
-    weights): their units, for a solver's choice.  Rows go in blocks of
-    HESSIAN_BLOCK (float64 copies of a block at most, never O(n d)).
+
+def column_moments(X, sw):
+    """``(weight, sum_i s_i x_i, sum_i s_i x_i**2)`` over a sample of rows: the columns' units.
+
+    Every ``ceil(n / COLUMN_SAMPLE)``-th row (all of them for small X), so
+    the cost is O(COLUMN_SAMPLE d) whatever n; ``weight`` is the sample's
+    weight sum, the moments float64 (d,).  For a solver's choice, not for
+    arithmetic on the data.
     """
-    n, d = X.shape
-    first, second = np.zeros(d), np.zeros(d)
-    for lo in range(0, n, HESSIAN_BLOCK):
-        hi = min(lo + HESSIAN_BLOCK, n)
-        Xb = X[lo:hi].astype(np.float64, copy=False)
-        wb = np.ones(hi - lo) if sw is None else sw[lo:hi]
-        if isinstance(Xb, np.ndarray):
-            first += wb @ Xb
-            second += wb @ (Xb * Xb)
-        else:
-            first += Xb.T @ wb
-            second += Xb.multiply(Xb).T @ wb
-    return first, second
+    n = X.shape[0]
+    step = max(1, -(-n // COLUMN_SAMPLE))
+    sample = X[::step] if isinstance(X, np.ndarray) else X[np.arange(0, n, step)]
+    sample = sample.astype(np.float64)
+    w = np.ones(sample.shape[0]) if sw is None else np.ascontiguousarray(sw[::step], dtype=np.float64)
+    if isinstance(sample, np.ndarray):
+        return float(w.sum()), w @ sample, w @ (sample * sample)
+    return float(w.sum()), sample.T @ w, sample.multiply(sample).T @ w
 
 
 def add_weighted_gram(H, Xb, c):

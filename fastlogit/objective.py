@@ -305,15 +305,16 @@ class Objective:
 
     def column_spread(self):
         """How far apart the columns' units are: ``max(rms) / min(std)`` over the
-        non-constant columns (1 for standardized data; one data pass).
+        non-constant columns (1 for standardized data), estimated from a
+        sample of rows (the sources' :meth:`column_moments`: no data pass).
 
         Without an intercept the root mean square stands for both.  Large
         values (raw columns in disparate units or with large offsets) make
         the Hessian ill-conditioned: first-order solvers crawl there, Newton
         does not care.
         """
-        first, second = self.sum_sources("column_moments")
-        S = self.weight_sum
+        parts = [source.column_moments() for source in self.sources]  # samples: not a data pass
+        S, first, second = (sum(part[k] for part in parts) for k in range(3))
         rms = np.sqrt(np.maximum(second / S, 0.0))
         spread = np.sqrt(np.maximum(second / S - (first / S) ** 2, 0.0)) if self.fit_intercept else rms
         varying = spread > 1e-12 * np.maximum(rms, np.finfo(np.float64).tiny)

@@ -88,7 +88,7 @@ class RowSource(Protocol):
         """``[X, 1].T @ diag(s) @ [X, 1] @ [vec_coef, vec_intercept]``, float64 (d + 1,)."""
 
     def column_moments(self):
-        """``(sum_i s_i x_i, sum_i s_i x_i**2)``, float64 (d,) each: the columns' units."""
+        """``(weight, sum s x, sum s x**2)`` over a sample of rows: the columns' units."""
 
     def check_finite(self):
         """Raise ``ValueError`` naming where X holds NaN or infinity (called when a sum is not finite)."""
@@ -184,7 +184,7 @@ class ArrayRows:
         return self._calls.gram_matvec(self.kernel_X, self.sample_weight, vec_coef, vec_intercept)
 
     def column_moments(self):
-        """Weighted column sums of X and of its squares (see :func:`fastlogit.matrix.column_moments`)."""
+        """Weighted column sums over a sample of rows (see :func:`fastlogit.matrix.column_moments`)."""
         return column_moments(self.X, self.sample_weight)
 
     def check_finite(self):
@@ -421,12 +421,9 @@ class ChunkRows:
         return total
 
     def column_moments(self):
-        """Weighted column sums of X and of its squares, one pass."""
-        first = second = 0.0
-        for X, _, _, sw in self.chunks():
-            a, b = column_moments(X, sw)
-            first, second = first + a, second + b
-        return first, second
+        """Weighted column sums over a sample of the first chunk's rows (no pass over the data)."""
+        X, _, _, sw = next(self.chunks())
+        return column_moments(X, sw)
 
     def check_finite(self):
         """Raise ValueError naming the chunk (and row/column) holding NaN or infinity."""

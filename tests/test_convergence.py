@@ -138,7 +138,7 @@ def test_auto_starts_with_newton_on_raw_columns_in_disparate_units():
     X, y = raw_columns_problem()
     obj = objective_of(X, y)
     assert obj.hessian_flops > solvers.AUTO_NEWTON_FLOPS and obj.column_spread() > solvers.AUTO_SPREAD
-    assert objective_of((X - X.mean(0)) / X.std(0), y).column_spread() < 1.01  # standardized: 1
+    assert objective_of((X - X.mean(0)) / X.std(0), y).column_spread() < 1.1  # standardized: 1 (sampled)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model = LogisticRegression().fit(X, y)

@@ -320,25 +320,33 @@ def test_loss_grad_hessian_is_loss_grad_and_hessian_for_every_row_source(layout,
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-def test_column_moments_are_the_weighted_sums_for_every_row_source(weighted):
+def test_column_moments_are_weighted_sums_over_a_sample_of_rows(weighted):
+    from fastlogit.matrix import COLUMN_SAMPLE
     from fastlogit.row_sources import ChunkRows
 
-    X, y, sw = make_data(K=2, weighted=weighted)
+    X, y, sw = make_data(n=3 * COLUMN_SAMPLE + 5, K=2, weighted=weighted)
     X = X * np.array([1, 10, 0.1, 100, 1, 3]) + 5.0
     s = np.ones(len(y)) if sw is None else sw
-    want = (s @ X, s @ (X * X))
+
+    def sums(rows):  # every 4th row: n / COLUMN_SAMPLE rounded up
+        return s[rows].sum(), s[rows] @ X[rows], s[rows] @ (X[rows] * X[rows])
+
+    every_4th = np.arange(0, len(y), 4)
     dense = ArrayRows(X, y, sw)
     csr = ArrayRows(scipy.sparse.csr_matrix(X.astype(np.float32)), y, sw)
+    for source, rtol in ((dense, 1e-13), (csr, 1e-6)):
+        for got, expected in zip(source.column_moments(), sums(every_4th)):
+            np.testing.assert_allclose(got, expected, rtol=rtol)
+    # Chunks: a sample of the first chunk (all of its 70 rows), no pass over the rest.
     chunks = ChunkRows(
         [
             (X[lo : lo + 70], y[lo : lo + 70], None if sw is None else sw[lo : lo + 70])
-            for lo in range(0, len(y), 70)
+            for lo in range(0, 700, 70)
         ]
     )
-    for source, rtol in ((dense, 1e-13), (csr, 1e-6), (chunks, 1e-13)):
-        for got, expected in zip(source.column_moments(), want):
-            np.testing.assert_allclose(got, expected, rtol=rtol)
+    for got, expected in zip(chunks.column_moments(), sums(np.arange(70))):
+        np.testing.assert_allclose(got, expected, rtol=1e-13)
+    S, first, second = sums(every_4th)
     spread = Objective([dense]).column_spread()
-    assert spread == pytest.approx(
-        np.sqrt(s @ (X * X) / s.sum()).max() / np.sqrt(np.cov(X.T, aweights=s, bias=True).diagonal()).min()
-    )
+    mean = first / S
+    assert spread == pytest.approx(np.sqrt(second / S).max() / np.sqrt(second / S - mean**2).min())
