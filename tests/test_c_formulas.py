@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from numba import njit
 
 from fastlogit import _sgd
 from fastlogit.kernels import special
@@ -598,32 +597,3 @@ def test_extension_shuffle_is_the_headers_generator():
         a[i], a[j] = a[j], a[i]
     assert rows.tolist() == a
     assert int(state[0]) == s
-
-
-# ---------------------------------------------------------------------------
-# The extension's softmax row against its Numba twin, special.softmax_row.
-# ---------------------------------------------------------------------------
-@njit(cache=True)
-def _numba_softmax_rows(z, p, lse):
-    e_lo = np.empty(z.shape[1])
-    for i in range(z.shape[0]):
-        _, lse[i] = special.softmax_row(z, i, p[i], e_lo)
-
-
-@pytest.mark.parametrize("K", [2, 5, 37])
-def test_c_softmax_row_equals_special_softmax_row_bit_for_bit(K):
-    rng = np.random.default_rng(K)
-    z = np.concatenate(
-        [
-            rng.standard_normal((300, K)) * 10,
-            rng.uniform(-1e4, 1e4, (300, K)),
-            np.full((1, K), 1e4),
-            np.zeros((1, K)),
-        ]
-    )
-    p_nb, lse_nb = np.empty_like(z), np.empty(z.shape[0])
-    _numba_softmax_rows(z, p_nb, lse_nb)
-    p_c, lse_c = np.empty_like(z), np.empty(z.shape[0])
-    _sgd.softmax_row_values(z, p_c, lse_c)
-    np.testing.assert_array_equal(p_c, p_nb)
-    np.testing.assert_array_equal(lse_c, lse_nb)
