@@ -42,8 +42,9 @@ SOLVERS = {0.0: ("auto", "lbfgs", "newton"), 1.0: ("auto", "proximal", "newton")
 
 @functools.lru_cache(maxsize=1)
 def problem(n, d, K, layout, l1_ratio, raw):
-    """Seeded data from a known model (20 nonzero coefficients for L1)."""
-    n = _scaled(n)
+    """Seeded data from a known model (20 nonzero coefficients for L1); at least
+    200 rows, so that every class appears at the smoke-test scale."""
+    n = max(_scaled(n), 200)
     rng = np.random.default_rng(7)
     if layout == "csr":
         X = sp.random(n, d, density=0.001, format="csr", random_state=7, dtype=np.float64)
