@@ -142,3 +142,23 @@ def test_the_checker_sees_relative_and_function_level_imports(tmp_path):
     assert "fastlogit.objective" in internal_imports(PACKAGE / "sgd.py")
     assert "fastlogit.distributed" in internal_imports(PACKAGE / "model.py")  # lazily, in a method
     assert "fastlogit.kernels.binary" in internal_imports(PACKAGE / "matrix.py")
+
+
+def test_every_row_source_implements_the_protocol():
+    import numpy as np
+
+    from fastlogit.row_sources import ArrayRows, ChunkRows, RowSource
+
+    X, y = np.eye(4), np.array([0, 1, 0, 1])
+    assert isinstance(ArrayRows(X, y), RowSource)
+    assert isinstance(ChunkRows([(X, y)]), RowSource)
+    members = [m for m in vars(RowSource) if not m.startswith("_")] + list(RowSource.__annotations__)
+    distributed = pytest.importorskip("fastlogit.distributed")
+    for member in members:
+        assert hasattr(distributed.DaskRows, member) or member in (
+            "n_features",
+            "n_classes",
+            "weight_sum",
+            "n_samples",
+            "fused_newton",
+        ), member
