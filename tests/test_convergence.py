@@ -156,3 +156,17 @@ def test_auto_hands_an_unconverged_lbfgs_to_newton(monkeypatch):
     ref = solvers.newton(obj, np.zeros(obj.n_params), tol=1e-10)
     got = obj.value(obj.pack(model.coef_, model.intercept_))
     np.testing.assert_allclose(got, obj.value(ref.x), rtol=1e-10)
+
+
+def test_lbfgs_at_machine_precision_is_converged_not_a_warning():
+    # tol=1e-10 is below what L-BFGS-B resolves here: it stops when the value no longer
+    # changes in float64, with max|grad| ~1e-9 and the objective at its optimum to ~1e-14.
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = LogisticRegression(solver="lbfgs", tol=1e-10, max_iter=2000).fit(X, y)
+    assert model.converged_
+    obj = objective_of(X, y)
+    best = obj.value(solvers.newton(obj, np.zeros(obj.n_params), tol=1e-12, max_iter=200).x)
+    assert obj.value(obj.pack(model.coef_, model.intercept_)) - best <= 1e-12 * best
