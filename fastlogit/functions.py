@@ -13,6 +13,7 @@ axis); any other layout is copied once into C order.
 
 import numpy as np
 
+from .blas import serial_blas
 from .data import (
     as_binary_labels,
     as_class_indices,
@@ -36,7 +37,6 @@ from .matrix import (
     logsumexp_rows,
     multinomial_hessian_sum,
     predict_raw,
-    serial_blas,
     softmax_rows,
 )
 

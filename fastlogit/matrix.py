@@ -16,7 +16,6 @@ from contextlib import contextmanager
 import numba
 import numpy as np
 
-from .blas import serial_blas  # noqa: F401  (re-exported for the façade)
 from .data import CHECK_CHUNK
 from .kernels import binary as _binary
 from .kernels import multinomial as _multinomial
