@@ -6,8 +6,12 @@ cache) on its first call, and :class:`LogisticRegression` (which needs
 scikit-learn) is imported on first access.
 """
 
-from . import functions as _functions
-from .functions import (
+from .runtime import ensure_cache_dir as _ensure_cache_dir
+
+_ensure_cache_dir()  # before any kernel is defined: see fastlogit.runtime
+
+from . import functions as _functions  # noqa: E402
+from .functions import (  # noqa: E402
     binary_hessian,
     binary_hessp,
     binary_loss_grad,

@@ -294,13 +294,30 @@ def check_reduction(reduction):
     return reduction
 
 
+def default_n_threads():
+    """The threads a kernel may use: Numba's (``NUMBA_NUM_THREADS``, which
+    joblib sets in its worker processes), capped by ``OMP_NUM_THREADS`` when
+    that is set and ``NUMBA_NUM_THREADS`` is not, as scikit-learn's OpenMP
+    code is.  Read at each call, so a limit set after import holds."""
+    import os
+
+    import numba
+
+    most = numba.config.NUMBA_NUM_THREADS
+    if "NUMBA_NUM_THREADS" not in os.environ:
+        first = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+        if first.isdigit() and int(first) >= 1:
+            most = min(most, int(first))
+    return most
+
+
 def check_n_threads(n_threads):
-    """None -> all of Numba's threads; else an int in [1, that]."""
+    """None -> :func:`default_n_threads`; else an int in [1, Numba's threads]."""
     import numba
 
     most = numba.config.NUMBA_NUM_THREADS
     if n_threads is None:
-        return most
+        return default_n_threads()
     if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, (int, np.integer)):
         raise TypeError(f"n_threads must be an int or None, got {type(n_threads).__name__}")
     if not 1 <= n_threads <= most:

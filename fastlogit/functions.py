@@ -36,8 +36,10 @@ from .matrix import (
     kernel_view,
     logsumexp_rows,
     multinomial_hessian_sum,
+    n_entries,
     predict_raw,
     softmax_rows,
+    threads_for,
 )
 
 __all__ = [
@@ -212,7 +214,13 @@ def _binary_inputs(X, coef, intercept, sample_weight, reduction, n_threads):
     w = as_coef(coef, (d,), "coef")
     b = as_scalar(intercept, "intercept")
     sw = as_sample_weight(sample_weight, n)
-    return X, w, b, sw, _normalizer(reduction, sw, n), check_n_threads(n_threads)
+    return X, w, b, sw, _normalizer(reduction, sw, n), _threads(n_threads, X, 2)
+
+
+def _threads(n_threads, X, n_classes):
+    # At most n_threads, and one per MIN_WORK_PER_THREAD of work (see
+    # fastlogit.matrix.threads_for): a small call stays on the calling thread.
+    return threads_for(check_n_threads(n_threads), n_entries(X), n_classes)
 
 
 def _multinomial_inputs(X, coef, intercept, sample_weight, reduction, n_threads):
@@ -225,7 +233,7 @@ def _multinomial_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
     K = W.shape[0]
     b = np.zeros(K) if intercept is None else as_coef(intercept, (K,), "intercept")
     sw = as_sample_weight(sample_weight, n)
-    return X, W, b, sw, _normalizer(reduction, sw, n), check_n_threads(n_threads)
+    return X, W, b, sw, _normalizer(reduction, sw, n), _threads(n_threads, X, K)
 
 
 def binary_loss_grad(X, y, coef, intercept=0.0, sample_weight=None, reduction="mean", n_threads=None):
@@ -241,8 +249,11 @@ def binary_loss_grad(X, y, coef, intercept=0.0, sample_weight=None, reduction="m
     sample_weight : (n,) nonnegative weights, or None.
     reduction : "mean" divides by the weight sum (n without weights), "sum"
         returns plain sums (what chunked and distributed callers add up).
-    n_threads : threads to use (None: all).  The same value always gives
-        bit-identical results.
+    n_threads : the most threads to use (None: all the process allows, see
+        :func:`fastlogit.data.check_n_threads`); fewer when the work is
+        small (one per ``fastlogit.matrix.MIN_WORK_PER_THREAD`` stored
+        entries times classes).  The same value always gives bit-identical
+        results.
 
     Returns
     -------

@@ -22,6 +22,7 @@ from .kernels import multinomial as _multinomial
 from .kernels import special as _special
 from .kernels.rows import ROW_BLOCK
 from .kernels.special import BINARY_CURVATURE_BOUND, softmax_rows_into
+from .runtime import start_thread_pool
 
 #: Rows per block of the exact Hessians (a HESSIAN_BLOCK x d float64 temporary).
 HESSIAN_BLOCK = 4096
@@ -102,7 +103,16 @@ def check_finite_results(X, *results, name="X"):
 
 @contextmanager
 def numba_threads(n_threads):
-    """Numba's thread count set to ``n_threads`` inside the block, restored after."""
+    """Numba's thread count set to ``n_threads`` inside the block, restored after.
+
+    One thread is a serial kernel (:class:`fastlogit.kernels.rows.Threaded`):
+    nothing to set, and the pool is not started.  More start the pool the
+    first time, with the wait policy of :func:`fastlogit.runtime.start_thread_pool`.
+    """
+    if n_threads == 1:
+        yield
+        return
+    start_thread_pool()
     previous = numba.get_num_threads()
     numba.set_num_threads(n_threads)
     try:
@@ -116,7 +126,7 @@ def numba_threads(n_threads):
 #: tens of microseconds, and much longer when another process holds the
 #: other core (measured on digits, 1797 x 64, K = 10: 0.26 ms on one
 #: thread, 0.14 to 7.5 ms on two).
-MIN_WORK_PER_THREAD = 1 << 17
+MIN_WORK_PER_THREAD = 1 << 19
 
 
 class KernelCalls:
@@ -156,10 +166,10 @@ class KernelCalls:
         with numba_threads(T):
             if self.binary:
                 parts = self._binary_parts
-                _binary.loss_grad(Xk, y, coef, intercept, sw, T, parts, self._binary_scratch)
+                _binary.loss_grad.on(T)(Xk, y, coef, intercept, sw, T, parts, self._binary_scratch)
                 total = parts.sum(axis=0)
                 return float(total[-1]), total[:-1]
-            _multinomial.loss_grad(
+            _multinomial.loss_grad.on(T)(
                 Xk, y, coef, intercept, sw, T, self._parts, self._loss_parts, self._loss_scratch
             )
             return float(self._loss_parts.sum()), self._parts.sum(axis=0)
@@ -173,7 +183,7 @@ class KernelCalls:
             self._hess_parts = np.empty((T, d + 1, d + 1))
         parts = self._binary_parts
         with numba_threads(T):
-            _binary.loss_grad_hessian(
+            _binary.loss_grad_hessian.on(T)(
                 Xk, y, coef, intercept, sw, T, parts, self._hess_parts, self._newton_scratch
             )
         total = parts.sum(axis=0)
@@ -185,9 +195,9 @@ class KernelCalls:
         with numba_threads(T):
             if self.binary:
                 parts = self._binary_hessp_parts
-                _binary.hessp(Xk, coef, intercept, vec_coef, vec_intercept, sw, T, parts)
+                _binary.hessp.on(T)(Xk, coef, intercept, vec_coef, vec_intercept, sw, T, parts)
                 return parts.sum(axis=0)
-            _multinomial.hessp(
+            _multinomial.hessp.on(T)(
                 Xk, coef, intercept, vec_coef, vec_intercept, sw, T, self._parts, self._hessp_scratch
             )
             return self._parts.sum(axis=0)
@@ -203,7 +213,7 @@ class KernelCalls:
         zero = np.zeros(self.n_features)
         parts = self._binary_hessp_parts
         with numba_threads(T):
-            _binary.hessp(Xk, zero, 0.0, vec_coef, vec_intercept, sw, T, parts)
+            _binary.hessp.on(T)(Xk, zero, 0.0, vec_coef, vec_intercept, sw, T, parts)
         return parts.sum(axis=0) / BINARY_CURVATURE_BOUND
 
     def hessian(self, X, y, sw, coef, intercept):
@@ -345,8 +355,9 @@ def predict_raw(X, coef, intercept, n_threads):
     binary = coef.ndim == 1
     out = np.empty(X.shape[0]) if binary else np.empty((X.shape[0], coef.shape[0]))
     kernel = _binary.predict_raw_into if binary else _multinomial.predict_raw_into
+    n_threads = threads_for(n_threads, n_entries(X), 2 if binary else coef.shape[0])
     with numba_threads(n_threads):
-        kernel(kernel_view(X), coef, intercept, out)
+        kernel.on(n_threads)(kernel_view(X), coef, intercept, out)
     check_finite_results(X, out)
     return out
 

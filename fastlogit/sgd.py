@@ -232,6 +232,7 @@ def fit_sgd(
     intercept=None,
     state=None,
     verbose=0,
+    check_finite=None,
 ):
     """Run up to ``max_iter`` epochs of minibatch SGD.
 
@@ -258,6 +259,11 @@ def fit_sgd(
     tol : None runs exactly ``max_iter`` epochs.
     state : the ``state`` of an earlier result to continue from (partial_fit);
         ``coef``/``intercept`` then are ignored.
+    check_finite : a callable that raises ``ValueError`` naming NaN or
+        infinity in X (a row source's ``check_finite``; a stream's own by
+        default).  X is not scanned up front: NaN or inf in a row makes that
+        row's loss non-finite, so the check runs only when an epoch's loss,
+        weights or validation loss come out non-finite.
 
     Returns an :class:`SGDResult`.  Raises :class:`SGDDivergenceError` when
     an epoch produces a non-finite loss or weight; the state is then
@@ -270,6 +276,8 @@ def fit_sgd(
     from tqdm.auto import tqdm
 
     stream = Xk if hasattr(Xk, "chunks") else None
+    if check_finite is None and stream is not None:
+        check_finite = stream.check_finite
     if stream is not None:
         if early_stopping:
             raise ValueError(
@@ -406,18 +414,27 @@ def fit_sgd(
                 if failed:
                     break
             coef_now, b_now = _current_coef(state, cfg)
-            if failed or not (np.isfinite(coef_now).all() and np.isfinite(b_now).all()):
+            what = "loss" if failed else None
+            if what is None and not (np.isfinite(coef_now).all() and np.isfinite(b_now).all()):
+                what = "weights"
+            if what is None and early_stopping:
+                total, weight = _call(
+                    _sgd.loss_dense, _sgd.loss_csr, Xk, d, y, sw, val, np.ascontiguousarray(coef_now), b_now
+                )
+                score = total / weight
+                if not np.isfinite(score):
+                    what = "validation loss"
+            if what is not None:
                 state.arrays, state.scalars = saved
-                if stream is not None:
-                    # Streamed chunks are not scanned up front (an extra read of
-                    # the data per epoch); NaN or inf in X surfaces here.
-                    stream.check_finite()
+                if check_finite is not None:
+                    # X is not scanned up front (an extra read of the data):
+                    # NaN or inf in it surfaces here, as a ValueError naming it.
+                    check_finite()
                 good_coef, good_b = _current_coef(state, cfg)
                 last_good = SGDResult(good_coef, good_b, epochs, loss_curve, False, state)
                 raise SGDDivergenceError(
-                    f"SGD diverged in epoch {state.epochs + 1}: the "
-                    f"{'loss' if failed else 'weights'} became non-finite. Scale the "
-                    "features (e.g. sklearn.preprocessing.StandardScaler) or lower the "
+                    f"SGD diverged in epoch {state.epochs + 1}: the {what} became non-finite. "
+                    "Scale the features (e.g. sklearn.preprocessing.StandardScaler) or lower the "
                     f"learning rate (learning_rate={learning_rate!r}, eta0={eta0}).",
                     last_good,
                 )
@@ -425,12 +442,7 @@ def fit_sgd(
             state.epochs += 1
             epoch_loss = loss_sum / n_train + _penalty(coef_now, lam2, lam1)
             loss_curve.append(epoch_loss)
-            if early_stopping:
-                total, weight = _call(
-                    _sgd.loss_dense, _sgd.loss_csr, Xk, d, y, sw, val, np.ascontiguousarray(coef_now), b_now
-                )
-                score = total / weight
-            else:
+            if not early_stopping:
                 score = epoch_loss
             bar.set_postfix(loss=f"{epoch_loss:.6g}")
             bar.update()

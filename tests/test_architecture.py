@@ -19,6 +19,7 @@ PACKAGE = Path(fastlogit.__file__).parent
 LAYERS = {
     "fastlogit.data": 0,
     "fastlogit.blas": 0,
+    "fastlogit.runtime": 0,
     "fastlogit.solvers": 1,
     "fastlogit.inference": 0,
     "fastlogit._sgd": 0,
@@ -46,6 +47,7 @@ LAYERS = {
 LEAVES = (
     "fastlogit.data",
     "fastlogit.blas",
+    "fastlogit.runtime",
     "fastlogit.solvers",
     "fastlogit.inference",
     "fastlogit.kernels.special",

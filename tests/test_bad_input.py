@@ -348,6 +348,18 @@ def test_fit_nonfinite_X(params, bad, phrase, sparse):
     assert not hasattr(est, "coef_")
 
 
+@pytest.mark.parametrize("row", range(6))
+def test_sgd_early_stopping_nonfinite_X_in_either_split(row):
+    # SGD does not scan X up front: a NaN row makes the training loss or the
+    # held-out loss non-finite, and either way the error names it.  Half the
+    # rows are held out, so some of these rows land in each split.
+    X, y = data()
+    est = LogisticRegression(solver="sgd", early_stopping=True, validation_fraction=0.5, random_state=0)
+    with pytest.raises(ValueError, match=rf"Input X contains NaN \(first at row {row}, column 2\)"):
+        est.fit(with_bad(X, np.nan, (row, 2)), y)
+    assert not hasattr(est, "coef_")
+
+
 @pytest.mark.parametrize("bad, phrase", [(np.nan, "NaN"), (np.inf, "infinity")])
 def test_partial_fit_nonfinite_X(bad, phrase):
     X, y = data()

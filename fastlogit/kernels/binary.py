@@ -14,11 +14,11 @@ a float, ``sw`` a float64 (n,) array or None.  Inputs are trusted.
 import numpy as np
 from numba import njit, prange
 
-from .rows import ROW_BLOCK, axpy_row, dot_row, n_rows, row_into, thread_rows
+from .rows import ROW_BLOCK, Threaded, axpy_row, dot_row, n_rows, row_into, thread_rows
 from .special import binary_loss_residual, sigmoid_slope
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@Threaded
 def loss_grad(X, y, w, b, sw, n_threads, parts, scratch):
     """Per-thread sums of the binary log-loss and its gradient.
 
@@ -55,7 +55,7 @@ def loss_grad(X, y, w, b, sw, n_threads, parts, scratch):
         g[d + 1] = loss
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@Threaded
 def loss_grad_hessian(X, y, w, b, sw, n_threads, parts, hess_parts, scratch):
     """Per-thread sums of the binary log-loss, its gradient and its Hessian: one pass.
 
@@ -108,7 +108,7 @@ def loss_grad_hessian(X, y, w, b, sw, n_threads, parts, hess_parts, scratch):
         g[d + 1] = loss
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@Threaded
 def hessp(X, w, b, v, v_b, sw, n_threads, parts):
     """Per-thread sums of H @ (v, v_b), H the Hessian of the binary loss at (w, b).
 
@@ -145,7 +145,7 @@ def curvature_into(X, w, b, sw, out):
         out[i] = h * sw[i] if sw is not None else h
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@Threaded
 def predict_raw_into(X, w, b, out):
     """out[i] = x_i.w + b (the decision function), float64."""
     for i in prange(n_rows(X)):

@@ -14,13 +14,13 @@ residuals, then one gradient update for the block while it is in L2.
 ``y`` integer class indices in [0, K), ``sw`` float64 (n,) or None.
 """
 
-from numba import njit, prange
+from numba import prange
 
-from .rows import ROW_BLOCK, add_outer_rows, n_rows, scores_rows, thread_rows
+from .rows import ROW_BLOCK, Threaded, add_outer_rows, n_rows, scores_rows, thread_rows
 from .special import softmax_row
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@Threaded
 def loss_grad(X, y, W, b, sw, n_threads, parts, loss_parts, scratch):
     """Per-thread sums of the softmax log-loss and its gradient.
 
@@ -66,7 +66,7 @@ def loss_grad(X, y, W, b, sw, n_threads, parts, loss_parts, scratch):
         loss_parts[t] = loss
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@Threaded
 def hessp(X, W, b, V, v_b, sw, n_threads, parts, scratch):
     """Per-thread sums of H @ (V, v_b), H the softmax loss Hessian at (W, b).
 
@@ -101,7 +101,7 @@ def hessp(X, W, b, V, v_b, sw, n_threads, parts, scratch):
             add_outer_rows(G, Z, X, start, m_rows)
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@Threaded
 def predict_raw_into(X, W, b, out):
     """out[i, k] = x_i.W[k] + b[k] (the decision function), float64 (n, K)."""
     n = n_rows(X)

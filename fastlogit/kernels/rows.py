@@ -7,6 +7,8 @@ costs O(its nonzeros) and a dense row a vectorized loop.  Sums accumulate
 in float64 whatever the data's dtype.
 """
 
+import types as _pytypes
+
 from numba import njit, types
 from numba.extending import overload
 
@@ -20,6 +22,37 @@ REDUCTION_FLAGS = {"reassoc", "contract"}
 # loss/residual then vectorizes across rows, and a 256 x 100 float64 block
 # (200 KB) is still in L2 when the gradient pass reads it again.
 ROW_BLOCK = 256
+
+
+class Threaded:
+    """A kernel whose outer loop is ``prange``, compiled (each on first use) twice.
+
+    ``parallel``: on Numba's thread pool.  ``serial``: the same code with
+    ``prange`` read as ``range``, on the calling thread: no parallel region is
+    entered and no pool is started, so a small call neither pays for waking
+    threads nor waits for one that the OS gave to another process.  Both
+    give bit-identical results for the same ``n_threads`` argument (the
+    work is split by that argument, not by the pool).  ``on(n_threads)``
+    picks one: serial for a single thread.
+    """
+
+    def __init__(self, func):
+        self.__doc__ = func.__doc__
+        self.__name__ = func.__name__
+        self.parallel = njit(cache=True, error_model="numpy", parallel=True)(func)
+        # A second function object on the same code: Numba names its cache
+        # files after the qualified name, so the twin needs its own.
+        twin = _pytypes.FunctionType(
+            func.__code__, func.__globals__, func.__name__ + "_serial", func.__defaults__, func.__closure__
+        )
+        twin.__qualname__ = func.__qualname__ + "_serial"
+        twin.__module__ = func.__module__
+        twin.__doc__ = func.__doc__
+        self.serial = njit(cache=True, error_model="numpy")(twin)
+
+    def on(self, n_threads):
+        """The compiled kernel for ``n_threads`` threads."""
+        return self.serial if n_threads == 1 else self.parallel
 
 
 @njit(cache=True, error_model="numpy", inline="always")
