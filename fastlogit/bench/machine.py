@@ -1,9 +1,15 @@
-"""What the figures were measured on: CPU, cores, threads, BLAS, library versions."""
+"""What the figures were measured on: CPU, cores, threads, BLAS, library versions,
+and whether other programs were competing for the CPUs while they were measured.
+"""
 
 import os
 import platform
 import sys
 from importlib import metadata
+
+#: The machine looks busy when the 1-minute load average (runnable threads)
+#: exceeds the usable CPUs less this: another program held about a CPU.
+BUSY_LOAD_MARGIN = 0.5
 
 
 def cpu_model():
@@ -61,3 +67,54 @@ def machine_info(threads):
             "fastlogit": fastlogit.__version__,
         },
     }
+
+
+def usable_cpus():
+    """The CPUs this process may run on: its affinity mask where the OS has one."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def load_average():
+    """The 1-minute load average, or None where the OS keeps none (Windows)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def cpu_seconds():
+    """CPU seconds used so far by this process and its finished children (Dask workers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def busy_warning(load, unstable, compared):
+    """One line saying the machine looked busy during a run, or None when it did not.
+
+    ``load``: ``{"usable_cpus", "start", "end", "bench_cpus"}``, the 1-minute
+    load average before and after the run (None where unknown) and the CPUs
+    the run itself kept busy on average.  The end load counts the run's own
+    threads, so ``bench_cpus`` is taken off it before the comparison with
+    ``usable_cpus - BUSY_LOAD_MARGIN``.  ``unstable`` of ``compared``
+    comparisons had timings spread beyond the limit.
+    """
+    limit = load["usable_cpus"] - BUSY_LOAD_MARGIN
+    start, end = load["start"], load["end"]
+    others_at_end = None if end is None else end - load["bench_cpus"]
+    loaded = (start is not None and start > limit) or (others_at_end is not None and others_at_end > limit)
+    if not (loaded or unstable):
+        return None
+    seen = (
+        "load average unknown"
+        if start is None or end is None
+        else f"1-minute load average {start:.2f} at the start, {end:.2f} at the end "
+        f"({load['bench_cpus']:.2f} of it this run's own)"
+    )
+    return (
+        f"Warning: the machine looked busy: {seen} on {load['usable_cpus']} usable CPU(s); "
+        f"{unstable} of {compared} comparisons unstable. Rerun on a quiet machine before "
+        "trusting the figures."
+    )

@@ -6,6 +6,10 @@ import json
 
 from . import document, plots
 from .document import mib, seconds
+from .timing import UNSTABLE_SPREAD
+
+#: Follows a speed-up whose timings were unstable; :func:`unstable_note` says what it means.
+UNSTABLE_MARK = "!"
 
 
 def _spread(t):
@@ -23,6 +27,23 @@ def _compared(results):
         )
 
 
+def _marked(c, ratio_text):
+    return f"{ratio_text} {UNSTABLE_MARK}" if c.get("unstable") else ratio_text
+
+
+def unstable_note(results):
+    """The footnote to :data:`UNSTABLE_MARK`, or "" when no comparison is unstable."""
+    flagged = [c for c in results["comparisons"] if c.get("unstable")]
+    if not flagged:
+        return ""
+    repeats = " or ".join(str(r) for r in sorted({c["repeats"] for c in flagged}))
+    return (
+        f"{UNSTABLE_MARK} unstable ({len(flagged)} of {len(results['comparisons'])} comparisons): "
+        f"timings varied more than {UNSTABLE_SPREAD:g}x over {repeats} repeats; "
+        "the machine was probably busy."
+    )
+
+
 def comparison_rows(results):
     """One row per same-run comparison: what, n, fastlogit, baseline, ratio."""
     rows = []
@@ -34,7 +55,7 @@ def comparison_rows(results):
             _spread(fast),
             c["baseline"],
             _spread(base),
-            f"{c['ratio']:.2f}× [{c['ratio_low']:.2f} – {c['ratio_high']:.2f}]",
+            _marked(c, f"{c['ratio']:.2f}× [{c['ratio_low']:.2f} – {c['ratio_high']:.2f}]"),
         ]
         if c["family"] in ("fit", "dask"):
             row.append(f"{fast['final_loss']:.6f} / {base['final_loss']:.6f}")
@@ -87,7 +108,9 @@ def text_table(headers, rows):
 
 
 def console_summary(results):
-    """The comparisons and memory as terminal tables: medians, and the ratio's spread."""
+    """The comparisons and memory as terminal tables: medians, and the ratio's spread;
+    unstable speed-ups marked, and the busy-machine warning last.
+    """
     rows = []
     for c, fast, base in _compared(results):
         loss = (
@@ -104,7 +127,7 @@ def console_summary(results):
                 f"{c['n']:,}",
                 seconds(fast["median_s"]),
                 f"{c['baseline']} {seconds(base['median_s'])}",
-                f"{c['ratio']:6.2f}× [{c['ratio_low']:.2f}–{c['ratio_high']:.2f}]",
+                _marked(c, f"{c['ratio']:6.2f}× [{c['ratio_low']:.2f}–{c['ratio_high']:.2f}]"),
                 loss,
             ]
         )
@@ -118,9 +141,13 @@ def console_summary(results):
         "final loss (fastlogit / baseline)",
     ]
     text = text_table(headers, rows)
-    if dask_softmax_note(results):
-        text += "\n" + dask_softmax_note(results)
-    return text + "\n\n" + text_table(MEMORY_HEADERS, memory_rows(results))
+    for note in (unstable_note(results), dask_softmax_note(results)):
+        if note:
+            text += "\n" + note
+    text += "\n\n" + text_table(MEMORY_HEADERS, memory_rows(results))
+    if results.get("busy_warning"):
+        text += "\n\n" + results["busy_warning"]
+    return text
 
 
 def dask_softmax_note(results):
@@ -186,6 +213,7 @@ def write_bench_report(results, out_dir, png=None):
             "coefficients.",
         ),
         ("p", machine_text(results["machine"])),
+        *([("p", results["busy_warning"])] if results.get("busy_warning") else []),
         ("h2", "Same-run comparisons"),
         (
             "p",
@@ -214,6 +242,7 @@ def write_bench_report(results, out_dir, png=None):
             ),
         ),
         ("table", COMPARISON_HEADERS, comparison_rows(results)),
+        *([("p", unstable_note(results))] if unstable_note(results) else []),
         ("img", "speedup.png", "speed-up over the NumPy reference against n"),
         ("img", "fits.png", "fit time and final loss against scikit-learn"),
         ("h2", "Memory"),

@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from .machine import machine_info
+from .machine import busy_warning, cpu_seconds, load_average, machine_info, usable_cpus
 from .problems import gaussian_classes
-from .timing import measure, peak_memory
+from .timing import is_unstable, measure, peak_memory, spread
 
 SEED = 20240601
 N_CLASSES = 10
@@ -22,7 +22,9 @@ C = 1.0
 MAX_ITER = 1000
 
 FULL = {"sizes": [10_000, 100_000, 1_000_000], "kernel_repeats": 21, "fit_repeats": 7}
-QUICK = {"sizes": [10_000, 100_000], "kernel_repeats": 15, "fit_repeats": 5}
+#: Under a minute on a quiet 2-core machine (72 s with 15 and 5 repeats, most of it
+#: fits at 10^5 rows); 3 repeats still show a spread (timing.UNSTABLE_SPREAD).
+QUICK = {"sizes": [10_000, 100_000], "kernel_repeats": 9, "fit_repeats": 3}
 
 #: Kernels timed against their twin in fastlogit.reference: (name, model).
 KERNELS = [
@@ -102,7 +104,9 @@ def run_bench(
     ``timings`` holds one record per (family, case, n, implementation) with
     the median and spread of seconds per call; ``comparisons`` the same-run
     ratio baseline / fastlogit of each pair (> 1: fastlogit is faster);
-    ``memory`` the peak traced bytes of one loss+gradient evaluation.
+    ``memory`` the peak traced bytes of one loss+gradient evaluation;
+    ``load`` the load average before and after, and ``busy_warning`` a line
+    saying the machine looked busy (None when it did not).
     With ``dask`` (and dask, distributed and dask-glm installed), the largest
     size is also fitted on a 2-worker LocalCluster (see :func:`_dask_fits`).
     """
@@ -113,7 +117,8 @@ def run_bench(
     import fastlogit
     from fastlogit import reference
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), cpu_seconds()
+    load_start = load_average()
     timings, memory = [], []
     numba.set_num_threads(threads)
     dask_note = _dask_available() if dask else "skipped (--no-dask)"
@@ -176,6 +181,14 @@ def run_bench(
                 timings.extend(_dask_fits(problems, n, n_features, fit_repeats, bar))
             del problems, scores
     bar.close()
+    wall_time = time.perf_counter() - started
+    load = {
+        "usable_cpus": usable_cpus(),
+        "start": load_start,
+        "end": load_average(),
+        "bench_cpus": (cpu_seconds() - cpu_started) / wall_time,
+    }
+    compared = comparisons(timings)
     return {
         "schema": "fastlogit-bench/1",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -192,10 +205,12 @@ def run_bench(
         },
         "machine": machine_info(threads),
         "timings": timings,
-        "comparisons": comparisons(timings),
+        "comparisons": compared,
         "memory": memory,
         "dask": dask_note or "run at the largest size",
-        "wall_time_s": time.perf_counter() - started,
+        "load": load,
+        "busy_warning": busy_warning(load, sum(c["unstable"] for c in compared), len(compared)),
+        "wall_time_s": wall_time,
     }
 
 
@@ -434,7 +449,9 @@ def comparisons(timings):
     """Same-run ratios baseline / fastlogit for each (family, case, n).
 
     ``ratio`` compares medians; ``ratio_low`` / ``ratio_high`` the worst and
-    best case of the spread (baseline min / fastlogit max, and the reverse).
+    best case of the spread (baseline min / fastlogit max, and the reverse);
+    ``unstable`` whether either side's max / min over its ``repeats`` exceeds
+    :data:`~fastlogit.bench.timing.UNSTABLE_SPREAD` (``spread``: the larger one).
     """
     by_key = {}
     for t in timings:
@@ -454,6 +471,9 @@ def comparisons(timings):
                     "ratio": base["median_s"] / fast["median_s"],
                     "ratio_low": base["min_s"] / fast["max_s"],
                     "ratio_high": base["max_s"] / fast["min_s"],
+                    "spread": max(spread(base), spread(fast)),
+                    "repeats": min(len(base["times_s"]), len(fast["times_s"])),
+                    "unstable": is_unstable(base, fast),
                 }
             )
     return out

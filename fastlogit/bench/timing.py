@@ -15,6 +15,11 @@ MIN_MEASUREMENT_S = 0.002
 #: threads (calls of a few ms were measured at ~8 ms right after a BLAS-heavy
 #: reference).  Waiting lets them go idle.
 SETTLE_S = 0.25
+#: A comparison is flagged unstable when either side's timings vary by more
+#: than this factor (max / min over the repeats): on a quiet machine repeats
+#: of one call agree within tens of percent, so 2x means something else took
+#: the CPU during some of them.
+UNSTABLE_SPREAD = 2.0
 
 
 def summarize(times):
@@ -29,6 +34,16 @@ def summarize(times):
         "q1_s": float(q1),
         "q3_s": float(q3),
     }
+
+
+def spread(summary):
+    """max / min of a :func:`summarize` record: 1 when every repeat took the same time."""
+    return summary["max_s"] / summary["min_s"]
+
+
+def is_unstable(*summaries):
+    """Whether any of the :func:`summarize` records spreads beyond :data:`UNSTABLE_SPREAD`."""
+    return any(spread(s) > UNSTABLE_SPREAD for s in summaries)
 
 
 def _timed(fn, number):
