@@ -21,7 +21,7 @@ from .kernels import binary as _binary
 from .kernels import multinomial as _multinomial
 from .kernels import special as _special
 from .kernels.rows import ROW_BLOCK
-from .kernels.special import BINARY_CURVATURE_BOUND, softmax_rows_into
+from .kernels.special import BINARY_CURVATURE_BOUND
 from .runtime import start_thread_pool
 
 #: Rows per block of the exact Hessians (a HESSIAN_BLOCK x d float64 temporary).
@@ -307,8 +307,10 @@ def multinomial_hessian_sum(X, W, b, sw):
     ``X`` is what :func:`fastlogit.data.as_matrix` returns (a C-contiguous
     float ndarray or a CSR matrix), ``W`` float64 (K, d), ``b`` float64
     (K,), ``sw`` float64 (n,) or None: trusted, not checked.  Rows go in
-    blocks of HESSIAN_BLOCK: the block's scores by BLAS, its softmax by the
-    one-thread kernel, then one BLAS product per pair of classes k <= l:
+    blocks of HESSIAN_BLOCK: the block's scores by BLAS, its softmax by
+    NumPy (max-shifted: a few ulp, ample for a Newton step, and one Numba
+    kernel fewer to compile in a new process's first fit), then one BLAS
+    product per pair of classes k <= l:
     O(n K^2 d^2 / 2) work, extra memory O(HESSIAN_BLOCK * (d + K) + (K (d + 1))^2).
     """
     n, d = X.shape
@@ -325,7 +327,9 @@ def multinomial_hessian_sum(X, W, b, sw):
         Zb, Pb = Z[: hi - lo], P[: hi - lo]
         Zb[:] = Xb @ W_T
         Zb += b
-        softmax_rows_into(Zb, Pb, False)
+        np.subtract(Zb, Zb.max(axis=1, keepdims=True), out=Pb)
+        np.exp(Pb, out=Pb)
+        Pb /= Pb.sum(axis=1, keepdims=True)
         if sw is not None:
             Ps = Pb * sw[lo:hi, None]  # s p: the weighted probabilities
         else:

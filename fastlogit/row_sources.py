@@ -46,6 +46,14 @@ from .matrix import (
     threads_for,
 )
 
+#: Rows from which a binary dense source evaluates Newton's input in one fused
+#: pass (``KernelCalls.loss_grad_hessian``, 1.4x faster than a gradient pass
+#: plus the blocked Hessian at any n).  Below it a Newton step costs a few
+#: milliseconds either way, and a new process's first small fit does not
+#: compile the fused kernel: 1.1 s of a 10 000 x 20 fit's 2.3 s with an empty
+#: Numba cache (benchmarks/test_contention.py, new-process groups).
+FUSED_NEWTON_MIN_ROWS = 1 << 15
+
 
 @runtime_checkable
 class RowSource(Protocol):
@@ -164,8 +172,9 @@ class ArrayRows:
     def fused_newton(self):
         """Whether :meth:`loss_grad_hessian` is one fused pass: binary, dense X
         (for CSR the blocked sparse products of :meth:`hessian` cost O(nnz)
-        where the fused kernel's dense scratch rows cost O(n d))."""
-        return self.binary and isinstance(self.X, np.ndarray)
+        where the fused kernel's dense scratch rows cost O(n d)) of at least
+        FUSED_NEWTON_MIN_ROWS rows."""
+        return self.binary and isinstance(self.X, np.ndarray) and self.n_samples >= FUSED_NEWTON_MIN_ROWS
 
     def loss_grad_hessian(self, coef, intercept):
         """``(loss, grad, hessian)``: one fused pass when :attr:`fused_newton`, else two."""

@@ -299,11 +299,14 @@ def test_nan_or_inf_in_x_is_reported_at_the_first_evaluation(K, layout):
 
 @pytest.mark.parametrize("K", [2, 3])
 @pytest.mark.parametrize("layout", ["dense", "csr"])
-def test_loss_grad_hessian_is_loss_grad_and_hessian_for_every_row_source(layout, K):
+def test_loss_grad_hessian_is_loss_grad_and_hessian_for_every_row_source(layout, K, monkeypatch):
     # In memory (fused for binary dense) and streamed in chunks: the same three results.
+    from fastlogit import row_sources
     from fastlogit.row_sources import ChunkRows
 
     X, y, sw = make_data(K=K, weighted=True, layout=layout)
+    assert not Objective.from_arrays(X, y, sw, n_classes=K).fused_newton  # fewer rows than the threshold
+    monkeypatch.setattr(row_sources, "FUSED_NEWTON_MIN_ROWS", X.shape[0])
     obj = Objective.from_arrays(X, y, sw, n_classes=K, C=0.3)
     x = random_point(obj)
     f, g, H = obj.loss_grad_hessian(x)

@@ -206,12 +206,12 @@ def _scores_rows(X, i, m, W, b, Z):
     blocked = not _is_csr(X)
 
     def scores(X, i, m, W, b, Z):
-        r = 0
-        if blocked:
-            while r + ROWS_PER_REGISTER_BLOCK <= m:
-                _scores4(X, i + r, W, b, Z, r)
-                r += ROWS_PER_REGISTER_BLOCK
-        for q in range(r, m):
+        # (A range, not a counter from the literal 0: Numba would compile the
+        # helper a second time for a literal first argument.)
+        done = m - m % ROWS_PER_REGISTER_BLOCK if blocked else 0
+        for r in range(0, done, ROWS_PER_REGISTER_BLOCK):
+            _scores4(X, i + r, W, b, Z, r)
+        for q in range(done, m):
             for k in range(W.shape[0]):
                 Z[q, k] = dot_row(X, i + q, W[k]) + b[k]
 
@@ -223,12 +223,10 @@ def _add_outer_rows(G, R, X, i, m):
     blocked = not _is_csr(X)
 
     def add_outer(G, R, X, i, m):
-        r = 0
-        if blocked:
-            while r + ROWS_PER_REGISTER_BLOCK <= m:
-                _add_outer4(G, R, r, X, i + r)
-                r += ROWS_PER_REGISTER_BLOCK
-        for q in range(r, m):
+        done = m - m % ROWS_PER_REGISTER_BLOCK if blocked else 0
+        for r in range(0, done, ROWS_PER_REGISTER_BLOCK):
+            _add_outer4(G, R, r, X, i + r)
+        for q in range(done, m):
             for k in range(G.shape[0]):
                 axpy_row(G[k], R[q, k], X, i + q)
 
