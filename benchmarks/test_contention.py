@@ -126,7 +126,8 @@ def test_loss_grad_quiet(benchmark, n, which):
 @pytest.mark.parametrize("n", [1_000, 3_000, 10_000, 30_000, 100_000])
 @pytest.mark.parametrize("K, d", [(2, 100), (2, 20), (3, 20), (10, 64)])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_threads_crossover(benchmark, threads, K, d, n):
+@pytest.mark.parametrize("which", ["fastlogit"])
+def test_threads_crossover(benchmark, which, threads, K, d, n):
     """Serial against two threads, quiet machine: where a second thread starts to pay."""
     n = _scaled(n)
     work = n * d * (1 if K == 2 else K)

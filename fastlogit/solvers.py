@@ -23,6 +23,7 @@ unconverged result into one ``ConvergenceWarning`` using ``message``.
 """
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -272,8 +273,10 @@ def newton(objective, x0, *, max_iter=100, tol=1e-4, callback=None, use_cholesky
     n_iter = 0
     while not converged and n_iter < max_iter:
         if use_cholesky and H is None:
-            # The blocked exact Hessian is BLAS work: it keeps BLAS's threads.
-            H = objective.hessian(x)
+            # The blocked exact Hessian is BLAS work: a large one keeps BLAS's threads.
+            small = objective.hessian_flops < PARALLEL_HESSIAN_FLOPS
+            with serial_blas() if small else nullcontext():
+                H = objective.hessian(x)
         with serial_blas():
             p = _newton_direction(objective, x, g, H)
             x_new, trial = _armijo(evaluate, x, f, g, p)
@@ -616,6 +619,15 @@ PROXIMAL_NEWTON_SWEEPS = 200
 #: Rounds of (coordinate descent, exact solve on the support) per step at most.
 PROXIMAL_NEWTON_ROUNDS = 5
 
+
+#: Multiply-adds of one exact Hessian from which :func:`newton` lets its
+#: blocked BLAS products use BLAS's threads.  Below, one thread: such a
+#: Hessian takes a few milliseconds, threads gain little of that on a quiet
+#: machine, and on a busy one (other processes on every core) a parallel BLAS
+#: call waits for its threads' time slices: a default fit on 20 000 x 20 beside
+#: two processes calling fastlogit was 0.49x scikit-learn's speed with BLAS
+#: threads, 2.6x without (benchmarks/test_contention.py, one run each).
+PARALLEL_HESSIAN_FLOPS = 1 << 27
 
 #: Multiply-adds of one exact Hessian below which :func:`auto` starts with
 #: Newton: the Hessian then costs no more than a few fused passes (about
