@@ -59,7 +59,9 @@ def build_parser():
         "results.json, report.md, report.html and PNG plots (these need matplotlib).",
     )
     bench.add_argument(
-        "--quick", action="store_true", help="small sizes (10^4, 10^5 rows): about a minute or two"
+        "--quick",
+        action="store_true",
+        help="small sizes (10^4, 10^5 rows): under a minute on a quiet machine",
     )
     bench.add_argument(
         "--out",
@@ -161,7 +163,11 @@ def _report(args):
     png = plots.available()
     if not png:
         print(plots.MISSING)
-    paths, regressions = write_pytest_report(args.run, args.baseline, args.out, args.threshold, png=png)
+    paths, regressions, warning = write_pytest_report(
+        args.run, args.baseline, args.out, args.threshold, png=png
+    )
+    if warning:
+        print(f"Warning: {warning}")
     if args.baseline is not None:
         print(f"{regressions} regression(s) beyond {args.threshold:.0%} against {args.baseline}")
     print(f"Wrote {', '.join(str(p) for p in paths)}")

@@ -144,3 +144,46 @@ def test_steady_timings_on_a_quiet_machine_are_not_marked(tmp_path):
     write_bench_report(results, tmp_path, png=False)
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "unstable" not in md and "busy" not in md
+
+
+# -- fastlogit report: pytest-benchmark runs ----------------------------------------------
+
+
+def pytest_benchmark_json(path, rounds, fast_times, other_times):
+    """A pytest-benchmark JSON run of one group: fastlogit and the reference."""
+    import json
+
+    import numpy as np
+
+    def entry(which, times):
+        t = np.asarray(times, dtype=float)
+        q1, median, q3 = np.percentile(t, [25, 50, 75])
+        stats = dict(min=t.min(), max=t.max(), median=median, q1=q1, q3=q3, iqr=q3 - q1, rounds=rounds)
+        return {"name": f"test_k[{which}]", "group": "kernel k", "params": {"which": which}, "stats": stats}
+
+    path.write_text(
+        json.dumps({"benchmarks": [entry("fastlogit", fast_times), entry("reference", other_times)]})
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    "rounds, times, flagged",
+    [
+        (3, STALLED, True),  # few rounds: max / min
+        (3, STEADY, False),
+        (100, [1.0] * 98 + [5.0, 9.0], False),  # many rounds: two outliers are not instability
+        (100, [1.0] * 50 + [3.0] * 50, True),  # ... a bimodal run is (q3 / q1 = 3)
+    ],
+)
+def test_pytest_benchmark_report_marks_unstable_ratios(tmp_path, capsys, rounds, times, flagged):
+    from fastlogit.__main__ import main
+
+    steady = [1.0 + 0.01 * (i % 3) for i in range(len(times))]
+    run_json = pytest_benchmark_json(tmp_path / "run.json", rounds, times, [2 * t for t in steady])
+    assert main(["report", str(run_json), "--out", str(tmp_path / "out")]) == 0
+    md = (tmp_path / "out" / "report.md").read_text()
+    out = capsys.readouterr().out
+    assert (f"× {UNSTABLE_MARK}" in md) == flagged
+    assert ("unstable (1 of 1 comparisons)" in md) == flagged
+    assert ("Warning:" in out and "unstable" in out) == flagged

@@ -10,6 +10,24 @@ import json
 
 from . import document, plots
 from .document import seconds
+from .report import UNSTABLE_MARK
+from .timing import UNSTABLE_SPREAD
+
+#: Rounds up to which a benchmark's spread is its max / min.  With more, a
+#: single outlier round (a page fault, a garbage collection) is expected, and
+#: the spread is the upper over the lower quartile instead.
+FEW_ROUNDS = 20
+
+
+def member_spread(stats):
+    """How far a benchmark's rounds spread: max / min for at most FEW_ROUNDS
+    rounds, else q3 / q1; None when the stats do not say."""
+    rounds = stats.get("rounds") or 0
+    lo, hi = ("min", "max") if rounds <= FEW_ROUNDS else ("q1", "q3")
+    if not stats.get(lo) or stats.get(hi) is None:
+        return None
+    return stats[hi] / stats[lo]
+
 
 #: Parameter values that name an implementation in the benchmark suites.
 IMPLEMENTATIONS = ("fastlogit", "reference", "scipy", "sklearn", "numpy")
@@ -96,6 +114,7 @@ def group_ratios(benchmarks):
                     "max_s": b["stats"].get("max"),
                     "iqr_s": b["stats"].get("iqr"),
                     "rounds": b["stats"].get("rounds"),
+                    "spread": member_spread(b["stats"]),
                 }
             )
         fast = next((r for r in rows if r["which"] == "fastlogit"), None)
@@ -103,7 +122,11 @@ def group_ratios(benchmarks):
             []
             if fast is None
             else [
-                {"implementation": r["implementation"], "ratio": r["median_s"] / fast["median_s"]}
+                {
+                    "implementation": r["implementation"],
+                    "ratio": r["median_s"] / fast["median_s"],
+                    "unstable": any((m["spread"] or 1.0) > UNSTABLE_SPREAD for m in (r, fast)),
+                }
                 for r in rows
                 if r is not fast
             ]
@@ -112,6 +135,20 @@ def group_ratios(benchmarks):
             {"group": name, "members": rows, "fastlogit": fast and fast["implementation"], "ratios": ratios}
         )
     return out
+
+
+def unstable_warning(groups):
+    """The footnote to the unstable ratios (a one-line warning), or None."""
+    ratios = [r for g in groups for r in g["ratios"]]
+    flagged = sum(r["unstable"] for r in ratios)
+    if not flagged:
+        return None
+    return (
+        f"{UNSTABLE_MARK} unstable ({flagged} of {len(ratios)} comparisons): the rounds of one side "
+        f"spread more than {UNSTABLE_SPREAD:g}x (max / min up to {FEW_ROUNDS} rounds, else the "
+        "quartiles); the machine looked busy (stalls were seen). Rerun on a quiet machine "
+        "before trusting those ratios."
+    )
 
 
 def changes(run, baseline, threshold):
@@ -142,7 +179,8 @@ def changes(run, baseline, threshold):
 
 def write_pytest_report(run_path, baseline_path, out_dir, threshold, png=None):
     """Write report.md, report.html and ratios.png (and summary.json); returns
-    ``(paths, number of regressions)``.
+    ``(paths, number of regressions, warning)``, ``warning`` the line of
+    :func:`unstable_warning` (None when every ratio is stable).
 
     ``png=False`` (default: whether matplotlib is installed) writes no
     ratios.png, and the report names none.
@@ -171,12 +209,13 @@ def write_pytest_report(run_path, baseline_path, out_dir, threshold, png=None):
     ]
     rows = []
     for g in groups:
-        ratio = {r["implementation"]: r["ratio"] for r in g["ratios"]}
+        ratio = {r["implementation"]: r for r in g["ratios"]}
         for m in g["members"]:
+            r = ratio.get(m["implementation"])
             rel = (
                 "1 (fastlogit)"
                 if m["implementation"] == g["fastlogit"]
-                else (f"{ratio[m['implementation']]:.2f}×" if m["implementation"] in ratio else "–")
+                else (f"{r['ratio']:.2f}×" + (f" {UNSTABLE_MARK}" if r["unstable"] else "") if r else "–")
             )
             spread = (
                 f"{seconds(m['min_s'])} – {seconds(m['max_s'])}"
@@ -184,11 +223,13 @@ def write_pytest_report(run_path, baseline_path, out_dir, threshold, png=None):
                 else ""
             )
             rows.append([g["group"], m["implementation"], seconds(m["median_s"]), spread, m["rounds"], rel])
+    warning = unstable_warning(groups)
     blocks += [
         ("table", ["group", "implementation", "median", "min – max", "rounds", "relative"], rows),
+        *([("p", warning)] if warning else []),
         ("img", "ratios.png", "time relative to fastlogit per group"),
     ]
-    summary = {"run": str(run_path), "groups": groups}
+    summary = {"run": str(run_path), "groups": groups, "warning": warning}
     regressions = 0
     if baseline is not None:
         changed, missing = changes(run, baseline, threshold)
@@ -223,4 +264,8 @@ def write_pytest_report(run_path, baseline_path, out_dir, threshold, png=None):
     if not png:
         blocks = document.without_images(blocks)
     paths = document.write(blocks, out_dir, "fastlogit benchmark report")
-    return [*([out_dir / "ratios.png"] if png else []), out_dir / "summary.json", *paths], regressions
+    return (
+        [*([out_dir / "ratios.png"] if png else []), out_dir / "summary.json", *paths],
+        regressions,
+        warning,
+    )
