@@ -208,9 +208,11 @@ def _scores_rows(X, i, m, W, b, Z):
     def scores(X, i, m, W, b, Z):
         # (A range, not a counter from the literal 0: Numba would compile the
         # helper a second time for a literal first argument.)
-        done = m - m % ROWS_PER_REGISTER_BLOCK if blocked else 0
-        for r in range(0, done, ROWS_PER_REGISTER_BLOCK):
-            _scores4(X, i + r, W, b, Z, r)
+        done = 0
+        if blocked:  # (a constant: Numba prunes the dense-only branch for CSR)
+            done = m - m % ROWS_PER_REGISTER_BLOCK
+            for r in range(0, done, ROWS_PER_REGISTER_BLOCK):
+                _scores4(X, i + r, W, b, Z, r)
         for q in range(done, m):
             for k in range(W.shape[0]):
                 Z[q, k] = dot_row(X, i + q, W[k]) + b[k]
@@ -223,9 +225,11 @@ def _add_outer_rows(G, R, X, i, m):
     blocked = not _is_csr(X)
 
     def add_outer(G, R, X, i, m):
-        done = m - m % ROWS_PER_REGISTER_BLOCK if blocked else 0
-        for r in range(0, done, ROWS_PER_REGISTER_BLOCK):
-            _add_outer4(G, R, r, X, i + r)
+        done = 0
+        if blocked:
+            done = m - m % ROWS_PER_REGISTER_BLOCK
+            for r in range(0, done, ROWS_PER_REGISTER_BLOCK):
+                _add_outer4(G, R, r, X, i + r)
         for q in range(done, m):
             for k in range(G.shape[0]):
                 axpy_row(G[k], R[q, k], X, i + q)
