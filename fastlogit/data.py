@@ -311,6 +311,29 @@ def default_n_threads():
     return most
 
 
+def as_group_codes(groups, n, name="groups"):
+    """Cluster labels, one per row, as ``(codes, n_groups)``: int codes in
+    [0, n_groups) (labels sorted as ``np.unique`` sorts them).  Any labels that
+    ``np.unique`` can sort (ints, strings, floats); a ``ValueError`` naming
+    ``name`` for a wrong length, a missing label (NaN, None) or not 1-d."""
+    arr = np.asarray(groups)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-d (one cluster label per row), got shape {arr.shape}")
+    if arr.shape[0] != n:
+        raise ValueError(f"{name} has {arr.shape[0]} labels, but the data has {n} rows")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity (first at row {int(np.argmin(np.isfinite(arr)))})")
+    if arr.dtype.kind == "O":
+        missing = [i for i, v in enumerate(arr) if v is None or (isinstance(v, float) and v != v)]
+        if missing:
+            raise ValueError(f"{name} contains a missing label (None or NaN; first at row {missing[0]})")
+    try:
+        labels, codes = np.unique(arr, return_inverse=True)
+    except TypeError as exc:
+        raise TypeError(f"{name} must hold labels of one sortable type: {exc}") from None
+    return codes.astype(np.intp, copy=False).reshape(-1), len(labels)
+
+
 def check_n_threads(n_threads):
     """None -> :func:`default_n_threads`; else an int in [1, Numba's threads]."""
     import numba

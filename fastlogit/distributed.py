@@ -291,6 +291,19 @@ def _block_hessian(block, coef, intercept, size):
     return block.rows.hessian(coef, intercept)
 
 
+def _block_score_outer(block, coef, intercept, size):
+    if block.rows is None:
+        return np.zeros((size, size))
+    return block.rows.score_outer(coef, intercept)
+
+
+def _block_score_group_sums(block, coef, intercept, groups, n_groups, size):
+    if block.rows is None:
+        return np.zeros((n_groups, size))
+    mine = groups[block.offset : block.offset + block.n_samples]
+    return block.rows.score_group_sums(coef, intercept, mine, n_groups)
+
+
 def _block_moments(block, d):
     if block.rows is None:
         return 0.0, np.zeros(d), np.zeros(d)
@@ -537,6 +550,28 @@ class DaskRows:
         coef, intercept = self._params(coef, intercept)
         size = (self.n_features + 1) * (1 if self.binary else self.n_classes)
         return self._sum(self._map(_block_hessian, coef=coef, intercept=intercept, size=size))
+
+    def score_outer(self, coef, intercept):
+        """Summed outer products of the rows' scores (see :meth:`ArrayRows.score_outer`):
+        one task per block, added up in block order."""
+        coef, intercept = self._params(coef, intercept)
+        size = (self.n_features + 1) * (1 if self.binary else self.n_classes)
+        return self._sum(self._map(_block_score_outer, coef=coef, intercept=intercept, size=size))
+
+    def score_group_sums(self, coef, intercept, groups, n_groups):
+        """Each group's summed score; ``groups`` (int codes, one per row in the
+        dask array's order) goes to every block, which takes its own rows' codes."""
+        coef, intercept = self._params(coef, intercept)
+        size = (self.n_features + 1) * (1 if self.binary else self.n_classes)
+        parts = self._map(
+            _block_score_group_sums,
+            coef=coef,
+            intercept=intercept,
+            groups=np.ascontiguousarray(groups, dtype=np.intp),
+            n_groups=int(n_groups),
+            size=size,
+        )
+        return self._sum(parts)
 
     def column_moments(self):
         """Weighted column sums over a sample of each block's rows (see :meth:`ArrayRows.column_moments`)."""

@@ -84,6 +84,19 @@ class InferenceWarning(UserWarning):
     """The information matrix is singular or near-singular, or the classes are separated."""
 
 
+#: The covariance types of :func:`compute_inference`, statsmodels' names.
+COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster")
+
+
+def check_cov_type(cov_type):
+    """``cov_type`` as one of COV_TYPES (HC names in any case), or ``ValueError`` naming it."""
+    if isinstance(cov_type, str):
+        for name in COV_TYPES:
+            if cov_type.lower() == name.lower():
+                return name
+    raise ValueError(f"cov_type must be one of {', '.join(map(repr, COV_TYPES))}, got {cov_type!r}")
+
+
 def check_alpha(alpha):
     """``alpha`` as a float in (0, 1), else ``ValueError`` naming it."""
     try:
@@ -143,6 +156,38 @@ def _null_log_likelihood(sums):
     return float(np.sum(positive * np.log(positive / S)))
 
 
+def _identifiable(objective, index):
+    """The class-major indices of the identifiable parameters: every one (binary), or
+    those of classes 1..K-1 (softmax, class 0 the reference)."""
+    return index.ravel() if objective.binary else index[1:].ravel()
+
+
+def _meat(objective, x, index, cov_type, groups, n_groups):
+    """The sandwich's meat for ``cov_type`` (HC0/HC1: summed score outer products;
+    cluster: the groups' summed scores' outer products) on the identifiable
+    parameters, times statsmodels' small-sample factor, and a note for the summary.
+
+    statsmodels' discrete models (Logit, MNLogit) apply no factor to HC0 or
+    HC1, so the two agree here as there (Stata's ``vce(robust)`` multiplies
+    by n / (n - 1)); ``cluster`` is CRV1 with the factor
+    ``G / (G - 1) * (n - 1) / (n - k)``, k the parameters, n the weight sum.
+    """
+    idx = _identifiable(objective, index)
+    if cov_type in ("HC0", "HC1"):
+        B = objective.score_outer(x)[np.ix_(idx, idx)]
+        return B, (
+            f"Standard errors are heteroscedasticity robust ({cov_type}, the sandwich of the "
+            "information and the rows' score outer products; no small-sample factor, as statsmodels)."
+        )
+    S = objective.score_group_sums(x, groups, n_groups)[:, idx]
+    n, k = objective.weight_sum, idx.size
+    factor = n_groups / (n_groups - 1.0) * (n - 1.0) / (n - k)
+    return factor * (S.T @ S), (
+        f"Standard errors are robust to clustering in {n_groups} groups (CRV1, factor "
+        f"G/(G-1) (n-1)/(n-k) = {factor:.6g}, as statsmodels)."
+    )
+
+
 def _information(objective, H, index, penalty=True):
     """The information of the identifiable parameters from the data Hessian ``H``.
 
@@ -156,7 +201,7 @@ def _information(objective, H, index, penalty=True):
     coefficients (softmax): its inverse is the contrast-transformed
     pseudo-inverse of the symmetric model's penalized Hessian.
     """
-    idx = index.ravel() if objective.binary else index[1:].ravel()
+    idx = _identifiable(objective, index)
     G = H[np.ix_(idx, idx)]
     lam = objective.l2_strength * objective.weight_sum if penalty else 0.0  # 1 / C
     if lam:
@@ -234,6 +279,9 @@ def compute_inference(
     intercept_name="const",
     converged=None,
     n_iter=None,
+    cov_type="nonrobust",
+    groups=None,
+    n_groups=None,
 ):
     """Inference for the fitted ``(coef, intercept)`` on the data of ``objective``.
 
@@ -250,6 +298,14 @@ def compute_inference(
     intercept_name : the intercept's row name.
     converged, n_iter : whether the fit met its stopping rule, and its
         iterations (None: not known, e.g. coefficients from elsewhere).
+    cov_type : "nonrobust" (the inverse information), "HC0" or "HC1" (the
+        sandwich ``A^-1 B A^-1``: A the information, penalized for L2
+        fits, B the summed outer products of the rows' scores, frequency
+        weights counted once), or "cluster" (B from each group's summed
+        scores, with statsmodels' CRV1 factor).  One more pass over the data.
+    groups, n_groups : for "cluster": int codes in [0, n_groups), one per
+        row of the objective's sources in order (see
+        :func:`fastlogit.data.as_group_codes`).
 
     Returns
     -------
@@ -259,6 +315,14 @@ def compute_inference(
     near-singular, or when the classes are separated.
     """
     alpha = check_alpha(alpha)
+    cov_type = check_cov_type(cov_type)
+    if cov_type == "cluster":
+        if groups is None:
+            raise ValueError("cov_type='cluster' needs groups=: one cluster label per row")
+        if n_groups < 2:
+            raise ValueError(f"cov_type='cluster' needs at least 2 groups, got {n_groups}")
+    elif groups is not None:
+        raise ValueError(f"groups= applies to cov_type='cluster', not {cov_type!r}")
     if objective.l1_strength:
         raise ValueError(
             "inference after an L1 or elastic-net penalty (l1_ratio > 0 with finite C) is not "
@@ -309,6 +373,11 @@ def compute_inference(
     affected = zero_diag | ((U_drop**2).sum(axis=1) > AFFECTED_TOL)
     rank = int(keep.sum())
     cov = (U_keep / lam[keep]) @ U_keep.T * scale[:, None] * scale[None, :]
+    cov_note = None
+    if cov_type != "nonrobust":
+        B, cov_note = _meat(objective, x, index, cov_type, groups, n_groups)
+        cov = cov @ B @ cov
+        cov = 0.5 * (cov + cov.T)
 
     if affected.any():
         bad = [_label(labels[i]) for i in np.flatnonzero(affected)]
@@ -391,6 +460,9 @@ def compute_inference(
         class_weight_sums=sums,
         converged=converged,
         n_iter=n_iter,
+        covariance_type=cov_type,
+        covariance_note=cov_note,
+        n_groups=n_groups if cov_type == "cluster" else None,
     )
 
 
@@ -425,14 +497,14 @@ class InferenceResult:
     llr_p_value, aic, bic : floats.
     n_obs : the weight sum (frequency weights).  n_params : identifiable
         parameters (rank of the information).  df_model, df_resid.
-    penalized : bool; C : the model's C.  covariance_type : "nonrobust".
+    penalized : bool; C : the model's C.  covariance_type : "nonrobust",
+    "HC0", "HC1" or "cluster" (then ``n_groups``: the clusters), and
+    covariance_note its line in the summary's notes.
     warnings : the messages warned (also shown by :meth:`summary`).
     converged : whether the fit met its stopping rule (None: not known);
         n_iter : its iterations.  A fit that did not converge warns, and the
         summary says "Converged: no".
     """
-
-    covariance_type = "nonrobust"
 
     def __init__(
         self,
@@ -463,6 +535,9 @@ class InferenceResult:
         class_weight_sums,
         converged=None,
         n_iter=None,
+        covariance_type="nonrobust",
+        covariance_note=None,
+        n_groups=None,
     ):
         self.coef = coef
         self.std_err = std_err
@@ -490,6 +565,9 @@ class InferenceResult:
         self.class_weight_sums = class_weight_sums
         self.converged = None if converged is None else bool(converged)
         self.n_iter = None if n_iter is None else int(n_iter)
+        self.covariance_type = covariance_type
+        self.covariance_note = covariance_note
+        self.n_groups = n_groups
 
     @property
     def reference_class(self):
@@ -546,7 +624,9 @@ class InferenceResult:
             index = pd.Index([r[1] for r in rows], name="feature")
         else:
             index = pd.MultiIndex.from_tuples([(r[0], r[1]) for r in rows], names=["class", "feature"])
-        return pd.DataFrame(data, index=index, columns=COLUMNS)
+        frame = pd.DataFrame(data, index=index, columns=COLUMNS)
+        frame.attrs["covariance_type"] = self.covariance_type
+        return frame
 
     def summary(self):
         """A statsmodels-style text table: the fit's statistics, then one row per parameter."""
@@ -605,6 +685,8 @@ class InferenceResult:
                 "the penalized information (Fisher information + I/C, intercepts "
                 "unpenalized); estimates are shrunk toward 0, p-values approximate."
             )
+        if self.covariance_note:
+            notes.append(self.covariance_note)
         notes.extend(self.warnings)
         if not self.binary:
             notes.append(

@@ -324,12 +324,8 @@ def multinomial_hessian_sum(X, W, b, sw):
     for lo in range(0, n, HESSIAN_BLOCK):
         hi = min(lo + HESSIAN_BLOCK, n)
         Xb = X[lo:hi]  # a view (dense) or a copy of the block's nonzeros (CSR)
-        Zb, Pb = Z[: hi - lo], P[: hi - lo]
-        Zb[:] = Xb @ W_T
-        Zb += b
-        np.subtract(Zb, Zb.max(axis=1, keepdims=True), out=Pb)
-        np.exp(Pb, out=Pb)
-        Pb /= Pb.sum(axis=1, keepdims=True)
+        Pb = P[: hi - lo]
+        _block_softmax(Xb, W_T, b, Z[: hi - lo], Pb)
         if sw is not None:
             Ps = Pb * sw[lo:hi, None]  # s p: the weighted probabilities
         else:
@@ -340,13 +336,105 @@ def multinomial_hessian_sum(X, W, b, sw):
                 if k == l:
                     c += Ps[:, k]
                 add_weighted_gram(H[k * m : (k + 1) * m, l * m : (l + 1) * m], Xb, c)
-    for k in range(K):
-        for l in range(k, K):
+    _fill_symmetric_blocks(H, K, d)
+    return H
+
+
+def _block_softmax(Xb, W_T, b, Z, P):
+    """``P = softmax(Xb @ W_T + b)`` row by row for one block (Z: the scores' scratch)."""
+    Z[:] = Xb @ W_T
+    Z += b
+    np.subtract(Z, Z.max(axis=1, keepdims=True), out=P)
+    np.exp(P, out=P)
+    P /= P.sum(axis=1, keepdims=True)
+
+
+def _fill_symmetric_blocks(H, q, d):
+    """Complete a (q (d + 1))-square matrix whose blocks k <= l hold ``add_weighted_gram``'s part."""
+    m = d + 1
+    for k in range(q):
+        for l in range(k, q):
             blk = H[k * m : (k + 1) * m, l * m : (l + 1) * m]
             blk[d, :d] = blk[:d, d]
             if l != k:
                 H[l * m : (l + 1) * m, k * m : (k + 1) * m] = blk.T
-    return H
+
+
+# -- per-row scores: the robust ("sandwich") covariances' meat -------------------
+
+
+def _weighted_residual_blocks(X, y, coef, intercept, sw):
+    """Per block of HESSIAN_BLOCK rows: ``(lo, hi, Xb, R)``, ``R`` float64 (m, q) the
+    weighted residuals ``s (onehot(y) - p)`` (binary: q = 1, ``s (y - p)``), so
+    that row i's score (the gradient of its log-likelihood) is ``R[i] kron [x_i, 1]``."""
+    n = X.shape[0]
+    binary = coef.ndim == 1
+    if not binary:
+        K = coef.shape[0]
+        block = min(n, HESSIAN_BLOCK)
+        Z, P = np.empty((block, K)), np.empty((block, K))
+        W_T = np.ascontiguousarray(coef.T)
+    for lo in range(0, n, HESSIAN_BLOCK):
+        hi = min(lo + HESSIAN_BLOCK, n)
+        Xb = X[lo:hi]
+        if binary:
+            z = np.asarray(Xb @ coef, dtype=np.float64) + intercept
+            R = (np.asarray(y[lo:hi], dtype=np.float64) - elementwise(_special.OP_SIGMOID, z))[:, None]
+        else:
+            Pb = P[: hi - lo]
+            _block_softmax(Xb, W_T, intercept, Z[: hi - lo], Pb)
+            R = -Pb
+            R[np.arange(hi - lo), y[lo:hi]] += 1.0
+        if sw is not None:
+            R *= sw[lo:hi, None]
+        yield lo, hi, Xb, R
+
+
+def score_outer_sum(X, y, coef, intercept, sw):
+    """``sum_i s_i g_i g_i^T`` with ``g_i`` row i's score: the meat of the HC
+    covariances, float64, class-major like :func:`multinomial_hessian_sum`
+    ((d + 1) square binary, (K (d + 1)) square softmax).
+
+    ``s_i`` are frequency weights (a row of weight 3 counts as three rows,
+    so the weight enters once, not squared).  Blocked like the Hessians:
+    extra memory O(HESSIAN_BLOCK * (d + K) + the result), none of it grows
+    with n; never an n x d score matrix.
+    """
+    d = X.shape[1]
+    q = 1 if coef.ndim == 1 else coef.shape[0]
+    m = d + 1
+    M = np.zeros((q * m, q * m))
+    for lo, _, Xb, R in _weighted_residual_blocks(X, y, coef, intercept, None):
+        U = R if sw is None else R * np.sqrt(sw[lo : lo + R.shape[0], None])
+        for k in range(q):
+            for l in range(k, q):
+                add_weighted_gram(M[k * m : (k + 1) * m, l * m : (l + 1) * m], Xb, U[:, k] * U[:, l])
+    _fill_symmetric_blocks(M, q, d)
+    return M
+
+
+def score_group_sums(X, y, coef, intercept, sw, groups, n_groups):
+    """Each group's summed score ``sum_{i in g} s_i g_i``: float64 (n_groups, q (d + 1)),
+    class-major columns (q = 1 binary, K softmax): the cluster covariance's meat
+    is its ``S^T S``.  ``groups``: int codes in [0, n_groups), one per row of X.
+    Blocked; extra memory O(HESSIAN_BLOCK * (d + K)) besides the result."""
+    from scipy import sparse
+
+    d = X.shape[1]
+    q = 1 if coef.ndim == 1 else coef.shape[0]
+    m = d + 1
+    S = np.zeros((n_groups, q * m))
+    for lo, hi, Xb, R in _weighted_residual_blocks(X, y, coef, intercept, sw):
+        g = groups[lo:hi]
+        rows = hi - lo
+        member = sparse.csr_matrix((np.ones(rows), (g, np.arange(rows))), shape=(n_groups, rows))
+        for k in range(q):
+            r = R[:, k]
+            Xr = Xb * r[:, None] if isinstance(Xb, np.ndarray) else Xb.multiply(r[:, None]).tocsr()
+            part = member @ Xr
+            S[:, k * m : k * m + d] += part if isinstance(part, np.ndarray) else part.toarray()
+            S[:, k * m + d] += np.bincount(g, weights=r, minlength=n_groups)
+    return S
 
 
 # -- scores and special functions of trusted arrays ------------------------------

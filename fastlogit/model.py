@@ -22,6 +22,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from . import solvers
 from .data import (
     as_classes,
+    as_group_codes,
     as_label_vector,
     check_estimator_input,
     check_n_threads,
@@ -34,6 +35,9 @@ from .matrix import elementwise, predict_raw, softmax_rows
 from .objective import Objective
 from .row_sources import ArrayRows, ChunkRows
 from .sources import _load_npy, as_chunk_source, is_chunked_input
+
+#: The keyword arguments of fit() and inference() that describe a data source (Parquet's columns).
+SOURCE_OPTIONS = frozenset({"target", "features", "weight"})
 
 #: Full-batch solvers by name; "sgd" goes to :func:`fastlogit.sgd.fit_sgd`.
 FULL_BATCH_SOLVERS = {
@@ -357,6 +361,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         ``features``: None when ``validate_data`` has set ``n_features_in_``
         (in memory), else ``(n_features, names)`` to set once the fit succeeds.
         """
+        unknown = sorted(set(source_options) - SOURCE_OPTIONS)
+        if unknown:
+            raise TypeError(
+                f"unexpected keyword argument(s) {', '.join(map(repr, unknown))}; the data-source "
+                f"options are {', '.join(sorted(SOURCE_OPTIONS))} (for Parquet data)"
+            )
         if _is_dask(X):
             from .distributed import dask_rows
 
@@ -675,7 +685,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     # -- inference --------------------------------------------------------------
 
-    def inference(self, X, y=None, sample_weight=None, alpha=0.05, **source_options):
+    def inference(
+        self, X, y=None, sample_weight=None, alpha=0.05, cov_type="nonrobust", groups=None, **source_options
+    ):
         """Standard errors, z tests, confidence intervals and fit statistics on ``(X, y)``.
 
         Parameters
@@ -686,6 +698,15 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             ``sample_weight`` are frequency weights (a weight of 3 counts
             the row three times); class weights are multiplied in.
         alpha : float in (0, 1), default 0.05: intervals at ``1 - alpha``.
+        cov_type : "nonrobust" (default: the inverse Fisher information, as
+            statsmodels' default), "HC0" / "HC1" (heteroscedasticity robust:
+            the sandwich with the rows' score outer products; statsmodels'
+            discrete models give both the same, with no small-sample factor)
+            or "cluster" (robust to correlation within ``groups``: CRV1,
+            statsmodels' default factor).  One more pass over the data.
+        groups : with ``cov_type="cluster"``: a cluster label per row (any
+            sortable labels), in the rows' order (chunks in the order they
+            come, a dask array's rows in order).
 
         Returns
         -------
@@ -700,10 +721,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         no"), and (NaN standard errors) for singular information or
         separated classes.
         """
-        from .inference import check_alpha, compute_inference
+        from .inference import check_alpha, check_cov_type, compute_inference
 
         alpha = check_alpha(alpha)
+        cov_type = check_cov_type(cov_type)
         objective = self._objective_for(X, y, sample_weight, **source_options)
+        codes, n_groups = (None, None) if groups is None else as_group_codes(groups, objective.n_samples)
         return compute_inference(
             objective,
             self.coef_,
@@ -713,6 +736,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             classes=self.classes_,
             converged=getattr(self, "converged_", None),
             n_iter=int(self.n_iter_[0]),
+            cov_type=cov_type,
+            groups=codes,
+            n_groups=n_groups,
         )
 
 

@@ -328,6 +328,27 @@ class Objective:
         pairs = 1 if self.binary else self.n_classes * (self.n_classes + 1) // 2
         return self.n_samples * (self.n_features + 1) ** 2 * pairs
 
+    def score_outer(self, x):
+        """``sum_i s_i g_i g_i^T`` over every source's rows, ``g_i`` row i's score
+        (the gradient of its log-likelihood; no penalty): the meat of the HC
+        covariances, class-major ((d + 1) square binary, K (d + 1) softmax), one pass."""
+        coef, intercept = self.unpack(np.ascontiguousarray(x, dtype=np.float64))
+        return self.sum_sources("score_outer", coef, intercept)
+
+    def score_group_sums(self, x, groups, n_groups):
+        """Each group's summed score over every source's rows: float64 (n_groups,
+        q (d + 1)), one pass.  ``groups``: int codes in [0, n_groups), one per row,
+        the sources' rows in order."""
+        coef, intercept = self.unpack(np.ascontiguousarray(x, dtype=np.float64))
+        total, offset = None, 0
+        for source in self.sources:
+            rows = source.n_samples
+            part = source.score_group_sums(coef, intercept, groups[offset : offset + rows], n_groups)
+            offset += rows
+            total = part if total is None else total + part
+        self.n_passes += 1
+        return total
+
     def hessian(self, x):
         """The smooth part's Hessian at ``x``, float64 (n_params, n_params), in ``x``'s layout.
 

@@ -42,6 +42,8 @@ from .matrix import (
     column_moments,
     kernel_view,
     n_entries,
+    score_group_sums,
+    score_outer_sum,
     select_features,
     threads_for,
 )
@@ -94,6 +96,14 @@ class RowSource(Protocol):
 
     def gram_matvec(self, vec_coef, vec_intercept):
         """``[X, 1].T @ diag(s) @ [X, 1] @ [vec_coef, vec_intercept]``, float64 (d + 1,)."""
+
+    def score_outer(self, coef, intercept):
+        """``sum_i s_i g_i g_i^T`` over the rows' scores ``g_i`` (the HC covariances' meat),
+        laid out as :meth:`hessian`."""
+
+    def score_group_sums(self, coef, intercept, groups, n_groups):
+        """Each group's summed score, float64 (n_groups, q (d + 1)) (q = 1 binary, K
+        softmax; class-major columns).  ``groups``: int codes, one per row of the source."""
 
     def column_moments(self):
         """``(weight, sum s x, sum s x**2)`` over a sample of rows: the columns' units."""
@@ -191,6 +201,14 @@ class ArrayRows:
         """The weighted Gram matrix of ``[X, 1]`` times a vector
         (see :meth:`fastlogit.matrix.KernelCalls.gram_matvec`)."""
         return self._calls.gram_matvec(self.kernel_X, self.sample_weight, vec_coef, vec_intercept)
+
+    def score_outer(self, coef, intercept):
+        """Summed outer products of the rows' scores (see :func:`fastlogit.matrix.score_outer_sum`)."""
+        return score_outer_sum(self.X, self.y, coef, intercept, self.sample_weight)
+
+    def score_group_sums(self, coef, intercept, groups, n_groups):
+        """Each group's summed score (see :func:`fastlogit.matrix.score_group_sums`)."""
+        return score_group_sums(self.X, self.y, coef, intercept, self.sample_weight, groups, n_groups)
 
     def column_moments(self):
         """Weighted column sums over a sample of rows (see :func:`fastlogit.matrix.column_moments`)."""
@@ -426,6 +444,25 @@ class ChunkRows:
         total = None
         for _, Xk, _, sw in self.chunks():
             part = self._calls.gram_matvec(Xk, sw, vec_coef, vec_intercept)
+            total = part if total is None else total + part
+        return total
+
+    def score_outer(self, coef, intercept):
+        """Summed outer products of the rows' scores (see :meth:`ArrayRows.score_outer`), one pass."""
+        total = None
+        for X, _, y, sw in self.chunks():
+            part = score_outer_sum(X, y, coef, intercept, sw)
+            total = part if total is None else total + part
+        return total
+
+    def score_group_sums(self, coef, intercept, groups, n_groups):
+        """Each group's summed score, one pass; ``groups`` aligned with the rows
+        in the order the chunks come (chunk 0's rows first)."""
+        total, offset = None, 0
+        for X, _, y, sw in self.chunks():
+            rows = X.shape[0]
+            part = score_group_sums(X, y, coef, intercept, sw, groups[offset : offset + rows], n_groups)
+            offset += rows
             total = part if total is None else total + part
         return total
 
