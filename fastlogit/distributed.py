@@ -752,6 +752,60 @@ def _predict_block(block, model, method):
         return getattr(model, method)(block)
 
 
+def _checked_dask_matrix(model, X, da):
+    """The dask array of ``X`` (a dask array or DataFrame), its columns checked against the model's."""
+    names = getattr(model, "feature_names_in_", None)
+    columns = getattr(X, "columns", None)
+    if names is not None and columns is not None and not isinstance(X, da.Array):
+        if list(columns) != list(names):
+            raise ValueError(
+                "The feature names of X must match those seen in fit, in the same order: "
+                f"got {list(columns)}, expected {list(names)}"
+            )
+    X = _as_dask_matrix(X, da, lengths=False)
+    d = X.shape[1]
+    if d != model.n_features_in_:
+        raise ValueError(
+            f"X has {d} features, but {type(model).__name__} is expecting "
+            f"{model.n_features_in_} features as input"
+        )
+    return X
+
+
+def _interval_block(block, model, result, alpha):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        X = model._validate_X(block, reset=False)
+    out = result.intervals_for(X, alpha)
+    arrays = (out.predicted, out.se, out.ci_lower, out.ci_upper)
+    return np.column_stack([a.reshape(X.shape[0], -1) for a in arrays])
+
+
+def prediction_intervals_dask(model, result, X, alpha):
+    """:meth:`InferenceResult.predict` over the row blocks of the dask array ``X``,
+    lazily: a :class:`~fastlogit.inference.PredictionResult` of dask arrays, one
+    pass over X when they are computed together (``dask.compute``)."""
+    import copy
+
+    from .inference import PredictionResult
+
+    _, da = _import_dask()
+    X = _checked_dask_matrix(model, X, da)
+    model = copy.deepcopy(model)
+    width = 1 if result.binary else len(result.classes)
+    stacked = X.map_blocks(
+        _interval_block,
+        model,
+        result,
+        alpha,
+        dtype=np.float64,
+        chunks=(X.chunks[0], (4 * width,)),
+        meta=np.empty((0, 0), dtype=np.float64),
+    )
+    parts = [stacked[:, i] if result.binary else stacked[:, i * width : (i + 1) * width] for i in range(4)]
+    return PredictionResult(*parts, alpha=alpha, classes=result.classes, binary=result.binary)
+
+
 def predict_dask(model, X, method):
     """``model.<method>`` over the row blocks of the Dask array ``X``, lazily.
 
@@ -775,21 +829,7 @@ def predict_dask(model, X, method):
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(model)
-    names = getattr(model, "feature_names_in_", None)
-    columns = getattr(X, "columns", None)
-    if names is not None and columns is not None and not isinstance(X, da.Array):
-        if list(columns) != list(names):
-            raise ValueError(
-                "The feature names of X must match those seen in fit, in the same order: "
-                f"got {list(columns)}, expected {list(names)}"
-            )
-    X = _as_dask_matrix(X, da, lengths=False)
-    d = X.shape[1]
-    if d != model.n_features_in_:
-        raise ValueError(
-            f"X has {d} features, but {type(model).__name__} is expecting "
-            f"{model.n_features_in_} features as input"
-        )
+    X = _checked_dask_matrix(model, X, da)
     model = copy.deepcopy(model)
     K = len(model.classes_)
     binary = model.coef_.shape[0] == 1

@@ -463,7 +463,127 @@ def compute_inference(
         covariance_type=cov_type,
         covariance_note=cov_note,
         n_groups=n_groups if cov_type == "cluster" else None,
+        fit_intercept=objective.fit_intercept,
     )
+
+
+#: Rows per block of :func:`prediction_intervals`: its temporaries are
+#: O(PREDICTION_BLOCK * K * p), whatever the number of rows.
+PREDICTION_BLOCK = 8192
+
+
+def _leading_row_product(X, A, fit_intercept):
+    """``[1, X] @ A`` (or ``X @ A`` without an intercept) for a dense or CSR block: float64."""
+    out = np.asarray(X @ A[int(fit_intercept) :], dtype=np.float64)
+    if fit_intercept:
+        out += A[0]
+    return out
+
+
+def _row_quadratic(X, T, fit_intercept):
+    """``sum_j T[i, j] x~[i, j]`` per row, ``x~ = [1, x]`` (or ``x``): float64 (m,)."""
+    body = T[:, int(fit_intercept) :]
+    if isinstance(X, np.ndarray):
+        total = np.einsum("ij,ij->i", body, X)  # no (m, p) temporary
+    else:  # CSR
+        total = np.asarray(X.multiply(body).sum(axis=1)).ravel()
+    if fit_intercept:
+        total = total + T[:, 0]
+    return total
+
+
+def prediction_intervals(X, estimates, cov, *, fit_intercept, binary, alpha):
+    """Predicted probabilities with delta-method standard errors and intervals.
+
+    ``X``: a validated (n, d) matrix (C-contiguous float ndarray or CSR);
+    ``estimates`` (p,) binary or (K - 1, p) softmax (each class against
+    class 0, ``p = d + fit_intercept``, the intercept first) and ``cov``
+    their covariance (any :data:`COV_TYPES`), as :class:`InferenceResult`
+    holds them.
+
+    Returns ``(predicted, se, lower, upper)``: float64 (n,) for the binary
+    model (the probability of ``classes[1]``), (n, K) for softmax (every
+    class).  ``se`` is the delta method's standard error of the
+    probability; the interval is computed on the log-odds of each class
+    (the linear predictor, binary) and mapped back through the sigmoid, so
+    it stays inside [0, 1]: statsmodels' ``get_prediction`` for ``Logit``.
+    Rows go in blocks of PREDICTION_BLOCK: no temporary grows with n.
+    """
+    from scipy.special import expit, logsumexp
+    from scipy.stats import norm
+
+    q = float(norm.ppf(1.0 - alpha / 2.0))
+    n = X.shape[0]
+    B = np.atleast_2d(estimates)
+    n_eq, p = B.shape
+    K = 2 if binary else n_eq + 1
+    shape = (n,) if binary else (n, K)
+    predicted, se, lower, upper = (np.empty(shape) for _ in range(4))
+    for lo in range(0, n, PREDICTION_BLOCK):
+        hi = min(lo + PREDICTION_BLOCK, n)
+        Xb = X[lo:hi]
+        Z = _leading_row_product(Xb, B.T, fit_intercept)  # (m, n_eq): each equation's log-odds
+        # Q[:, j, l] = x~^T V_jl x~, the covariance of equations j and l's log-odds.
+        Q = np.empty((hi - lo, n_eq, n_eq))
+        for j in range(n_eq):
+            T = _leading_row_product(Xb, cov[j * p : (j + 1) * p, :], fit_intercept)
+            for l in range(n_eq):
+                Q[:, j, l] = _row_quadratic(Xb, T[:, l * p : (l + 1) * p], fit_intercept)
+        if binary:
+            z, var_z = Z[:, 0], Q[:, 0, 0]
+            prob = expit(z)
+            se_z = np.sqrt(np.clip(var_z, 0.0, None))
+            predicted[lo:hi], se[lo:hi] = prob, prob * (1.0 - prob) * se_z
+            lower[lo:hi], upper[lo:hi] = expit(z - q * se_z), expit(z + q * se_z)
+            continue
+        scores = np.column_stack([np.zeros(hi - lo), Z])  # class 0 is the reference
+        log_p = scores - logsumexp(scores, axis=1, keepdims=True)
+        prob = np.exp(log_p)
+        for k in range(K):
+            # d p_k / d beta_j = p_k (1{k = j + 1} - p_{j + 1}) x~ for equation j (class j + 1).
+            a = (np.arange(1, K) == k) - prob[:, 1:]
+            var_p = prob[:, k] ** 2 * np.einsum("mj,mjl,ml->m", a, Q, a)
+            se_k = np.sqrt(np.clip(var_p, 0.0, None))
+            others = np.delete(scores, k, axis=1)
+            eta = scores[:, k] - logsumexp(others, axis=1)  # log(p_k / (1 - p_k)), stably
+            with np.errstate(divide="ignore", invalid="ignore"):
+                se_eta = se_k / (prob[:, k] * (1.0 - prob[:, k]))
+            predicted[lo:hi, k], se[lo:hi, k] = prob[:, k], se_k
+            lower[lo:hi, k], upper[lo:hi, k] = expit(eta - q * se_eta), expit(eta + q * se_eta)
+    return predicted, se, lower, upper
+
+
+class PredictionResult:
+    """Predicted probabilities with their uncertainty: what :meth:`InferenceResult.predict` returns.
+
+    Attributes: ``predicted``, ``se``, ``ci_lower``, ``ci_upper``: float64
+    (n,) for two classes (the probability of ``classes[1]``), (n, K) for
+    more (columns in ``classes`` order); dask arrays (lazy) for dask input.
+    ``alpha``: the intervals' level is ``1 - alpha``.
+    """
+
+    def __init__(self, predicted, se, ci_lower, ci_upper, *, alpha, classes, binary):
+        self.predicted = predicted
+        self.se = se
+        self.ci_lower = ci_lower
+        self.ci_upper = ci_upper
+        self.alpha = float(alpha)
+        self.classes = classes
+        self.binary = bool(binary)
+
+    def summary_frame(self):
+        """A pandas DataFrame: columns predicted, se, ci_lower, ci_upper (statsmodels'
+        ``get_prediction().summary_frame()`` for Logit); softmax: one row per
+        (row, class).  Computes dask arrays."""
+        import pandas as pd
+
+        arrays = [np.asarray(a) for a in (self.predicted, self.se, self.ci_lower, self.ci_upper)]
+        names = ["predicted", "se", "ci_lower", "ci_upper"]
+        if self.binary:
+            return pd.DataFrame(dict(zip(names, arrays)))
+        n, K = arrays[0].shape
+        index = pd.MultiIndex.from_product([range(n), list(self.classes)], names=["row", "class"])
+        return pd.DataFrame({name: a.reshape(-1) for name, a in zip(names, arrays)}, index=index)
 
 
 def _label(label):
@@ -538,6 +658,7 @@ class InferenceResult:
         covariance_type="nonrobust",
         covariance_note=None,
         n_groups=None,
+        fit_intercept=True,
     ):
         self.coef = coef
         self.std_err = std_err
@@ -568,6 +689,42 @@ class InferenceResult:
         self.covariance_type = covariance_type
         self.covariance_note = covariance_note
         self.n_groups = n_groups
+        self.fit_intercept = bool(fit_intercept)
+        #: How predict() validates X (set by LogisticRegression.inference: the
+        #: estimator's own checks, and dask arrays lazily); None: a plain 2-d array.
+        self._predictor = None
+
+    def predict(self, X, alpha=None):
+        """Predicted probabilities for the rows of ``X`` with standard errors and
+        ``1 - alpha`` intervals (default: this result's alpha), from this
+        result's covariance (its ``covariance_type``): a :class:`PredictionResult`.
+
+        The delta method on each class's log-odds, mapped back through the
+        sigmoid (see :func:`prediction_intervals`); ``X`` as the estimator's
+        ``predict_proba`` takes it (a dask array gives lazy dask arrays).
+        """
+        alpha = self.alpha if alpha is None else check_alpha(alpha)
+        if self._predictor is not None:
+            return self._predictor(X, alpha)
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        d = len(self.parameter_names) - int(self.fit_intercept)
+        if X.ndim != 2 or X.shape[1] != d:
+            raise ValueError(f"X must have shape (n, {d}), got {X.shape}")
+        return self.intervals_for(X, alpha)
+
+    def __getstate__(self):
+        # The estimator's validation hook is a closure: a pickled result
+        # predicts from plain arrays.
+        state = self.__dict__.copy()
+        state["_predictor"] = None
+        return state
+
+    def intervals_for(self, X, alpha):
+        """:meth:`predict` on an already validated matrix (dense or CSR)."""
+        arrays = prediction_intervals(
+            X, self.coef, self.cov, fit_intercept=self.fit_intercept, binary=self.binary, alpha=alpha
+        )
+        return PredictionResult(*arrays, alpha=alpha, classes=self.classes, binary=self.binary)
 
     @property
     def reference_class(self):

@@ -711,7 +711,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         Returns
         -------
         :class:`fastlogit.inference.InferenceResult`: ``.summary()`` prints
-        a statsmodels-style table, ``.to_frame()`` gives a DataFrame.
+        a statsmodels-style table, ``.to_frame()`` gives a DataFrame, and
+        ``.predict(X_new, alpha)`` predicted probabilities with standard
+        errors and intervals from this covariance.
         Unpenalized fits (``C=np.inf``) match statsmodels' ``Logit`` /
         ``MNLogit`` (softmax: each class against ``classes_[0]``); L2 fits
         use the penalized information (labelled so); L1 or elastic-net
@@ -727,7 +729,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         cov_type = check_cov_type(cov_type)
         objective = self._objective_for(X, y, sample_weight, **source_options)
         codes, n_groups = (None, None) if groups is None else as_group_codes(groups, objective.n_samples)
-        return compute_inference(
+        result = compute_inference(
             objective,
             self.coef_,
             self.intercept_,
@@ -740,6 +742,25 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             groups=codes,
             n_groups=n_groups,
         )
+        result._predictor = self._interval_predictor(result)
+        return result
+
+    def _interval_predictor(self, result):
+        """What ``result.predict(X, alpha)`` runs: ``X`` validated as
+        :meth:`predict_proba` validates it (a snapshot of this estimator, so a
+        later refit changes nothing), dask arrays lazily."""
+        import copy
+
+        model = copy.deepcopy(self)
+
+        def predict(X, alpha):
+            if _is_dask(X):
+                from .distributed import prediction_intervals_dask
+
+                return prediction_intervals_dask(model, result, X, alpha)
+            return result.intervals_for(model._validate_X(X, reset=False), alpha)
+
+        return predict
 
 
 def _is_dask(X):

@@ -30,7 +30,7 @@ def member_spread(stats):
 
 
 #: Parameter values that name an implementation in the benchmark suites.
-IMPLEMENTATIONS = ("fastlogit", "reference", "scipy", "sklearn", "numpy")
+IMPLEMENTATIONS = ("fastlogit", "reference", "scipy", "sklearn", "numpy", "statsmodels")
 
 
 class ReportError(Exception):
