@@ -29,7 +29,7 @@ from .functions import (  # noqa: E402
     softmax,
 )
 
-__all__ = [*_functions.__all__, "LogisticRegression"]
+__all__ = [*_functions.__all__, "LogisticRegression", "lr_test"]
 
 
 def _installed_version():
@@ -49,7 +49,7 @@ del _installed_version
 
 # Names served by a submodule imported on first access (PEP 562), so that
 # `import fastlogit` stays as cheap as `import numba`.
-_LAZY = {"LogisticRegression": "fastlogit.model"}
+_LAZY = {"LogisticRegression": "fastlogit.model", "lr_test": "fastlogit.inference"}
 
 
 def __getattr__(name):

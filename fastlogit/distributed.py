@@ -806,6 +806,34 @@ def prediction_intervals_dask(model, result, X, alpha):
     return PredictionResult(*parts, alpha=alpha, classes=result.classes, binary=result.binary)
 
 
+def _validated_block_call(block, weights, model, func):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        X = model._validate_X(block, reset=False)
+    return func(X, sw=None if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1))
+
+
+def map_row_blocks(model, X, sample_weight, func):
+    """``[func(X_block, sw=w_block), ...]`` over the row blocks of the dask array
+    ``X`` (each block validated by ``model``), computed in parallel; results
+    in block order.  ``sample_weight``: None or an array of X's rows (a dask
+    array is rechunked to X's row blocks)."""
+    import dask
+
+    _, da = _import_dask()
+    X = _checked_dask_matrix(model, X, da)
+    blocks = X.to_delayed().ravel()
+    if sample_weight is None:
+        weights = [None] * len(blocks)
+    else:
+        sw = da.asarray(sample_weight)
+        if sw.ndim != 1 or sw.shape[0] != X.shape[0]:
+            raise ValueError(f"sample_weight must have shape ({X.shape[0]},), got {sw.shape}")
+        weights = sw.rechunk((X.chunks[0],)).to_delayed().ravel()
+    tasks = [dask.delayed(_validated_block_call)(b, w, model, func) for b, w in zip(blocks, weights)]
+    return list(dask.compute(*tasks))
+
+
 def predict_dask(model, X, method):
     """``model.<method>`` over the row blocks of the Dask array ``X``, lazily.
 

@@ -52,6 +52,7 @@ Conventions (those of statsmodels, so numbers compare one to one):
 
 import math
 import warnings
+from functools import partial
 
 import numpy as np
 
@@ -553,6 +554,230 @@ def prediction_intervals(X, estimates, cov, *, fit_intercept, binary, alpha):
     return predicted, se, lower, upper
 
 
+class TestResult:
+    """A chi-squared test: ``statistic``, ``p_value``, ``df`` and what was tested
+    (``name``: "Wald" or "likelihood ratio"; ``restrictions``: a text)."""
+
+    def __init__(self, name, statistic, df, restrictions=""):
+        from scipy.stats import chi2
+
+        self.name = name
+        self.statistic = float(statistic)
+        self.df = int(df)
+        self.p_value = float(chi2.sf(self.statistic, self.df))
+        self.restrictions = restrictions
+
+    def __repr__(self):
+        return (
+            f"<{self.name} test (chi2): statistic={self.statistic:.6g}, p-value={self.p_value:.6g}, "
+            f"df={self.df}{'; ' + self.restrictions if self.restrictions else ''}>"
+        )
+
+
+def lr_test(full, restricted):
+    """Likelihood-ratio test of a model against a nested, restricted one.
+
+    ``full``, ``restricted``: :class:`InferenceResult` of unpenalized fits
+    (``C=np.inf``) on the same rows, the restricted model's parameters a
+    subset of the full model's (by label: fit the restricted model on a
+    subset of the columns, with their names).  The statistic ``2 (LL_full -
+    LL_restricted)`` is chi-squared with the difference in the number of
+    parameters as degrees of freedom.  ``ValueError`` when the two are not
+    nested that way (other rows or classes, a parameter the full model lacks,
+    no fewer parameters, a larger restricted likelihood) or either is penalized.
+    Returns a :class:`TestResult`.
+    """
+    for name, res in (("full", full), ("restricted", restricted)):
+        if not isinstance(res, InferenceResult):
+            raise TypeError(
+                f"{name} must be an InferenceResult (model.inference(...)), got {type(res).__name__}"
+            )
+        if res.penalized:
+            raise ValueError(
+                f"the {name} model is penalized (C={res.C:g}): a likelihood-ratio test needs "
+                "maximum-likelihood fits (C=np.inf)"
+            )
+    if full.n_obs != restricted.n_obs or list(full.classes) != list(restricted.classes):
+        raise ValueError(
+            "the models are not nested: they were fitted on different rows or classes "
+            f"(observations {full.n_obs:g} vs {restricted.n_obs:g})"
+        )
+    missing = sorted(set(restricted.labels) - set(full.labels))
+    if missing:
+        raise ValueError(
+            f"the models are not nested: the full model has no parameter {_format_names(missing)}"
+        )
+    df = full.n_params - restricted.n_params
+    if df <= 0:
+        raise ValueError(
+            f"the models are not nested: the restricted model has {restricted.n_params} parameters, "
+            f"the full one {full.n_params}"
+        )
+    statistic = 2.0 * (full.log_likelihood - restricted.log_likelihood)
+    if statistic < -1e-6 * max(1.0, abs(full.log_likelihood)):
+        raise ValueError(
+            "the restricted model fits better than the full one (log-likelihood "
+            f"{restricted.log_likelihood:.6g} > {full.log_likelihood:.6g}): not nested, or a fit "
+            "did not converge"
+        )
+    dropped = sorted(set(full.labels) - set(restricted.labels))
+    return TestResult("likelihood ratio", max(statistic, 0.0), df, f"dropped {_format_names(dropped)}")
+
+
+def _constraint_matrix(text, labels):
+    """``(R, q)`` of linear restrictions ``R b = q`` written on parameter labels:
+    ``"GPA = 0, TUCE = PSI"``, ``"2*x1 - x2 = 1"`` (one restriction per comma; one
+    without ``=`` equals 0).  ``ValueError`` naming what it cannot read."""
+    import re
+
+    names = sorted(labels, key=len, reverse=True)  # the longest label first: "x10" before "x1"
+    token = re.compile(
+        r"\s*(?:(?P<name>" + "|".join(re.escape(n) for n in names) + r")"
+        r"|(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)|(?P<op>[-+*]))\s*"
+    )
+    where = {label: i for i, label in enumerate(labels)}
+
+    def linear_form(expr, restriction):
+        tokens, pos = [], 0
+        while pos < len(expr):
+            m = token.match(expr, pos)
+            if m is None or m.end() == pos:
+                raise ValueError(
+                    f"restriction {restriction!r}: cannot read {expr[pos:].strip()!r} "
+                    f"(the parameters are {', '.join(labels)})"
+                )
+            tokens.append(next((k, v) for k, v in m.groupdict().items() if v is not None))
+            pos = m.end()
+        coef, const, sign, i = np.zeros(len(labels)), 0.0, 1.0, 0
+        while i < len(tokens):
+            kind, value = tokens[i]
+            if kind == "op" and value in "+-":
+                sign = -sign if value == "-" else sign
+                i += 1
+                continue
+            if kind == "number" and tokens[i + 1 : i + 2] == [("op", "*")]:
+                if tokens[i + 2 : i + 3] and tokens[i + 2][0] == "name":
+                    coef[where[tokens[i + 2][1]]] += sign * float(value)
+                    i += 3
+                else:
+                    raise ValueError(f"restriction {restriction!r}: '*' must be followed by a parameter")
+            elif kind == "number":
+                const += sign * float(value)
+                i += 1
+            elif kind == "name":
+                coef[where[value]] += sign
+                i += 1
+            else:
+                raise ValueError(f"restriction {restriction!r}: unexpected {value!r}")
+            sign = 1.0
+            if i < len(tokens) and not (tokens[i][0] == "op" and tokens[i][1] in "+-"):
+                raise ValueError(f"restriction {restriction!r}: expected + or - before {tokens[i][1]!r}")
+        return coef, const
+
+    rows, rhs = [], []
+    for restriction in text.split(","):
+        sides = restriction.split("=")
+        if len(sides) > 2 or not restriction.strip():
+            raise ValueError(f"restriction {restriction.strip()!r}: write 'expression = expression'")
+        left, left_const = linear_form(sides[0], restriction.strip())
+        right, right_const = linear_form(sides[1], restriction.strip()) if len(sides) == 2 else (0.0, 0.0)
+        row = left - right
+        if not row.any():
+            raise ValueError(f"restriction {restriction.strip()!r} constrains no parameter")
+        rows.append(row)
+        rhs.append(right_const - left_const)
+    return np.array(rows), np.array(rhs)
+
+
+def _margeff_sums(X, estimates, sw, *, fit_intercept, binary):
+    """One block's weighted sums behind :meth:`InferenceResult.get_margeff`:
+    ``(S, effect_sum, jacobian_sum)``, the effects (binary (d,), softmax (K, d))
+    and their Jacobian against the parameters ((d, m) or (K d, m), m =
+    n_eq p) summed over the rows with the weights ``sw`` (None: 1)."""
+    from scipy.special import expit, logsumexp
+
+    B = np.atleast_2d(estimates)
+    n_eq, p = B.shape
+    n, d = X.shape
+    off = int(fit_intercept)
+    s = np.ones(n) if sw is None else np.asarray(sw, dtype=np.float64)
+    S = float(s.sum())
+    Z = _leading_row_product(X, B.T, fit_intercept)
+    if binary:
+        prob = expit(Z[:, 0])
+        h = prob * (1.0 - prob)
+        beta = B[0, off:]
+        effect = float(s @ h) * beta
+        w = s * h * (1.0 - 2.0 * prob)
+        v = np.asarray(X.T @ w).ravel()  # sum_i s h (1 - 2p) x_i
+        v_full = np.concatenate([[w.sum()], v]) if fit_intercept else v
+        J = np.outer(beta, v_full)
+        J[np.arange(d), np.arange(d) + off] += float(s @ h)
+        return S, effect, J
+    K = n_eq + 1
+    full = np.vstack([np.zeros(p), B])[:, off:]  # (K, d): class 0's coefficients are 0
+    scores = np.column_stack([np.zeros(n), Z])
+    P = np.exp(scores - logsumexp(scores, axis=1, keepdims=True))
+    b_bar = P @ full  # (n, d): the probability-weighted mean coefficient of each feature
+    Ps = P * s[:, None]
+    effect = Ps.sum(axis=0)[:, None] * full - Ps.T @ b_bar  # (K, d)
+    J = np.zeros((K * d, n_eq * p))
+    for k in range(K):
+        for m in range(1, K):
+            # rows' coefficients of x~_t in d ME_kj / d beta_mt, then summed against x~.
+            C = Ps[:, k, None] * (
+                ((k == m) - P[:, m, None]) * (full[k] - b_bar) - P[:, m, None] * (full[m] - b_bar)
+            )
+            block = np.asarray(X.T @ C).T  # (d, d): features j against x columns
+            cols = slice((m - 1) * p + off, m * p)
+            J[k * d : (k + 1) * d, cols] += block
+            if fit_intercept:
+                J[k * d : (k + 1) * d, (m - 1) * p] += C.sum(axis=0)
+            J[k * d + np.arange(d), (m - 1) * p + off + np.arange(d)] += float(
+                Ps[:, k] @ ((k == m) - P[:, m])
+            )
+    return S, effect, J
+
+
+class MarginalEffects:
+    """Average marginal effects (``dp / dx`` averaged over rows) with delta-method
+    standard errors: what :meth:`InferenceResult.get_margeff` returns.
+
+    ``margeff``, ``margeff_se``, ``z``, ``p_value``: (d,) binary (the effect on
+    the probability of ``classes[1]``), (K, d) softmax (one row per class,
+    reference class included); ``conf_int`` (..., 2).
+    """
+
+    def __init__(self, effect, cov, names, classes, binary, alpha):
+        from scipy.stats import norm
+
+        self.margeff = effect
+        self.cov = cov
+        self.margeff_se = np.sqrt(np.clip(np.diag(cov), 0.0, None)).reshape(effect.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.z = effect / self.margeff_se
+        self.p_value = 2.0 * norm.sf(np.abs(self.z))
+        q = float(norm.ppf(1.0 - alpha / 2.0))
+        self.conf_int = np.stack([effect - q * self.margeff_se, effect + q * self.margeff_se], axis=-1)
+        self.names, self.classes, self.binary, self.alpha = list(names), classes, bool(binary), float(alpha)
+
+    def summary_frame(self):
+        """A pandas DataFrame: dy/dx, std_err, z, p_value, ci_lower, ci_upper per feature
+        (softmax: per (class, feature))."""
+        import pandas as pd
+
+        columns = ["dy/dx", "std_err", "z", "p_value", "ci_lower", "ci_upper"]
+        data = np.column_stack(
+            [a.reshape(-1) for a in (self.margeff, self.margeff_se, self.z, self.p_value)]
+            + [self.conf_int[..., 0].reshape(-1), self.conf_int[..., 1].reshape(-1)]
+        )
+        if self.binary:
+            index = pd.Index(self.names, name="feature")
+        else:
+            index = pd.MultiIndex.from_product([list(self.classes), self.names], names=["class", "feature"])
+        return pd.DataFrame(data, index=index, columns=columns)
+
+
 class PredictionResult:
     """Predicted probabilities with their uncertainty: what :meth:`InferenceResult.predict` returns.
 
@@ -690,8 +915,9 @@ class InferenceResult:
         self.covariance_note = covariance_note
         self.n_groups = n_groups
         self.fit_intercept = bool(fit_intercept)
-        #: How predict() validates X (set by LogisticRegression.inference: the
-        #: estimator's own checks, and dask arrays lazily); None: a plain 2-d array.
+        #: How predict() and get_margeff() reach new data (set by
+        #: LogisticRegression.inference: the estimator's own checks, and dask
+        #: arrays); None: plain 2-d arrays.
         self._predictor = None
 
     def predict(self, X, alpha=None):
@@ -711,6 +937,102 @@ class InferenceResult:
         if X.ndim != 2 or X.shape[1] != d:
             raise ValueError(f"X must have shape (n, {d}), got {X.shape}")
         return self.intervals_for(X, alpha)
+
+    @property
+    def labels(self):
+        """Each parameter's label in :attr:`cov`'s order: the names (binary), or
+        ``"class:name"`` per equation (softmax): what restrictions are written on."""
+        return [_label((cls, name)) for cls, name, *_ in self._rows()]
+
+    def wald_test(self, R, q=None):
+        """Wald test of the linear restrictions ``R b = q`` on this result's parameters.
+
+        ``R``: a (r, n_params) matrix on the parameters in :attr:`labels`
+        order, with ``q`` (r,) (default 0); or a string on the labels,
+        ``"GPA = 0, TUCE = PSI"`` (``q`` then not given).  The statistic
+        ``(R b - q)^T (R V R^T)^-1 (R b - q)`` with this result's covariance
+        (any ``covariance_type``), chi-squared with r degrees of freedom, as
+        statsmodels' ``wald_test(..., scalar=True)`` for discrete models.
+        Returns a :class:`TestResult`.
+        """
+        labels = self.labels
+        b = np.ravel(self.coef)
+        if isinstance(R, str):
+            if q is not None:
+                raise ValueError("q= goes with a matrix R; a string writes the right-hand sides itself")
+            text = R
+            R, q = _constraint_matrix(R, labels)
+        else:
+            R = np.atleast_2d(np.asarray(R, dtype=np.float64))
+            if R.ndim != 2 or R.shape[1] != b.size:
+                raise ValueError(
+                    f"R must have shape (restrictions, {b.size}): one column per parameter "
+                    f"({', '.join(labels)}), got {np.shape(R)}"
+                )
+            q = np.zeros(R.shape[0]) if q is None else np.atleast_1d(np.asarray(q, dtype=np.float64))
+            if q.shape != (R.shape[0],):
+                raise ValueError(
+                    f"q must have shape ({R.shape[0]},), one value per restriction, got {q.shape}"
+                )
+            text = f"{R.shape[0]} restriction(s)"
+        if not (np.isfinite(R).all() and np.isfinite(q).all()):
+            raise ValueError("R and q must be finite")
+        used = np.flatnonzero(np.abs(R).sum(axis=0))
+        if not np.isfinite(self.cov[np.ix_(used, used)]).all():
+            raise ValueError(
+                "the restrictions involve parameters without a covariance (NaN: singular "
+                "information or separation; see the result's warnings)"
+            )
+        diff = R @ b - q
+        middle = R @ self.cov @ R.T
+        if np.linalg.matrix_rank(middle) < R.shape[0]:
+            raise ValueError(
+                "the restrictions are linearly dependent (R V R^T is singular): drop redundant rows"
+            )
+        return TestResult("Wald", float(diff @ np.linalg.solve(middle, diff)), R.shape[0], text)
+
+    def get_margeff(self, X, sample_weight=None, alpha=None):
+        """Average marginal effects over the rows of ``X`` (usually the training
+        data), as statsmodels' ``get_margeff(at="overall", method="dydx")``.
+
+        For each feature, the derivative of each class's predicted probability
+        with respect to it, averaged over the rows (weighted by
+        ``sample_weight``), with delta-method standard errors from this
+        result's covariance (any ``covariance_type``).  Every feature is
+        treated as continuous.  ``X`` as :meth:`predict` takes it; one pass
+        over it (a dask array: one task per block, summed).  Returns
+        :class:`MarginalEffects`.
+        """
+        alpha = self.alpha if alpha is None else check_alpha(alpha)
+        blocks = self._margeff_blocks(X, sample_weight)
+        S, effect, J = 0.0, 0.0, 0.0
+        for part in blocks:
+            S, effect, J = S + part[0], effect + part[1], J + part[2]
+        if not S > 0:
+            raise ValueError("get_margeff needs rows with a positive total weight")
+        effect, J = effect / S, J / S
+        names = self.parameter_names[int(self.fit_intercept) :]
+        return MarginalEffects(effect, J @ self.cov @ J.T, names, self.classes, self.binary, alpha)
+
+    def _margeff_blocks(self, X, sample_weight):
+        """Each row block's :func:`_margeff_sums`: the estimator's hook (validation,
+        dask) when this result came from one, else one plain 2-d array."""
+        sums = partial(
+            _margeff_sums, estimates=self.coef, fit_intercept=self.fit_intercept, binary=self.binary
+        )
+        if self._predictor is not None:
+            return self._predictor.margeff_blocks(X, sample_weight, sums)
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        d = len(self.parameter_names) - int(self.fit_intercept)
+        if X.ndim != 2 or X.shape[1] != d:
+            raise ValueError(f"X must have shape (n, {d}), got {X.shape}")
+        sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        return [sums(X, sw=sw)]
+
+    def compare_lr_test(self, restricted):
+        """Likelihood-ratio test of this (full) model against a nested ``restricted``
+        one, as statsmodels' ``compare_lr_test``: see :func:`lr_test`."""
+        return lr_test(self, restricted)
 
     def __getstate__(self):
         # The estimator's validation hook is a closure: a pickled result

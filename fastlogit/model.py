@@ -742,25 +742,40 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             groups=codes,
             n_groups=n_groups,
         )
-        result._predictor = self._interval_predictor(result)
+        result._predictor = _EstimatorData(self, result)
         return result
 
-    def _interval_predictor(self, result):
-        """What ``result.predict(X, alpha)`` runs: ``X`` validated as
-        :meth:`predict_proba` validates it (a snapshot of this estimator, so a
-        later refit changes nothing), dask arrays lazily."""
+
+class _EstimatorData:
+    """How an :class:`~fastlogit.inference.InferenceResult` reaches new data: ``X``
+    validated as :meth:`LogisticRegression.predict_proba` validates it (by a
+    snapshot of the estimator, so a later refit changes nothing), dask arrays
+    block by block."""
+
+    def __init__(self, model, result):
         import copy
 
-        model = copy.deepcopy(self)
+        self.model = copy.deepcopy(model)
+        self.result = result
 
-        def predict(X, alpha):
-            if _is_dask(X):
-                from .distributed import prediction_intervals_dask
+    def __call__(self, X, alpha):
+        """``result.predict(X, alpha)``: lazily for a dask array."""
+        if _is_dask(X):
+            from .distributed import prediction_intervals_dask
 
-                return prediction_intervals_dask(model, result, X, alpha)
-            return result.intervals_for(model._validate_X(X, reset=False), alpha)
+            return prediction_intervals_dask(self.model, self.result, X, alpha)
+        return self.result.intervals_for(self.model._validate_X(X, reset=False), alpha)
 
-        return predict
+    def margeff_blocks(self, X, sample_weight, sums):
+        """``[sums(X_block, sw=weights_block), ...]`` over the row blocks of X (one
+        in memory; a dask array's computed block by block, in parallel)."""
+        if _is_dask(X):
+            from .distributed import map_row_blocks
+
+            return map_row_blocks(self.model, X, sample_weight, sums)
+        X = self.model._validate_X(X, reset=False)
+        sw = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float64)
+        return [sums(X, sw=sw)]
 
 
 def _is_dask(X):
