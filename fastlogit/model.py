@@ -706,7 +706,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             statsmodels' default factor).  One more pass over the data.
         groups : with ``cov_type="cluster"``: a cluster label per row (any
             sortable labels), in the rows' order (chunks in the order they
-            come, a dask array's rows in order).
+            come, a dask array's rows in order); for Parquet data also the
+            name of a column holding them.
 
         Returns
         -------
@@ -728,6 +729,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         alpha = check_alpha(alpha)
         cov_type = check_cov_type(cov_type)
         objective = self._objective_for(X, y, sample_weight, **source_options)
+        if isinstance(groups, str):  # a column of the Parquet data
+            source = getattr(objective.sources[0], "source", None)
+            if not hasattr(source, "column"):
+                raise ValueError(
+                    f"groups={groups!r} names a column, which applies to Parquet data; for other "
+                    "data give one cluster label per row (an array)"
+                )
+            groups = source.column(groups, "groups column")
         codes, n_groups = (None, None) if groups is None else as_group_codes(groups, objective.n_samples)
         result = compute_inference(
             objective,

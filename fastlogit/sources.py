@@ -242,6 +242,28 @@ class ParquetChunks(ChunkSource):
     def __len__(self):
         return len(self._fragments)
 
+    def column(self, name, what="column"):
+        """All values of the column ``name``, the row groups in chunk order: an
+        (n,) array aligned with the rows the chunks give (one read of that
+        column).  ``ValueError`` naming ``what`` for a missing column or nulls."""
+        import pyarrow.dataset as ds
+
+        names = list(ds.dataset(self.path, format="parquet").schema.names)
+        if name not in names:
+            raise ValueError(f"{what} {name!r} is not in {self.path!r}; its columns are {names}")
+        parts = []
+        for i, fragment in enumerate(self._fragments):
+            try:
+                values = fragment.to_table(columns=[name]).column(name)
+            except OSError as exc:
+                raise OSError(
+                    f"reading {fragment.path!r} (chunk {i} of {self.path!r}) failed: {exc}"
+                ) from exc
+            if values.null_count:
+                raise ValueError(f"{what} {name!r} of {self.path!r} has missing values (nulls)")
+            parts.append(values.to_numpy(zero_copy_only=False))
+        return np.concatenate(parts) if parts else np.empty(0)
+
     def __getitem__(self, i):
         fragment = self._fragments[i]
         try:

@@ -154,6 +154,29 @@ def test_streamed_chunks_and_dask_equal_in_memory(K, cov_type):
     np.testing.assert_allclose(on_dask.std_err, expected.std_err, rtol=1e-10)
 
 
+def test_cluster_labels_from_a_parquet_column(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    X, y, occupation = fair()
+    table = {f"f{j}": X[:, j] for j in range(X.shape[1])}
+    table.update(label=y, occupation=occupation)
+    path = tmp_path / "fair.parquet"
+    pq.write_table(pa.table(table), path, row_group_size=1000)
+    features = [f"f{j}" for j in range(X.shape[1])]
+    model = LogisticRegression(C=np.inf, solver="newton", tol=1e-11).fit(
+        str(path), target="label", features=features
+    )
+    streamed = model.inference(
+        str(path), target="label", features=features, cov_type="cluster", groups="occupation"
+    )
+    expected = fit(X, y).inference(X, y, cov_type="cluster", groups=occupation)
+    np.testing.assert_allclose(streamed.std_err, expected.std_err, rtol=1e-8)
+    with pytest.raises(ValueError, match="groups column 'job' is not in"):
+        model.inference(str(path), target="label", features=features, cov_type="cluster", groups="job")
+    with pytest.raises(ValueError, match="names a column, which applies to Parquet data"):
+        fit(X, y).inference(X, y, cov_type="cluster", groups="occupation")
+
+
 @pytest.mark.parametrize("K", [2, 5])
 def test_robust_sums_against_numpy(K):
     # The meat and the group sums from an explicit n x p score matrix (small n).
