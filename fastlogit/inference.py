@@ -493,6 +493,34 @@ def _row_quadratic(X, T, fit_intercept):
     return total
 
 
+def _cholesky_or_none(cov):
+    """The lower Cholesky factor of a finite, positive definite ``cov``; None otherwise
+    (NaN entries, or singular: the general path then propagates them)."""
+    if not np.isfinite(cov).all():
+        return None
+    try:
+        return np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        return None
+
+
+def _log_odds_and_variance(Xb, factor, coef_in_factor, buffer, fit_intercept):
+    """``(x~^T b, x~^T V x~)`` per row of a dense block with ``V = L L^T``: ``T = X~ L``
+    by BLAS's triangular product (half a general product's work, in place in
+    ``buffer``), then ``|T|^2`` and ``T L^-1 b`` from cache."""
+    from scipy.linalg.blas import dtrmm
+
+    if fit_intercept:
+        buffer[:, 0] = 1.0
+        buffer[:, 1:] = Xb
+    else:
+        buffer[:] = Xb
+    # buffer is C-ordered (m, p): its transpose is Fortran-ordered, so BLAS forms
+    # L^T buffer^T = (buffer L)^T in place without a copy.
+    T = dtrmm(1.0, factor, buffer.T, side=0, lower=1, trans_a=1, overwrite_b=1).T
+    return T @ coef_in_factor, np.einsum("ij,ij->i", T, T)
+
+
 def prediction_intervals(X, estimates, cov, *, fit_intercept, binary, alpha):
     """Predicted probabilities with delta-method standard errors and intervals.
 
@@ -520,18 +548,29 @@ def prediction_intervals(X, estimates, cov, *, fit_intercept, binary, alpha):
     K = 2 if binary else n_eq + 1
     shape = (n,) if binary else (n, K)
     predicted, se, lower, upper = (np.empty(shape) for _ in range(4))
+    factor = _cholesky_or_none(cov) if binary and isinstance(X, np.ndarray) else None
+    if factor is not None:
+        # z = x~^T b = (x~^T L) (L^-1 b): one triangular product per block gives both.
+        from scipy.linalg import solve_triangular
+
+        coef_in_factor = solve_triangular(factor, B[0], lower=True)
+        buffer = np.empty((min(n, PREDICTION_BLOCK), p))
     for lo in range(0, n, PREDICTION_BLOCK):
         hi = min(lo + PREDICTION_BLOCK, n)
         Xb = X[lo:hi]
-        Z = _leading_row_product(Xb, B.T, fit_intercept)  # (m, n_eq): each equation's log-odds
-        # Q[:, j, l] = x~^T V_jl x~, the covariance of equations j and l's log-odds.
-        Q = np.empty((hi - lo, n_eq, n_eq))
-        for j in range(n_eq):
-            T = _leading_row_product(Xb, cov[j * p : (j + 1) * p, :], fit_intercept)
-            for l in range(n_eq):
-                Q[:, j, l] = _row_quadratic(Xb, T[:, l * p : (l + 1) * p], fit_intercept)
+        if factor is not None:
+            z, var_z = _log_odds_and_variance(Xb, factor, coef_in_factor, buffer[: hi - lo], fit_intercept)
+        else:
+            Z = _leading_row_product(Xb, B.T, fit_intercept)  # (m, n_eq): each equation's log-odds
+            # Q[:, j, l] = x~^T V_jl x~, the covariance of equations j and l's log-odds.
+            Q = np.empty((hi - lo, n_eq, n_eq))
+            for j in range(n_eq):
+                T = _leading_row_product(Xb, cov[j * p : (j + 1) * p, :], fit_intercept)
+                for l in range(n_eq):
+                    Q[:, j, l] = _row_quadratic(Xb, T[:, l * p : (l + 1) * p], fit_intercept)
+            if binary:
+                z, var_z = Z[:, 0], Q[:, 0, 0]
         if binary:
-            z, var_z = Z[:, 0], Q[:, 0, 0]
             prob = expit(z)
             se_z = np.sqrt(np.clip(var_z, 0.0, None))
             predicted[lo:hi], se[lo:hi] = prob, prob * (1.0 - prob) * se_z
