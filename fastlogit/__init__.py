@@ -12,11 +12,14 @@ _ensure_cache_dir()  # before any kernel is defined: see fastlogit.runtime
 
 from . import functions as _functions  # noqa: E402
 from .functions import (  # noqa: E402
+    FoldLossGrad,
     binary_hessian,
     binary_hessp,
     binary_loss_grad,
     binary_loss_grad_hessian,
     binary_predict_raw,
+    fold_hessp,
+    fold_loss_grad,
     log1pexp,
     log_sigmoid,
     log_softmax,

@@ -218,6 +218,29 @@ def as_class_indices(y, n, n_classes, name="y"):
     return arr
 
 
+def as_fold_ids(fold, n, n_folds, name="fold"):
+    """Cross-validation fold ids, one per row, in [0, n_folds): int64 (n,) C-contiguous.
+
+    Integer arrays only (no copy when already int64 and contiguous): a float
+    or bool array is a ``TypeError``, a wrong shape or a value out of range a
+    ``ValueError``, each naming ``name``.
+    """
+    arr = np.asarray(fold)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer fold ids, got dtype {arr.dtype}")
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(
+            f"{name} must be 1-d with one fold id per row of X ({n}): it must have shape ({n},), "
+            f"got {arr.shape}"
+        )
+    if arr.size and (arr.min() < 0 or arr.max() >= n_folds):
+        raise ValueError(
+            f"{name} must hold fold ids in [0, {n_folds}) for {n_folds} models, got values in "
+            f"[{arr.min()}, {arr.max()}]"
+        )
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
 def encode_labels(y, classes, name="y"):
     """Labels ``y`` (1-d) as int64 indices into the sorted ``classes``;
     ValueError naming ``name`` and the labels that are not among them."""

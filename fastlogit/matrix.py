@@ -5,7 +5,8 @@ Between the argument rules (:mod:`fastlogit.data`) and the Numba kernels
 (:mod:`fastlogit.row_sources`) above: the kernels' view of a dense or CSR
 matrix, column selection, the search for NaN and infinity, the number of
 kernel threads, the kernels' calls with their per-thread buffers
-(:class:`KernelCalls`) and the blocked exact Hessians.  Everything here
+(:class:`KernelCalls`, and :class:`FoldKernelCalls` for k-fold
+cross-validation) and the blocked exact Hessians.  Everything here
 takes a matrix as :func:`fastlogit.data.as_matrix` returns it (a
 C-contiguous float32/float64 ndarray or a CSR matrix) and trusts it.
 See ARCHITECTURE.md.
@@ -18,6 +19,7 @@ import numpy as np
 
 from .data import CHECK_CHUNK
 from .kernels import binary as _binary
+from .kernels import folds as _folds
 from .kernels import multinomial as _multinomial
 from .kernels import special as _special
 from .kernels.rows import ROW_BLOCK
@@ -223,6 +225,90 @@ class KernelCalls:
         if not self.binary:
             return multinomial_hessian_sum(X, coef, intercept, sw)
         return binary_hessian_sum(X, coef, intercept, sw)
+
+
+class FoldKernelCalls:
+    """The fold-fused kernels' calls (k-fold cross-validation), with buffers allocated once.
+
+    ``n_folds`` models over the same rows: a row of fold ``f`` trains every
+    model ``j != f`` and is held out of model ``f``
+    (:mod:`fastlogit.kernels.folds`); one pass over X serves every model.
+    Per-thread partial sums and scratch for ``n_threads`` threads, ``d``
+    features, ``n_classes`` classes and k folds: O(threads * (block + d) * k * K),
+    independent of the number of rows.  Arguments are trusted: ``Xk`` a
+    kernel view, labels as ``KernelCalls`` takes them, ``fold`` int64 (n,)
+    with values in [0, k) (``fastlogit.data.as_fold_ids``), ``sw`` float64
+    (n,) or None.  Coefficients are float64 C-contiguous ``(k, d)`` (binary)
+    or ``(k, K, d)`` (softmax), intercepts ``(k,)`` / ``(k, K)`` (zeros
+    without an intercept).  Sums are unreduced.
+    """
+
+    def __init__(self, n_features, n_classes, n_folds, n_threads, *, binary=None):
+        self.n_features = int(n_features)
+        self.n_classes = int(n_classes)
+        self.n_folds = k = int(n_folds)
+        # As KernelCalls: two classes are the binary model unless told otherwise.
+        self.binary = self.n_classes == 2 if binary is None else bool(binary)
+        self.n_threads = T = int(n_threads)
+        d = self.n_features
+        q = 1 if self.binary else self.n_classes  # scores per row of one model
+        self._parts = np.empty((T, k * q, d + 1))
+        self._stats = np.empty((T, k, 4))
+        self._loss_scratch = self._hessp_scratch = None  # (allocated on first use)
+
+    def _scratch(self, hessp):
+        T, k, K = self.n_threads, self.n_folds, self.n_classes
+        if hessp:
+            if self._hessp_scratch is None:
+                shape = (T, 2, k, ROW_BLOCK) if self.binary else (T, 2 * ROW_BLOCK + 3, k, K)
+                self._hessp_scratch = np.empty(shape)
+            return self._hessp_scratch
+        if self._loss_scratch is None:
+            shape = (T, 3, k, ROW_BLOCK) if self.binary else (T, ROW_BLOCK + 3, k, K)
+            self._loss_scratch = np.empty(shape)
+        return self._loss_scratch
+
+    def _grad_layout(self, total):
+        """The reduced parts as (k, d + 1) binary or (k, K, d + 1) softmax."""
+        if self.binary:
+            return total
+        return total.reshape(self.n_folds, self.n_classes, self.n_features + 1)
+
+    def _models(self, coef, intercept):
+        """The kernels' (k q, d) coefficient matrix and (k q,) intercepts (views)."""
+        if self.binary:
+            return coef, intercept
+        return coef.reshape(-1, self.n_features), intercept.reshape(-1)
+
+    def loss_grad(self, Xk, y, fold, sw, coef, intercept):
+        """``(train_loss (k,), grad, test_loss (k,), test_correct (k,), test_weight (k,))``.
+
+        Unreduced sums, float64 new arrays: model j's loss and gradient over
+        its training rows (grad (k, d + 1) binary, (k, K, d + 1) softmax, the
+        intercept's in the last column); its loss, weight of correct
+        predictions and weight over its held-out rows (fold j).
+        """
+        T = self.n_threads
+        kernel = _folds.binary_loss_grad if self.binary else _folds.multinomial_loss_grad
+        W, b = self._models(coef, intercept)
+        with numba_threads(T):
+            kernel.on(T)(Xk, y, fold, W, b, sw, T, self._parts, self._stats, self._scratch(False))
+        stats = self._stats.sum(axis=0)
+        grad = self._grad_layout(self._parts.sum(axis=0))
+        train_loss, test_loss, correct, weight = (np.ascontiguousarray(c) for c in stats.T)
+        return train_loss, grad, test_loss, correct, weight
+
+    def hessp(self, Xk, fold, sw, coef, intercept, vec_coef, vec_intercept):
+        """Each model's training-set Hessian at its coefficients times its part of
+        ``(vec_coef, vec_intercept)`` (shaped as ``coef``, ``intercept``), summed:
+        float64 (k, d + 1) binary, (k, K, d + 1) softmax (a new array)."""
+        T = self.n_threads
+        kernel = _folds.binary_hessp if self.binary else _folds.multinomial_hessp
+        W, b = self._models(coef, intercept)
+        V, v_b = self._models(vec_coef, vec_intercept)
+        with numba_threads(T):
+            kernel.on(T)(Xk, fold, W, b, V, v_b, sw, T, self._parts, self._scratch(True))
+        return self._grad_layout(self._parts.sum(axis=0))
 
 
 def threads_for(requested, entries, n_classes):

@@ -26,6 +26,8 @@ __all__ = [
     "binary_loss_grad_hessian",
     "binary_predict_raw",
     "multinomial_predict_raw",
+    "fold_loss_grad",
+    "fold_hessp",
 ]
 
 
@@ -302,6 +304,113 @@ def binary_predict_raw(X, coef, intercept=0.0, n_threads=None):
 def multinomial_predict_raw(X, coef, intercept=None, n_threads=None):
     """Reference multinomial scores ``X @ coef.T + intercept``, float64 (n, K)."""
     return _multinomial_scores(_as_matrix(X), coef, intercept)
+
+
+# ---------------------------------------------------------------------------
+# k-fold cross-validation, written plainly: one masked call per model.
+# ---------------------------------------------------------------------------
+
+
+def _fold_models(fold, coef, intercept, sample_weight):
+    """Per model j: ``(coef_j, intercept_j, train weights, test mask)`` (weights 0 on fold j)."""
+    coef = np.asarray(coef, dtype=np.float64)
+    fold = np.asarray(fold)
+    s = np.ones(fold.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    b = np.zeros(coef.shape[:-1]) if intercept is None else np.asarray(intercept, dtype=np.float64)
+    for j in range(coef.shape[0]):
+        test = fold == j
+        yield coef[j], b[j], np.where(test, 0.0, s), test
+
+
+def _per_model_mean(values, weight):
+    weight = np.asarray(weight, dtype=np.float64).reshape((-1,) + (1,) * (np.ndim(values) - 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(weight > 0, values / np.where(weight > 0, weight, 1.0), np.nan)
+
+
+def fold_loss_grad(X, y, fold, coef, intercept=None, sample_weight=None, reduction="mean", n_threads=None):
+    """Reference k-fold losses: ``(loss (k,), grad, test_loss (k,), test_accuracy (k,))``.
+
+    Model j (``coef[j]``: (d,) binary when ``coef`` is (k, d), (K, d) softmax
+    when it is (k, K, d)) is :func:`binary_loss_grad` /
+    :func:`multinomial_loss_grad` with the weights of fold j's rows set to 0;
+    its held-out loss and correct predictions are summed over fold j's rows
+    from its scores (binary: score > 0 predicts 1; softmax: ``argmax``).
+    ``grad`` is (k, d + 1) or (k, K, d + 1), the intercept's in the last
+    column.  ``"mean"`` divides the training sums by the training weight and
+    the held-out ones by the held-out weight (NaN where that is 0).
+    """
+    check_reduction(reduction)
+    X = _as_matrix(X)
+    binary = np.ndim(coef) == 2
+    s = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    out = {name: [] for name in ("loss", "grad", "test_loss", "correct", "train_w", "test_w")}
+    for w, b, train_s, test in _fold_models(fold, coef, intercept, sample_weight):
+        if binary:
+            loss, g, g_b = binary_loss_grad(X, y, w, b, train_s, reduction="sum")
+            grad = np.append(g, g_b)
+            z = _binary_scores(X[test], w, b)
+            yt = np.asarray(y, dtype=np.float64)[test]
+            test_loss = (1 - yt) * log1pexp(z) + yt * log1pexp(-z)
+            right = (z > 0) == (yt == 1)
+        else:
+            loss, g, g_b = multinomial_loss_grad(X, y, w, b, train_s, reduction="sum")
+            grad = np.column_stack([g, g_b])
+            z = _multinomial_scores(X[test], w, b)
+            yt = np.asarray(y).astype(np.intp)[test]
+            test_loss = logsumexp(z, axis=1) - z[np.arange(z.shape[0]), yt]
+            right = np.argmax(z, axis=1) == yt
+        st = s[test]
+        out["loss"].append(loss)
+        out["grad"].append(grad)
+        out["test_loss"].append(float(np.sum(st * test_loss)))
+        out["correct"].append(float(np.sum(st * right)))
+        out["train_w"].append(train_s.sum())
+        out["test_w"].append(st.sum())
+    loss, grad, test_loss, correct = (np.array(out[k]) for k in ("loss", "grad", "test_loss", "correct"))
+    if reduction == "mean":
+        loss, grad = _per_model_mean(loss, out["train_w"]), _per_model_mean(grad, out["train_w"])
+        test_loss = _per_model_mean(test_loss, out["test_w"])
+        correct = _per_model_mean(correct, out["test_w"])
+    return loss, grad, test_loss, correct
+
+
+def fold_hessp(
+    X,
+    fold,
+    coef,
+    intercept,
+    vec_coef,
+    vec_intercept=None,
+    sample_weight=None,
+    reduction="mean",
+    n_threads=None,
+):
+    """Reference k-fold Hessian products: model j's :func:`binary_hessp` /
+    :func:`multinomial_hessp` at ``(coef[j], intercept[j])`` times
+    ``(vec_coef[j], vec_intercept[j])`` with fold j's rows weighted 0; float64
+    (k, d + 1) or (k, K, d + 1), the intercept's in the last column,
+    ``"mean"``: divided by each model's training weight."""
+    check_reduction(reduction)
+    X = _as_matrix(X)
+    binary = np.ndim(coef) == 2
+    vec_coef = np.asarray(vec_coef, dtype=np.float64)
+    v_b = (
+        np.zeros(vec_coef.shape[:-1])
+        if vec_intercept is None
+        else np.asarray(vec_intercept, dtype=np.float64)
+    )
+    out, weights = [], []
+    for j, (w, b, train_s, _) in enumerate(_fold_models(fold, coef, intercept, sample_weight)):
+        if binary:
+            hv, hv_b = binary_hessp(X, w, b, vec_coef[j], v_b[j], train_s, reduction="sum")
+            out.append(np.append(hv, hv_b))
+        else:
+            hv, hv_b = multinomial_hessp(X, w, b, vec_coef[j], v_b[j], train_s, reduction="sum")
+            out.append(np.column_stack([hv, hv_b]))
+        weights.append(train_s.sum())
+    out = np.array(out)
+    return _per_model_mean(out, weights) if reduction == "mean" else out
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,443 @@
+"""Fold-fused kernels: the k training objectives of k-fold cross-validation in one pass.
+
+A row whose fold id is ``f`` belongs to the training set of every model
+``j != f`` and is held out of model ``f``.  The k models' coefficients are
+the rows of one matrix ``W``: (k, d) binary, (k * K, d) multinomial
+(model-major: rows ``j * K .. j * K + K - 1`` are model j's classes), so
+that one register-blocked scores pass gives every model's scores of a
+block of rows, and one outer-product pass adds every model's gradient, with
+the residual 0 for the model a row is held out of.  X is read once for all
+folds.
+
+The same shape as :mod:`.binary` and :mod:`.multinomial`: rows split into
+``n_threads`` contiguous chunks, each summing into its own per-thread
+buffers that the caller allocates and reduces in order (the same
+``n_threads`` always gives bit-identical results), in blocks of ROW_BLOCK
+rows with per-block partial sums; nothing allocated grows with n.
+
+``X`` is a 2-d C-contiguous float32/float64 array or a CSR tuple
+``(data, indices, indptr)``; ``fold`` int64 (n,) with values in [0, k);
+``sw`` float64 (n,) or None.  Inputs are trusted.
+
+The multinomial kernels use :func:`.rows.scores_rows` and
+:func:`.rows.add_outer_rows` on a block's (ROW_BLOCK, k K) scores.  The
+binary kernels keep a block's scores model-major (``scratch[t, 0]`` is
+(k, ROW_BLOCK)), so that one model's loss over the block's rows is a
+contiguous loop that vectorizes, and go through :func:`model_scores` and
+:func:`model_add_outer`: for dense rows, 4 rows by 2 models register
+blocks, the next block's rows prefetched during the gradient pass (the
+rows.py helpers, on the transposed views, for CSR).
+"""
+
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
+
+from .rows import REDUCTION_FLAGS, ROW_BLOCK, Threaded, add_outer_rows, n_rows, scores_rows, thread_rows
+from .special import binary_loss_residual, sigmoid_slope, softmax_row
+
+#: Columns of ``stats[t]``: per model, the training loss, the held-out loss, the
+#: held-out weight of correct predictions and the held-out weight.
+TRAIN_LOSS, TEST_LOSS, TEST_CORRECT, TEST_WEIGHT = range(4)
+
+
+# -- the binary kernels' row helpers: several models, model-major, dense or CSR --------
+
+
+@intrinsic
+def _prefetch(typingctx, X, i, j):
+    """A hint that X[i, j]'s cache line is read soon (into L2; no fault, no value)."""
+    sig = types.void(X, i, j)
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        array = context.make_array(array_type)(context, builder, args[0])
+        index = [context.cast(builder, a, t, types.intp) for a, t in zip(args[1:], signature.args[1:])]
+        ptr = cgutils.get_item_pointer(context, builder, array_type, array, index, wraparound=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        # (LLVM renames the typed-pointer spelling itself where pointers are opaque.)
+        name = "llvm.prefetch.p0" if getattr(i8p, "is_opaque", False) else "llvm.prefetch.p0i8"
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), name
+        )
+        # read, locality 2 (kept in L2), data cache
+        builder.call(
+            fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 2), ir.Constant(i32, 1)]
+        )
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def model_scores(X, i, m, W, b, Zt):
+    """Zt[j, r] = X[i + r] . W[j] + b[j] for r < m (Zt float64 (k, >= m): model-major)."""
+    raise NotImplementedError("only callable from Numba-compiled code")
+
+
+def model_add_outer(G, Rt, X, i, m, ahead, hi):
+    """G[j, :d] += sum_r Rt[j, r] * X[i + r] for r < m (G float64 (k, >= d)); dense X:
+    rows ahead .. ahead + m - 1 (those below hi) are prefetched meanwhile."""
+    raise NotImplementedError("only callable from Numba-compiled code")
+
+
+#: Bytes per prefetch: a cache line.
+_LINE_BYTES = 64
+
+
+# Dense rows go 4 at a time (as rows.ROWS_PER_REGISTER_BLOCK) for 2 models at a
+# time: each X element loaded serves 2 models, each W or G element 4 rows.  The
+# per-block passes (scores, then the gradient from L2) leave the memory bus idle
+# while the gradient is computed, so that pass prefetches the next block's rows:
+# together 23 -> 17.5 ms at 300 000 x 100, k = 5, on two cores, where one model's
+# binary.loss_grad takes 12.4 ms (measured).  Each helper is one compiled
+# function with its loops (a call per row and model cost ~10%).
+@njit(cache=True, fastmath=REDUCTION_FLAGS, error_model="numpy")
+def _dense_model_scores(X, i, m, W, b, Zt):
+    k, d = W.shape
+    done = m - m % 4
+    for r in range(0, done, 4):
+        x = i + r
+        for j in range(0, k - 1, 2):
+            a0 = a1 = a2 = a3 = c0 = c1 = c2 = c3 = 0.0
+            for c in range(d):
+                w = W[j, c]
+                v = W[j + 1, c]
+                x0 = X[x, c]
+                x1 = X[x + 1, c]
+                x2 = X[x + 2, c]
+                x3 = X[x + 3, c]
+                a0 += x0 * w
+                a1 += x1 * w
+                a2 += x2 * w
+                a3 += x3 * w
+                c0 += x0 * v
+                c1 += x1 * v
+                c2 += x2 * v
+                c3 += x3 * v
+            Zt[j, r] = a0 + b[j]
+            Zt[j, r + 1] = a1 + b[j]
+            Zt[j, r + 2] = a2 + b[j]
+            Zt[j, r + 3] = a3 + b[j]
+            Zt[j + 1, r] = c0 + b[j + 1]
+            Zt[j + 1, r + 1] = c1 + b[j + 1]
+            Zt[j + 1, r + 2] = c2 + b[j + 1]
+            Zt[j + 1, r + 3] = c3 + b[j + 1]
+        if k % 2:
+            j = k - 1
+            a0 = a1 = a2 = a3 = 0.0
+            for c in range(d):
+                w = W[j, c]
+                a0 += X[x, c] * w
+                a1 += X[x + 1, c] * w
+                a2 += X[x + 2, c] * w
+                a3 += X[x + 3, c] * w
+            Zt[j, r] = a0 + b[j]
+            Zt[j, r + 1] = a1 + b[j]
+            Zt[j, r + 2] = a2 + b[j]
+            Zt[j, r + 3] = a3 + b[j]
+    for r in range(done, m):
+        for j in range(k):
+            a = 0.0
+            for c in range(d):
+                a += X[i + r, c] * W[j, c]
+            Zt[j, r] = a + b[j]
+
+
+@njit(cache=True, fastmath=REDUCTION_FLAGS, error_model="numpy")
+def _dense_model_add_outer(G, Rt, X, i, m, ahead, hi):
+    k = G.shape[0]
+    d = X.shape[1]
+    step = max(1, _LINE_BYTES // X.itemsize)
+    done = m - m % 4
+    for r in range(0, done, 4):
+        for q in range(ahead + r, min(ahead + r + 4, hi)):
+            for c in range(0, d, step):
+                _prefetch(X, q, c)
+        x = i + r
+        for j in range(0, k - 1, 2):
+            a0 = Rt[j, r]
+            a1 = Rt[j, r + 1]
+            a2 = Rt[j, r + 2]
+            a3 = Rt[j, r + 3]
+            e0 = Rt[j + 1, r]
+            e1 = Rt[j + 1, r + 1]
+            e2 = Rt[j + 1, r + 2]
+            e3 = Rt[j + 1, r + 3]
+            g = G[j]
+            h = G[j + 1]
+            for c in range(d):
+                x0 = X[x, c]
+                x1 = X[x + 1, c]
+                x2 = X[x + 2, c]
+                x3 = X[x + 3, c]
+                g[c] += (a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)
+                h[c] += (e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)
+        if k % 2:
+            j = k - 1
+            a0 = Rt[j, r]
+            a1 = Rt[j, r + 1]
+            a2 = Rt[j, r + 2]
+            a3 = Rt[j, r + 3]
+            g = G[j]
+            for c in range(d):
+                g[c] += (a0 * X[x, c] + a1 * X[x + 1, c]) + (a2 * X[x + 2, c] + a3 * X[x + 3, c])
+    for r in range(done, m):
+        for j in range(k):
+            a = Rt[j, r]
+            g = G[j]
+            for c in range(d):
+                g[c] += a * X[i + r, c]
+
+
+def _is_csr(X):
+    return isinstance(X, types.BaseTuple)
+
+
+@overload(model_scores, jit_options={"cache": True, "error_model": "numpy"})
+def _model_scores(X, i, m, W, b, Zt):
+    if _is_csr(X):
+        return lambda X, i, m, W, b, Zt: scores_rows(X, i, m, W, b, Zt.T)
+    return lambda X, i, m, W, b, Zt: _dense_model_scores(X, i, m, W, b, Zt)
+
+
+@overload(model_add_outer, jit_options={"cache": True, "error_model": "numpy"})
+def _model_add_outer(G, Rt, X, i, m, ahead, hi):
+    if _is_csr(X):
+        return lambda G, Rt, X, i, m, ahead, hi: add_outer_rows(G, Rt.T, X, i, m)
+    return lambda G, Rt, X, i, m, ahead, hi: _dense_model_add_outer(G, Rt, X, i, m, ahead, hi)
+
+
+@Threaded
+def binary_loss_grad(X, y, fold, W, b, sw, n_threads, parts, stats, scratch):
+    """Per-thread sums of k binary log-losses and gradients over their training rows,
+    and of the held-out loss and correct predictions of each model.
+
+    W: float64 (k, d), b: float64 (k,), y: labels 0/1 (any numeric dtype).
+    parts: (n_threads, k, d + 1) float64, overwritten: model j's gradient in
+    parts[t, j, :d], its intercept gradient in [t, j, d].  stats:
+    (n_threads, k, 4) float64, overwritten: [train loss, held-out loss,
+    held-out weight of correct predictions (score > 0 predicts 1, score <= 0
+    predicts 0, as scikit-learn's predict), held-out weight].
+    scratch: (n_threads, 3, k, ROW_BLOCK) float64.
+    """
+    n = n_rows(X)
+    k, d = W.shape
+    for t in prange(n_threads):
+        G = parts[t]
+        G[:] = 0.0
+        S = stats[t]
+        S[:] = 0.0
+        Zt = scratch[t, 0]  # scores (model-major)
+        Lt = scratch[t, 1]  # losses
+        Rt = scratch[t, 2]  # residuals, then weighted and masked
+        lo, hi = thread_rows(n, n_threads, t)
+        for start in range(lo, hi, ROW_BLOCK):
+            m = min(ROW_BLOCK, hi - start)
+            model_scores(X, start, m, W, b, Zt)
+            for j in range(k):
+                z = Zt[j]
+                l = Lt[j]
+                r = Rt[j]
+                for q in range(m):
+                    l[q], r[q] = binary_loss_residual(z[q], float(y[start + q]))
+            for j in range(k):
+                z = Zt[j]
+                l = Lt[j]
+                r = Rt[j]
+                train_loss = 0.0
+                test_loss = 0.0
+                correct = 0.0
+                weight = 0.0
+                g_b = 0.0
+                for q in range(m):
+                    i = start + q
+                    wi = sw[i] if sw is not None else 1.0
+                    if fold[i] == j:
+                        test_loss += wi * l[q]
+                        weight += wi
+                        if (z[q] > 0.0) == (float(y[i]) > 0.5):
+                            correct += wi
+                        r[q] = 0.0
+                    else:
+                        train_loss += wi * l[q]
+                        r[q] *= wi
+                        g_b += r[q]
+                G[j, d] += g_b
+                S[j, TRAIN_LOSS] += train_loss
+                S[j, TEST_LOSS] += test_loss
+                S[j, TEST_CORRECT] += correct
+                S[j, TEST_WEIGHT] += weight
+            model_add_outer(G, Rt, X, start, m, start + ROW_BLOCK, hi)
+
+
+@Threaded
+def multinomial_loss_grad(X, y, fold, W, b, sw, n_threads, parts, stats, scratch):
+    """Per-thread sums of k softmax log-losses and gradients over their training rows,
+    and of the held-out loss and correct predictions of each model.
+
+    W: float64 (k * K, d), b: float64 (k * K,), model-major; y: integer class
+    indices in [0, K).  parts: (n_threads, k * K, d + 1) float64, overwritten:
+    model j's class c gradient in parts[t, j * K + c, :d], its intercept
+    gradient in [..., d].  stats: (n_threads, k, 4) as in
+    :func:`binary_loss_grad` (a correct prediction: the first largest of the
+    model's K scores is y's, as numpy's argmax).
+    scratch: (n_threads, ROW_BLOCK + 3, k, K) float64: a block's scores (then
+    residuals), the block's intercept gradients and two rows whose first K
+    entries are the softmax's scratch.
+    """
+    n = n_rows(X)
+    kK, d = W.shape
+    k, K = scratch.shape[2], scratch.shape[3]
+    for t in prange(n_threads):
+        G = parts[t]
+        G[:] = 0.0
+        S = stats[t]
+        S[:] = 0.0
+        Z3 = scratch[t, :ROW_BLOCK]  # Z3[r, j]: model j's K scores of row r
+        Z = Z3.reshape((ROW_BLOCK, kK))  # (a view) the same, one row of k * K per row of X
+        g_b = scratch[t, ROW_BLOCK]
+        e = scratch[t, ROW_BLOCK + 1, 0]
+        e_lo = scratch[t, ROW_BLOCK + 2, 0]
+        lo, hi = thread_rows(n, n_threads, t)
+        for start in range(lo, hi, ROW_BLOCK):
+            m_rows = min(ROW_BLOCK, hi - start)
+            scores_rows(X, start, m_rows, W, b, Z)
+            g_b[:] = 0.0
+            for j in range(k):
+                train_loss = 0.0
+                test_loss = 0.0
+                correct = 0.0
+                weight = 0.0
+                for r in range(m_rows):
+                    i = start + r
+                    yi = y[i]
+                    wi = sw[i] if sw is not None else 1.0
+                    zr = Z3[r]
+                    zy = zr[j, yi]
+                    m, L = softmax_row(zr, j, e, e_lo)
+                    # logsumexp(z) - z[y] = (m - z[y]) + L: both >= 0, no cancellation.
+                    li = (m - zy) + L
+                    if fold[i] == j:
+                        test_loss += wi * li
+                        weight += wi
+                        best = 0
+                        for c in range(1, K):
+                            if zr[j, c] > zr[j, best]:
+                                best = c
+                        if best == yi:
+                            correct += wi
+                        for c in range(K):
+                            zr[j, c] = 0.0
+                    else:
+                        train_loss += wi * li
+                        for c in range(K):
+                            zr[j, c] = wi * e[c]
+                            g_b[j, c] += zr[j, c]
+                        zr[j, yi] -= wi
+                        g_b[j, yi] -= wi
+                S[j, TRAIN_LOSS] += train_loss
+                S[j, TEST_LOSS] += test_loss
+                S[j, TEST_CORRECT] += correct
+                S[j, TEST_WEIGHT] += weight
+            for j in range(k):
+                for c in range(K):
+                    G[j * K + c, d] += g_b[j, c]
+            add_outer_rows(G, Z, X, start, m_rows)
+
+
+@Threaded
+def binary_hessp(X, fold, W, b, V, v_b, sw, n_threads, parts, scratch):
+    """Per-thread sums of H_j @ (V[j], v_b[j]) for every model j, H_j the Hessian of
+    model j's binary loss over its training rows at (W[j], b[j]).
+
+    Per row and model j != its fold: z = x.W[j] + b[j], u = x.V[j] + v_b[j],
+    adds sw * sigmoid'(z) * u * [x, 1] to model j.  W, V: float64 (k, d);
+    b, v_b: float64 (k,).  parts: (n_threads, k, d + 1), overwritten.
+    scratch: (n_threads, 2, k, ROW_BLOCK) float64.
+    """
+    n = n_rows(X)
+    k, d = W.shape
+    for t in prange(n_threads):
+        G = parts[t]
+        G[:] = 0.0
+        Zt = scratch[t, 0]
+        Ut = scratch[t, 1]
+        lo, hi = thread_rows(n, n_threads, t)
+        for start in range(lo, hi, ROW_BLOCK):
+            m = min(ROW_BLOCK, hi - start)
+            model_scores(X, start, m, W, b, Zt)
+            model_scores(X, start, m, V, v_b, Ut)
+            for j in range(k):
+                z = Zt[j]
+                u = Ut[j]
+                for q in range(m):
+                    u[q] *= sigmoid_slope(z[q])
+            for j in range(k):
+                u = Ut[j]
+                g_b = 0.0
+                for q in range(m):
+                    i = start + q
+                    if fold[i] == j:
+                        u[q] = 0.0
+                    else:
+                        if sw is not None:
+                            u[q] *= sw[i]
+                        g_b += u[q]
+                G[j, d] += g_b
+            model_add_outer(G, Ut, X, start, m, start + ROW_BLOCK, hi)
+
+
+@Threaded
+def multinomial_hessp(X, fold, W, b, V, v_b, sw, n_threads, parts, scratch):
+    """Per-thread sums of H_j @ (V_j, v_b_j) for every model j, H_j the Hessian of
+    model j's softmax loss over its training rows at (W_j, b_j).
+
+    W, V: float64 (k * K, d), b, v_b: float64 (k * K,), model-major.  Per row
+    and model j != its fold, with p = softmax(z_j) and u = V_j x + v_b_j:
+    adds sw * p_c * (u_c - p.u) * [x, 1] to model j's class c.
+    parts: (n_threads, k * K, d + 1), overwritten.  scratch:
+    (n_threads, 2 * ROW_BLOCK + 3, k, K) float64: a block's scores, its
+    directions' scores (then the products), the block's intercept parts and
+    two rows whose first K entries are the softmax's scratch.
+    """
+    n = n_rows(X)
+    kK, d = W.shape
+    k, K = scratch.shape[2], scratch.shape[3]
+    for t in prange(n_threads):
+        G = parts[t]
+        G[:] = 0.0
+        Z3 = scratch[t, :ROW_BLOCK]
+        U3 = scratch[t, ROW_BLOCK : 2 * ROW_BLOCK]
+        Z = Z3.reshape((ROW_BLOCK, kK))
+        U = U3.reshape((ROW_BLOCK, kK))
+        g_b = scratch[t, 2 * ROW_BLOCK]
+        e = scratch[t, 2 * ROW_BLOCK + 1, 0]
+        e_lo = scratch[t, 2 * ROW_BLOCK + 2, 0]
+        lo, hi = thread_rows(n, n_threads, t)
+        for start in range(lo, hi, ROW_BLOCK):
+            m_rows = min(ROW_BLOCK, hi - start)
+            scores_rows(X, start, m_rows, W, b, Z)
+            scores_rows(X, start, m_rows, V, v_b, U)
+            g_b[:] = 0.0
+            for r in range(m_rows):
+                i = start + r
+                f = fold[i]
+                wi = sw[i] if sw is not None else 1.0
+                for j in range(k):
+                    ur = U3[r, j]
+                    if j == f:
+                        ur[:] = 0.0
+                        continue
+                    softmax_row(Z3[r], j, e, e_lo)
+                    pu = 0.0
+                    for c in range(K):
+                        pu += e[c] * ur[c]
+                    for c in range(K):
+                        ur[c] = wi * e[c] * (ur[c] - pu)
+                        g_b[j, c] += ur[c]
+            for j in range(k):
+                for c in range(K):
+                    G[j * K + c, d] += g_b[j, c]
+            add_outer_rows(G, U, X, start, m_rows)
