@@ -32,7 +32,7 @@ from .functions import (  # noqa: E402
     softmax,
 )
 
-__all__ = [*_functions.__all__, "LogisticRegression", "lr_test"]
+__all__ = [*_functions.__all__, "LogisticRegression", "LogisticRegressionCV", "logistic_path", "lr_test"]
 
 
 def _installed_version():
@@ -52,7 +52,12 @@ del _installed_version
 
 # Names served by a submodule imported on first access (PEP 562), so that
 # `import fastlogit` stays as cheap as `import numba`.
-_LAZY = {"LogisticRegression": "fastlogit.model", "lr_test": "fastlogit.inference"}
+_LAZY = {
+    "LogisticRegression": "fastlogit.model",
+    "LogisticRegressionCV": "fastlogit.cv",
+    "logistic_path": "fastlogit.cv",
+    "lr_test": "fastlogit.inference",
+}
 
 
 def __getattr__(name):

@@ -443,3 +443,133 @@ class Objective:
         if self.fit_intercept:
             coef_idx = np.concatenate([coef_idx, np.arange(self.n_coef, self.n_params)])
         return coef_idx
+
+
+class _FoldSource:
+    """Model ``j``'s view of a :class:`~fastlogit.row_sources.FoldRows`: what an
+    :class:`Objective` reads of a source (sizes, weight sum, Hessian, column
+    moments, finiteness); its loss and gradient come from the fused pass of
+    :class:`FoldObjective`, never from here."""
+
+    fused_newton = False
+
+    def __init__(self, rows, j):
+        self.rows, self.j = rows, j
+        self.n_features, self.n_classes = rows.n_features, rows.n_classes
+        self.weight_sum = float(rows.weight_sums[j])
+        self.n_samples = int(rows.n_samples_per_fold[j])
+
+    def hessian(self, coef, intercept):
+        return self.rows.hessian(self.j, coef, intercept)
+
+    def column_moments(self):
+        return self.rows.column_moments()
+
+    def check_finite(self):
+        self.rows.check_finite()
+
+
+class FoldObjective:
+    """The k training objectives of k-fold cross-validation as one objective.
+
+    Its parameter vector stacks the k models' flat vectors (each in
+    :class:`Objective`'s layout), its value is the sum of their objectives
+    (each model's data term divided by its own training weight and its own
+    penalty ``1 / (2 C S_j)``), so its minimizer is every model's own
+    minimizer, and every evaluation is *one* pass over the rows for all k
+    models (:class:`~fastlogit.row_sources.FoldRows`).  ``max |grad|`` over
+    the stack is the largest of the k models' optimality measures, so a
+    solver's ``tol`` means what it means for each fit alone.
+
+    Smooth objectives only (``l1_ratio = 0`` or ``C = inf``): the solvers
+    that take it are lbfgs, newton and auto.  ``folds[j]`` is model ``j``'s
+    own :class:`Objective` (its layout, penalty and Hessian).
+    """
+
+    l1_strength = 0.0
+    fused_newton = False
+
+    def __init__(self, rows, *, C=1.0, fit_intercept=True):
+        self.rows = rows
+        self.n_folds = k = rows.n_folds
+        self.folds = [
+            Objective([_FoldSource(rows, j)], C=C, l1_ratio=0.0, fit_intercept=fit_intercept)
+            for j in range(k)
+        ]
+        first = self.folds[0]
+        self.C = float(C)
+        self.binary, self.n_scores, self.n_features = first.binary, first.n_scores, first.n_features
+        self.fit_intercept = first.fit_intercept
+        self.fold_params = first.n_params
+        self.n_params = k * first.n_params
+        self.n_passes = 0
+
+    def split(self, x):
+        """``x`` as a (k, fold_params) view: row j is model j's flat vector."""
+        return np.ascontiguousarray(x, dtype=np.float64).reshape(self.n_folds, self.fold_params)
+
+    def stacked(self, x):
+        """``(coefs, intercepts)`` for the fused kernels: float64 (k, d) and (k,)
+        binary, (k, K, d) and (k, K) softmax (zeros without intercepts)."""
+        xs = self.split(x)
+        k, q, d = self.n_folds, self.n_scores, self.n_features
+        coefs = np.ascontiguousarray(xs[:, : q * d].reshape(k, q, d))
+        intercepts = xs[:, q * d :].copy() if self.fit_intercept else np.zeros((k, q))
+        if self.binary:
+            return coefs.reshape(k, d), intercepts.reshape(k)
+        return coefs, intercepts
+
+    def loss_grad(self, x):
+        """Sum of the k objectives and the stacked gradient: one data pass."""
+        xs = self.split(x)
+        losses, grads = self.rows.loss_grad(*self.stacked(x))
+        self.n_passes += 1
+        value, grad = 0.0, np.empty(self.n_params)
+        for j, fold in enumerate(self.folds):
+            f, g = fold._smooth(float(losses[j]), grads[j], xs[j])
+            value += f
+            grad[j * self.fold_params : (j + 1) * self.fold_params] = g
+        return value, grad
+
+    def value(self, x):
+        return self.loss_grad(x)[0]
+
+    def optimality(self, x, grad):
+        return float(np.abs(grad).max()) if grad.size else 0.0
+
+    def fold_optimality(self, grad):
+        """Each model's ``max |grad|``, float64 (k,)."""
+        return np.abs(np.reshape(grad, (self.n_folds, self.fold_params))).max(axis=1)
+
+    def hessp(self, x, v):
+        """The stacked (block-diagonal) Hessian times ``v``: one data pass."""
+        vs = self.split(v)
+        vec_coefs, vec_intercepts = self.stacked(v)
+        total = self.rows.hessp(*self.stacked(x), vec_coefs, vec_intercepts)
+        self.n_passes += 1
+        out = np.empty(self.n_params)
+        for j, fold in enumerate(self.folds):
+            hv = fold._flat(total[j]) / fold.weight_sum
+            if fold.l2_strength:
+                hv[: fold.n_coef] += fold.l2_strength * vs[j, : fold.n_coef]
+            out[j * self.fold_params : (j + 1) * self.fold_params] = hv
+        return out
+
+    def hessian(self, x):
+        """The block-diagonal Hessian, float64 (n_params, n_params): k blocked passes."""
+        from scipy.linalg import block_diag
+
+        xs = self.split(x)
+        return block_diag(*(fold.hessian(xs[j]) for j, fold in enumerate(self.folds)))
+
+    def null_space(self):
+        from scipy.linalg import block_diag
+
+        return block_diag(*(fold.null_space() for fold in self.folds))
+
+    def column_spread(self):
+        return self.folds[0].column_spread()
+
+    @property
+    def hessian_flops(self):
+        return sum(fold.hessian_flops for fold in self.folds)

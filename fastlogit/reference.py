@@ -335,7 +335,9 @@ def fold_loss_grad(X, y, fold, coef, intercept=None, sample_weight=None, reducti
     when it is (k, K, d)) is :func:`binary_loss_grad` /
     :func:`multinomial_loss_grad` with the weights of fold j's rows set to 0;
     its held-out loss and correct predictions are summed over fold j's rows
-    from its scores (binary: score > 0 predicts 1; softmax: ``argmax``).
+    from its scores (binary: score > 0 predicts 1; softmax: ``argmax``); a
+    held-out row's loss is scikit-learn's ``log_loss``, the probability of
+    its class clipped to ``[eps, 1 - eps]``.
     ``grad`` is (k, d + 1) or (k, K, d + 1), the intercept's in the last
     column.  ``"mean"`` divides the training sums by the training weight and
     the held-out ones by the held-out weight (NaN where that is 0).
@@ -360,6 +362,8 @@ def fold_loss_grad(X, y, fold, coef, intercept=None, sample_weight=None, reducti
             yt = np.asarray(y).astype(np.intp)[test]
             test_loss = logsumexp(z, axis=1) - z[np.arange(z.shape[0]), yt]
             right = np.argmax(z, axis=1) == yt
+        eps = np.finfo(np.float64).eps
+        test_loss = np.clip(test_loss, -np.log1p(-eps), -np.log(eps))
         st = s[test]
         out["loss"].append(loss)
         out["grad"].append(grad)

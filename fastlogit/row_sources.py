@@ -25,6 +25,7 @@ import numpy as np
 from .data import (
     as_binary_labels,
     as_class_indices,
+    as_fold_ids,
     as_label_vector,
     as_matrix,
     as_sample_weight,
@@ -37,6 +38,7 @@ from .data import (
     encode_labels,
 )
 from .matrix import (
+    FoldKernelCalls,
     KernelCalls,
     check_finite,
     column_moments,
@@ -222,6 +224,106 @@ class ArrayRows:
         """The same rows restricted to the columns ``features`` (an int array): a copy."""
         X = select_features(self.X, features)
         return ArrayRows(X, self.y, self.sample_weight, self.n_classes, self.requested_threads)
+
+
+class FoldRows:
+    """In-memory rows with a fold id per row: the k training sets of k-fold
+    cross-validation, summed in one pass (see :class:`FoldKernelCalls`).
+
+    Model ``j`` trains on the rows whose fold id is not ``j`` and is scored
+    on those whose id is ``j``: one read of X gives every model's loss and
+    gradient (and Hessian products), where k fits with masked weights would
+    read it k times.  Nothing is copied: the training sets are the fold ids.
+
+    Parameters
+    ----------
+    X, y, n_classes, n_threads : as :class:`ArrayRows`.
+    sample_weight : (n,) nonnegative training weights (class weights
+        multiplied in), or None.
+    fold : (n,) integer fold ids in ``[0, n_folds)``.
+    n_folds : int >= 2.
+    score_weight : (n,) weights of the held-out scores (scikit-learn scores
+        with the sample weights, not the class weights), or None.
+
+    Sums are unreduced and per model: losses (k,), gradients (k, d + 1)
+    binary or (k, K, d + 1) multinomial.  ``weight_sums`` (k,) and
+    ``n_samples_per_fold`` (k,) describe each training set.
+    """
+
+    def __init__(self, X, y, sample_weight, fold, n_folds, n_classes=2, n_threads=None, score_weight=None):
+        self.X = as_matrix(X)
+        self.kernel_X = kernel_view(self.X)
+        n, d = self.X.shape
+        self.n_classes = int(n_classes)
+        self.binary = self.n_classes == 2
+        self.y = as_binary_labels(y, n) if self.binary else as_class_indices(y, n, self.n_classes)
+        self.sample_weight = as_sample_weight(sample_weight, n)
+        self.score_weight = as_sample_weight(score_weight, n)
+        self.n_folds = int(n_folds)
+        self.fold = as_fold_ids(fold, n, self.n_folds)
+        self.requested_threads = check_n_threads(n_threads)
+        # The fused pass does k models' work per entry of X.
+        self.n_threads = threads_for(self.requested_threads, n_entries(self.X) * self.n_folds, self.n_classes)
+        held_out = np.bincount(self.fold, weights=self.sample_weight, minlength=self.n_folds)
+        total = float(n if self.sample_weight is None else self.sample_weight.sum())
+        self.weight_sums = total - held_out
+        self.n_samples_per_fold = n - np.bincount(self.fold, minlength=self.n_folds)
+        self._calls = FoldKernelCalls(d, self.n_classes, self.n_folds, self.n_threads)
+        self._single = KernelCalls(d, self.n_classes, self.n_threads)
+
+    @property
+    def n_samples(self):
+        return self.X.shape[0]
+
+    @property
+    def n_features(self):
+        return self.X.shape[1]
+
+    def loss_grad(self, coefs, intercepts):
+        """Each model's summed training loss (k,) and gradient, one pass.
+
+        coefs : float64 C-contiguous (k, d) binary or (k, K, d); intercepts
+        (k,) or (k, K).
+        """
+        loss, grad, _, _, _ = self._calls.loss_grad(
+            self.kernel_X, self.y, self.fold, self.sample_weight, coefs, intercepts
+        )
+        return loss, grad
+
+    def held_out(self, coefs, intercepts):
+        """Each model's held-out ``(loss, correct, weight)`` sums (k,) under
+        ``score_weight``: the weighted log-loss, the weighted count of rows
+        predicted right and the weight of the held-out rows.  One pass."""
+        _, _, loss, correct, weight = self._calls.loss_grad(
+            self.kernel_X, self.y, self.fold, self.score_weight, coefs, intercepts
+        )
+        return loss, correct, weight
+
+    def hessp(self, coefs, intercepts, vec_coefs, vec_intercepts):
+        """Each model's summed training Hessian times its vector, one pass."""
+        return self._calls.hessp(
+            self.kernel_X, self.fold, self.sample_weight, coefs, intercepts, vec_coefs, vec_intercepts
+        )
+
+    def fold_weights(self, j):
+        """float64 (n,): model ``j``'s training weights (0 on its held-out rows): a new array."""
+        w = np.ones(self.n_samples) if self.sample_weight is None else self.sample_weight.copy()
+        w[self.fold == j] = 0.0
+        return w
+
+    def hessian(self, j, coef, intercept):
+        """Model ``j``'s summed training Hessian (layout as :meth:`ArrayRows.hessian`).
+        Blocked BLAS products over all rows with the held-out ones weighted 0
+        (an (n,) weight vector per call)."""
+        return self._single.hessian(self.X, self.y, self.fold_weights(j), coef, intercept)
+
+    def column_moments(self):
+        """Weighted column sums over a sample of all rows (the folds share their columns' units)."""
+        return column_moments(self.X, self.sample_weight)
+
+    def check_finite(self):
+        """Raise ``ValueError`` if X holds NaN or infinity."""
+        check_finite(self.X)
 
 
 class ChunkRows:

@@ -27,6 +27,7 @@ LAYERS = {
     "fastlogit.kernels.rows": 0,
     "fastlogit.kernels.binary": 1,
     "fastlogit.kernels.multinomial": 1,
+    "fastlogit.kernels.folds": 1,
     "fastlogit.kernels": 2,
     "fastlogit.reference": 1,
     "fastlogit.matrix": 3,
@@ -37,9 +38,10 @@ LAYERS = {
     "fastlogit.distributed": 5,
     "fastlogit.sgd": 6,
     "fastlogit.model": 7,
-    "fastlogit": 8,
-    "fastlogit.bench": 9,
-    "fastlogit.__main__": 10,
+    "fastlogit.cv": 8,
+    "fastlogit": 9,
+    "fastlogit.bench": 10,
+    "fastlogit.__main__": 11,
 }
 
 #: Modules that import nothing of fastlogit but the BLAS thread limit: they see

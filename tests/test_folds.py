@@ -529,3 +529,32 @@ def test_peak_traced_memory_of_a_call_does_not_grow_with_n(K, weighted, wide_den
     small, big = peaks[10**5], peaks[10**6]
     assert big < MIB, f"peak {big} bytes at n=1e6 (vs {small} at n=1e5)"
     assert big <= 1.5 * small + 64 * 2**10, f"peak grows with n: {small} -> {big} bytes"
+
+
+def test_held_out_loss_is_clipped_as_sklearn_log_loss():
+    # A confidently wrong held-out row (score 1e4 against its label) counts
+    # -log(eps), as scikit-learn's log_loss clips the probability to [eps, 1 - eps].
+    from sklearn.metrics import log_loss
+
+    X = np.array([[1.0], [1.0], [-1.0], [-1.0]])
+    y = np.array([0.0, 1.0, 0.0, 1.0])
+    fold = np.array([0, 1, 0, 1])
+    coef = np.array([[1e4], [1e4]])
+    res = fastlogit.fold_loss_grad(X, y, fold, coef, np.zeros(2))
+    ref = fastlogit.reference.fold_loss_grad(X, y, fold, coef, np.zeros(2))
+    p = fastlogit.sigmoid(X[:, 0] * 1e4)
+    for j in range(2):
+        rows = fold == j
+        expected = log_loss(y[rows], np.column_stack([1 - p[rows], p[rows]]), labels=[0, 1])
+        np.testing.assert_allclose(res.test_loss[j], expected, rtol=1e-12)
+        np.testing.assert_allclose(ref[2][j], expected, rtol=1e-12)
+    # K = 3: the same clip on the softmax probability of the true class.
+    W = np.zeros((2, 3, 1))
+    W[:, 2, 0] = 1e4
+    yk = np.array([0, 2, 1, 2])
+    res = fastlogit.fold_loss_grad(X, yk, fold, W, np.zeros((2, 3)))
+    P = fastlogit.softmax(X[:, :1] * W[0, :, 0], axis=1)
+    for j in range(2):
+        rows = fold == j
+        expected = log_loss(yk[rows], P[rows], labels=[0, 1, 2])
+        np.testing.assert_allclose(res.test_loss[j], expected, rtol=1e-12)

@@ -41,6 +41,25 @@ from .special import binary_loss_residual, sigmoid_slope, softmax_row
 #: held-out weight of correct predictions and the held-out weight.
 TRAIN_LOSS, TEST_LOSS, TEST_CORRECT, TEST_WEIGHT = range(4)
 
+#: A held-out row's loss is scikit-learn's ``log_loss``: its probability of the
+#: true class clipped to ``[eps, 1 - eps]`` (float64 eps) first, so a held-out
+#: loss lies in ``[-log(1 - eps), -log(eps)]`` (the scores the cross-validation
+#: estimator's ``neg_log_loss`` compares equal scikit-learn's, even for
+#: confidently wrong rows of nearly separable classes).  Training losses are
+#: never clipped.
+HELD_OUT_LOSS_MIN = 2.220446049250313e-16  # -log1p(-eps)
+HELD_OUT_LOSS_MAX = 36.04365338911715  # -log(eps)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def held_out_loss(li):
+    """``li`` clipped to [HELD_OUT_LOSS_MIN, HELD_OUT_LOSS_MAX] (NaN stays NaN)."""
+    if li > HELD_OUT_LOSS_MAX:
+        return HELD_OUT_LOSS_MAX
+    if li < HELD_OUT_LOSS_MIN:
+        return HELD_OUT_LOSS_MIN
+    return li
+
 
 # -- the binary kernels' row helpers: several models, model-major, dense or CSR --------
 
@@ -255,7 +274,7 @@ def binary_loss_grad(X, y, fold, W, b, sw, n_threads, parts, stats, scratch):
                     i = start + q
                     wi = sw[i] if sw is not None else 1.0
                     if fold[i] == j:
-                        test_loss += wi * l[q]
+                        test_loss += wi * held_out_loss(l[q])
                         weight += wi
                         if (z[q] > 0.0) == (float(y[i]) > 0.5):
                             correct += wi
@@ -320,7 +339,7 @@ def multinomial_loss_grad(X, y, fold, W, b, sw, n_threads, parts, stats, scratch
                     # logsumexp(z) - z[y] = (m - z[y]) + L: both >= 0, no cancellation.
                     li = (m - zy) + L
                     if fold[i] == j:
-                        test_loss += wi * li
+                        test_loss += wi * held_out_loss(li)
                         weight += wi
                         best = 0
                         for c in range(1, K):

@@ -1,0 +1,754 @@
+"""Regularization paths and cross-validation: :func:`logistic_path` and
+:class:`LogisticRegressionCV`.
+
+The k training objectives of k-fold cross-validation are k weighted sums over
+the same rows (a row of fold j weighs 0 in model j), so when the folds
+partition the rows and the penalty is smooth, all k models are solved
+together on a :class:`~fastlogit.objective.FoldObjective`: every evaluation
+is one pass over X for all folds (:class:`~fastlogit.row_sources.FoldRows`),
+where k separate fits read it k times.  The path over ``Cs`` is warm-started
+from one ``C`` to the next, as scikit-learn's is.  L1 and elastic-net paths,
+and splits that do not partition the rows (``ShuffleSplit``, bootstraps),
+fit each split on its own (the split's rows weighted by how often it holds
+them, nothing copied), warm-started the same way.
+
+Held-out accuracy and log-loss (the default scoring, and ``"neg_log_loss"``)
+come from one more fused pass per ``C``; any other scorer is called on a
+copy of each split's held-out rows.
+"""
+
+import math
+import warnings
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import get_scorer, get_scorer_names, make_scorer
+from sklearn.model_selection import check_cv
+from sklearn.utils._available_if import available_if
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _raise_for_params,
+    _routing_enabled,
+    process_routing,
+)
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_method_params, _check_sample_weight, validate_data
+
+from . import solvers
+from .data import check_estimator_input, check_n_threads, check_two_classes, class_weights_from_counts
+from .model import _KERNEL_DTYPES, FULL_BATCH_SOLVERS, LogisticRegression
+from .objective import FoldObjective, Objective
+from .row_sources import ArrayRows, FoldRows
+
+#: ``Cs=int`` spans these decades of C, as scikit-learn's grid does (L2);
+#: an L1 or elastic-net path of :func:`logistic_path` starts instead at the
+#: largest C whose solution is all zeros and spans ``L1_PATH_DECADES`` above it.
+DEFAULT_C_RANGE = (-4.0, 4.0)
+L1_PATH_DECADES = 4.0
+
+#: Solvers whose L2 fits run on all folds at once (one data pass per evaluation).
+FOLD_FUSED_SOLVERS = ("auto", "lbfgs", "newton")
+
+#: Scorers computed from the fused held-out pass (no copy of the held-out rows).
+FUSED_SCORERS = ("accuracy", "neg_log_loss")
+
+
+def check_Cs(Cs):
+    """``Cs`` (an int >= 1 or a list of positive floats, ``inf`` allowed) -> float64 array.
+    An int gives scikit-learn's grid ``np.logspace(-4, 4, Cs)``."""
+    if isinstance(Cs, Integral) and not isinstance(Cs, bool):
+        if Cs < 1:
+            raise ValueError(f"Cs must be a positive int or a list of positive floats, got Cs={Cs}")
+        return np.logspace(*DEFAULT_C_RANGE, int(Cs))
+    try:
+        values = np.asarray(Cs, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise TypeError(f"Cs must be an int or a list of positive floats, got {Cs!r}") from None
+    if values.size == 0:
+        raise ValueError("Cs is empty: give at least one C (or an int, the number of Cs of a grid)")
+    if np.isnan(values).any() or (values <= 0).any():
+        raise ValueError(f"Cs must all be positive (inf allowed), got {values.tolist()}")
+    return values
+
+
+def check_l1_ratios(l1_ratios):
+    """``l1_ratios`` (floats in [0, 1]) -> float64 array; None -> ``[0.0]``."""
+    if l1_ratios is None:
+        return np.zeros(1)
+    try:
+        values = np.asarray(l1_ratios, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise TypeError(f"l1_ratios must be a list of floats in [0, 1], got {l1_ratios!r}") from None
+    if values.size == 0:
+        raise ValueError("l1_ratios is empty: give at least one value in [0, 1]")
+    if np.isnan(values).any() or (values < 0).any() or (values > 1).any():
+        raise ValueError(f"l1_ratios must all lie in [0, 1], got {values.tolist()}")
+    return values
+
+
+def _split_weights(n, train):
+    """How many times each row is in ``train``: float64 (n,) (a bootstrap repeats rows)."""
+    return np.bincount(np.asarray(train, dtype=np.intp), minlength=n).astype(np.float64)
+
+
+def _fold_ids(n, splits):
+    """Fold id per row when the splits' test sets partition the rows and each
+    train set is the rest (k-fold splitters), else None."""
+    fold = np.full(n, -1, dtype=np.int64)
+    for j, (train, test) in enumerate(splits):
+        test = np.asarray(test, dtype=np.intp)
+        if test.size == 0 or (fold[test] != -1).any():
+            return None
+        fold[test] = j
+        if len(train) + len(test) != n:
+            return None
+    if (fold == -1).any():
+        return None
+    for j, (train, _) in enumerate(splits):
+        if (fold[np.asarray(train, dtype=np.intp)] == j).any():
+            return None
+    return fold
+
+
+class _Problem:
+    """One CV problem: the validated data, the splits and how models are fitted and scored."""
+
+    def __init__(
+        self, X, y_enc, classes, sw, score_sw, splits, *, fit_intercept, solver, tol, max_iter, n_threads
+    ):
+        self.X, self.y, self.classes = X, y_enc, classes
+        self.K = len(classes)
+        self.sw, self.score_sw = sw, score_sw
+        self.splits = splits
+        self.n, self.d = X.shape
+        self.fit_intercept, self.solver, self.tol, self.max_iter = fit_intercept, solver, tol, max_iter
+        self.n_threads = n_threads
+        self.fold = _fold_ids(self.n, splits)
+        self.n_folds = len(splits)
+        for j, (train, _) in enumerate(splits):
+            weights = _split_weights(self.n, train) * (1.0 if sw is None else sw)
+            counts = np.bincount(y_enc, weights=weights, minlength=self.K)
+            if (counts > 0).sum() < 2:
+                raise ValueError(
+                    f"cv: the training set of split {j} holds only one class "
+                    f"({classes[np.argmax(counts)]!r}); use a stratified splitter (StratifiedKFold)"
+                )
+        self.rows = None
+        if self.fold is not None:
+            self.rows = FoldRows(
+                X, y_enc, sw, self.fold, self.n_folds, self.K, n_threads, score_weight=score_sw
+            )
+        ref = Objective.from_arrays(X[:1], y_enc[:1] * 0, n_classes=self.K, fit_intercept=fit_intercept)
+        self.fold_params = ref.n_params
+        self.layout = ref
+
+    # -- fitting --------------------------------------------------------------
+
+    def path(self, Cs, l1_ratio, progress):
+        """Fit every split along ``Cs``: ``(xs (k, n_cs, p), n_iter (k, n_cs), converged (k, n_cs))``."""
+        k, p = self.n_folds, self.fold_params
+        xs = np.zeros((k, len(Cs), p))
+        n_iter = np.zeros((k, len(Cs)), dtype=np.int32)
+        converged = np.ones((k, len(Cs)), dtype=bool)
+        fused = self.rows is not None and self.solver in FOLD_FUSED_SOLVERS
+        x = np.zeros(k * p)
+        per_fold = None
+        for c, C in enumerate(Cs):
+            smooth = l1_ratio == 0 or math.isinf(C)
+            if fused and smooth:
+                objective = FoldObjective(self.rows, C=C, fit_intercept=self.fit_intercept)
+                res = FULL_BATCH_SOLVERS[self.solver](objective, x, max_iter=self.max_iter, tol=self.tol)
+                x = res.x
+                _, g = objective.loss_grad(x)
+                converged[:, c] = objective.fold_optimality(g) <= max(
+                    self.tol, solvers.MACHINE_PRECISION_GRAD
+                )
+                n_iter[:, c] = res.n_iter
+            else:
+                if per_fold is None:
+                    per_fold = [self._fold_rows(j) for j in range(k)]
+                for j in range(k):
+                    objective = Objective(
+                        [per_fold[j]], C=C, l1_ratio=l1_ratio, fit_intercept=self.fit_intercept
+                    )
+                    res = FULL_BATCH_SOLVERS[self.solver](
+                        objective, x[j * p : (j + 1) * p], max_iter=self.max_iter, tol=self.tol
+                    )
+                    x[j * p : (j + 1) * p] = res.x
+                    converged[j, c] = res.converged
+                    n_iter[j, c] = res.n_iter
+            xs[:, c] = x.reshape(k, p)
+            for j in np.flatnonzero(~converged[:, c]):
+                warnings.warn(
+                    f"C={C:.6g}, l1_ratio={l1_ratio:g}: the fit of fold {j} did not reach tol={self.tol} "
+                    f"within max_iter={self.max_iter} iterations; increase max_iter, or scale the data",
+                    ConvergenceWarning,
+                    stacklevel=4,
+                )
+            if progress is not None:
+                progress.update(1)
+        return xs, n_iter, converged
+
+    def _fold_rows(self, j):
+        train, _ = self.splits[j]
+        weights = _split_weights(self.n, train)
+        if self.sw is not None:
+            weights *= self.sw
+        return ArrayRows(self.X, self.y, weights, self.K, self.n_threads)
+
+    # -- scoring --------------------------------------------------------------
+
+    def estimator_params(self, x):
+        """``(coef_, intercept_)`` of a flat vector, scikit-learn's layout."""
+        return self.layout.to_estimator(x)
+
+    def scores(self, xs, scorer_name, scorer, score_params):
+        """Held-out scores, float64 (k, n_cs)."""
+        k, n_cs, _ = xs.shape
+        out = np.empty((k, n_cs))
+        if self.rows is not None and scorer_name in FUSED_SCORERS:
+            stack = FoldObjective(self.rows, C=np.inf, fit_intercept=self.fit_intercept)
+            for c in range(n_cs):
+                loss, correct, weight = self.rows.held_out(*stack.stacked(xs[:, c].ravel()))
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    out[:, c] = correct / weight if scorer_name == "accuracy" else -loss / weight
+            return out
+        shim = LogisticRegression(fit_intercept=self.fit_intercept)
+        shim.classes_ = self.classes
+        shim.n_features_in_ = self.d
+        for j, (_, test) in enumerate(self.splits):
+            test = np.asarray(test, dtype=np.intp)
+            X_test, y_test = self.X[test], self.classes[self.y[test]]
+            params = _check_method_params(self.X, params=score_params, indices=test)
+            for c in range(n_cs):
+                shim.coef_, shim.intercept_ = self.estimator_params(xs[j, c])
+                out[j, c] = scorer(shim, X_test, y_test, **params)
+        return out
+
+
+def _scorer_for(scoring, classes):
+    """``(name, scorer)``: name one of FUSED_SCORERS when the fused pass can score, else None.
+
+    As scikit-learn's LogisticRegressionCV does, a scorer whose metric takes
+    ``labels`` is rebuilt with all the classes (a held-out fold may lack some).
+    """
+    if scoring is None or (isinstance(scoring, str) and scoring in FUSED_SCORERS):
+        name = "accuracy" if scoring is None else scoring
+        return name, get_scorer(name)
+    if isinstance(scoring, str) and scoring not in get_scorer_names():
+        raise ValueError(
+            f"scoring={scoring!r} is not a scikit-learn scorer name (see sklearn.metrics.get_scorer_names())"
+        )
+    scorer = get_scorer(scoring)
+    func = getattr(scorer, "_score_func", None)
+    if func is not None:
+        import inspect
+
+        sig = inspect.signature(func).parameters
+        if "labels" in sig:
+            extra = {"pos_label": classes[-1]} if len(classes) == 2 and "pos_label" in sig else {}
+            scorer = make_scorer(
+                func,
+                greater_is_better=scorer._sign == 1,
+                response_method=scorer._response_method,
+                labels=classes,
+                **extra,
+                **getattr(scorer, "_kwargs", {}),
+            )
+    return None, scorer
+
+
+@dataclass
+class LogisticPath:
+    """What :func:`logistic_path` returns.
+
+    Cs : float64 (n_cs,), in the order fitted.
+    coefs : float64 (n_cs, n_scores, d), or (n_folds, n_cs, n_scores, d)
+        with ``fold``; ``n_scores`` is 1 for two classes, else K.
+    intercepts : float64 (n_cs, n_scores) or (n_folds, n_cs, n_scores).
+    n_iter : int32 (n_cs,) or (n_folds, n_cs): solver iterations.
+    classes : the sorted labels.
+    test_loss, test_accuracy : with ``fold``, float64 (n_folds, n_cs): each
+        fold's held-out mean log-loss and accuracy (weighted by
+        ``sample_weight``); else None.
+    """
+
+    Cs: np.ndarray
+    coefs: np.ndarray
+    intercepts: np.ndarray
+    n_iter: np.ndarray
+    classes: np.ndarray
+    test_loss: np.ndarray = None
+    test_accuracy: np.ndarray = None
+
+
+def _l1_path_start(X, y_enc, K, sw, l1_ratio, fit_intercept, n_threads):
+    """The largest C whose L1 / elastic-net solution has every coefficient 0:
+    ``l1_ratio / (S max |grad|)``, the gradient of the mean log-loss at zero
+    coefficients and the intercepts that are optimal there (one pass)."""
+    objective = Objective([ArrayRows(X, y_enc, sw, K, n_threads)], C=np.inf, fit_intercept=fit_intercept)
+    counts = np.bincount(y_enc, weights=sw, minlength=K)
+    p = np.clip(counts / counts.sum(), 1e-300, None)
+    intercept = None
+    if fit_intercept:
+        intercept = math.log(p[1] / p[0]) if K == 2 else np.log(p)
+        if K == 2 and not math.isfinite(intercept):
+            intercept = 0.0
+    x0 = objective.pack(np.zeros((objective.n_scores, objective.n_features)), intercept)
+    _, g = objective.loss_grad(x0)
+    top = float(np.abs(g[: objective.n_coef]).max()) if objective.n_coef else 0.0
+    if top == 0.0:
+        return 1.0
+    return l1_ratio / (objective.weight_sum * top)
+
+
+def logistic_path(
+    X,
+    y,
+    Cs=10,
+    l1_ratio=0.0,
+    *,
+    fit_intercept=True,
+    solver="auto",
+    max_iter=100,
+    tol=1e-4,
+    class_weight=None,
+    sample_weight=None,
+    fold=None,
+    n_threads=None,
+    verbose=0,
+):
+    """Coefficients along a path of decreasing penalty (increasing ``C``), warm-started.
+
+    Parameters
+    ----------
+    X : (n, d) array-like or sparse matrix (in memory).
+    y : (n,) labels, two classes (sigmoid) or more (softmax).
+    Cs : int or list of floats > 0.  A list is fitted in its order.  An int:
+        for ``l1_ratio = 0``, scikit-learn's grid ``np.logspace(-4, 4, Cs)``;
+        with an L1 term, ``Cs`` values from the largest C whose solution is
+        all zeros up over four decades (glmnet's path), so the first model is
+        empty and each next one adds features.
+    l1_ratio : float in [0, 1], the elastic-net mixing (0: L2, 1: L1).
+    fit_intercept, solver, max_iter, tol, class_weight, n_threads :
+        as :class:`fastlogit.LogisticRegression` (each ``C`` starts from the
+        previous one's solution).
+    sample_weight : (n,) nonnegative weights, or None.
+    fold : None, or (n,) integer fold ids in ``[0, n_folds)``: then one path
+        per fold, fold ``j``'s model trained on the other folds' rows and
+        scored on its own; with an L2 penalty all folds are fitted together,
+        one pass over X per evaluation for all of them.
+    verbose : a progress bar over the path when true.
+
+    Returns
+    -------
+    :class:`LogisticPath`.
+    """
+    from .model import LogisticRegression as _LR
+
+    if solver not in FULL_BATCH_SOLVERS:
+        raise ValueError(f"solver must be one of {sorted(FULL_BATCH_SOLVERS)} for a path, got {solver!r}")
+    if not isinstance(l1_ratio, Real) or not 0.0 <= float(l1_ratio) <= 1.0:
+        raise ValueError(f"l1_ratio must be a float in [0, 1], got {l1_ratio!r}")
+    l1_ratio = float(l1_ratio)
+    check_n_threads(n_threads)
+    helper = _LR(fit_intercept=fit_intercept, class_weight=class_weight, n_threads=n_threads)
+    X, y = validate_data(helper, X, y, accept_sparse="csr", dtype=_KERNEL_DTYPES, order="C")
+    check_classification_targets(y)
+    classes, y_enc = np.unique(y, return_inverse=True)
+    check_two_classes(classes)
+    y_enc = y_enc.astype(np.intp)
+    sw = helper._sample_weights(X, y_enc, classes, sample_weight, require_two_classes=True)
+    score_sw = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float64)
+    n = X.shape[0]
+    if isinstance(Cs, Integral) and not isinstance(Cs, bool) and l1_ratio > 0:
+        if Cs < 1:
+            raise ValueError(f"Cs must be a positive int or a list of positive floats, got Cs={Cs}")
+        start = _l1_path_start(X, y_enc, len(classes), sw, l1_ratio, fit_intercept, n_threads)
+        Cs = start * np.logspace(0.0, L1_PATH_DECADES, int(Cs))
+    else:
+        Cs = check_Cs(Cs)
+    if fold is None:
+        splits = [(np.arange(n), np.zeros(0, dtype=np.intp))]
+    else:
+        fold = np.asarray(fold)
+        if fold.ndim != 1 or fold.shape[0] != n:
+            raise ValueError(f"fold must be a 1-d array of one id per row ({n}), got shape {fold.shape}")
+        if not np.issubdtype(fold.dtype, np.integer):
+            raise TypeError(f"fold must hold integer fold ids, got dtype {fold.dtype}")
+        if fold.size and fold.min() < 0:
+            raise ValueError("fold ids must be >= 0")
+        n_folds = int(fold.max()) + 1 if fold.size else 0
+        if n_folds < 2:
+            raise ValueError(f"fold must hold at least 2 distinct fold ids, got {n_folds}")
+        splits = [(np.flatnonzero(fold != j), np.flatnonzero(fold == j)) for j in range(n_folds)]
+    problem = _Problem(
+        X,
+        y_enc,
+        classes,
+        sw,
+        score_sw,
+        splits,
+        fit_intercept=fit_intercept,
+        solver=solver,
+        tol=tol,
+        max_iter=max_iter,
+        n_threads=n_threads,
+    )
+    with _progress_bar(verbose, len(Cs)) as bar:
+        xs, n_iter, _ = problem.path(Cs, l1_ratio, bar)
+    k = len(splits)
+    coefs = np.empty((k, len(Cs), problem.layout.n_scores, X.shape[1]))
+    intercepts = np.empty((k, len(Cs), problem.layout.n_scores))
+    for j in range(k):
+        for c in range(len(Cs)):
+            coefs[j, c], intercepts[j, c] = problem.estimator_params(xs[j, c])
+    if fold is None:
+        return LogisticPath(Cs, coefs[0], intercepts[0], n_iter[0], classes)
+    test_loss = -problem.scores(xs, "neg_log_loss", None, {}) if problem.rows is not None else None
+    test_accuracy = problem.scores(xs, "accuracy", None, {}) if problem.rows is not None else None
+    return LogisticPath(Cs, coefs, intercepts, n_iter, classes, test_loss, test_accuracy)
+
+
+class _progress_bar:
+    """A tqdm bar over the path when ``verbose``, else nothing (``None``)."""
+
+    def __init__(self, verbose, total):
+        self.verbose, self.total, self.bar = verbose, total, None
+
+    def __enter__(self):
+        if self.verbose:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, desc="fastlogit path", unit="C")
+        return self.bar
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+
+
+class LogisticRegressionCV(LogisticRegression):
+    """Logistic regression with ``C`` (and ``l1_ratio``) chosen by cross-validation.
+
+    scikit-learn's :class:`sklearn.linear_model.LogisticRegressionCV` on
+    fastlogit's objective and solvers: the same parameters (those of
+    scikit-learn's solvers that fastlogit has no use for are accepted:
+    ``dual`` must be False, ``intercept_scaling`` has no effect since the
+    intercept is never penalized, ``n_jobs`` is ignored: the kernels are
+    multithreaded, see ``n_threads``), the same fitted attributes in the same
+    layout (``use_legacy_attributes``), the same default scoring (accuracy).
+
+    For every split of ``cv`` and every ``l1_ratio``, the models along ``Cs``
+    are fitted in order, each warm-started from the previous one.  When the
+    splits partition the rows (k-fold splitters: the default
+    ``StratifiedKFold(5)``) and the penalty is L2, all k models are fitted
+    together, every evaluation one pass over X for all of them; held-out
+    accuracy and log-loss come from one more such pass per ``C``.  Other
+    scorers are called on a copy of each split's held-out rows.
+
+    Parameters
+    ----------
+    Cs : int or list of floats > 0, default 10
+        An int gives ``np.logspace(-4, 4, Cs)``.
+    l1_ratios : list of floats in [0, 1] or None, default None
+        None fits the L2 penalty and leaves the ``l1_ratio`` dimension out of
+        the legacy attributes, as scikit-learn does.
+    fit_intercept : bool, default True
+    cv : int, cross-validation generator or iterable, default None (5 stratified folds)
+    dual : False
+    penalty : deprecated, as in scikit-learn ('l1', 'l2', 'elasticnet').
+    scoring : str, callable or None (accuracy), default None
+    solver : {'auto', 'lbfgs', 'newton', 'proximal'}, default 'auto'
+        As :class:`fastlogit.LogisticRegression` (L1 and elastic net need
+        'auto', 'newton' or 'proximal').
+    tol, max_iter, class_weight : as :class:`fastlogit.LogisticRegression`.
+    n_jobs : ignored (accepted for scikit-learn compatibility).
+    verbose : a progress bar over the path when true.
+    refit : bool, default True
+    intercept_scaling : no effect (accepted for scikit-learn compatibility).
+    random_state : unused by fastlogit's deterministic solvers (accepted).
+    n_threads : int or None, the kernels' threads.
+    use_legacy_attributes : bool, default True
+        scikit-learn 1.9's two layouts of ``C_``, ``l1_ratio_``,
+        ``coefs_paths_``, ``scores_`` and ``n_iter_`` (see its docstring).
+
+    Attributes
+    ----------
+    classes_, coef_, intercept_, Cs_, l1_ratios_, coefs_paths_, scores_,
+    C_, l1_ratio_, n_iter_, n_features_in_, feature_names_in_ : as scikit-learn's.
+    """
+
+    _parameter_constraints: dict = {
+        "Cs": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "l1_ratios": ["array-like", None],
+        "fit_intercept": ["boolean"],
+        "cv": ["cv_object"],
+        "dual": ["boolean"],
+        "penalty": [StrOptions({"l1", "l2", "elasticnet", "deprecated"})],
+        "scoring": [StrOptions(set(get_scorer_names())), callable, None],
+        "solver": [StrOptions(set(FULL_BATCH_SOLVERS))],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
+        "refit": ["boolean"],
+        "intercept_scaling": [Interval(Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "use_legacy_attributes": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        *,
+        Cs=10,
+        l1_ratios=None,
+        fit_intercept=True,
+        cv=None,
+        dual=False,
+        penalty="deprecated",
+        scoring=None,
+        solver="auto",
+        tol=1e-4,
+        max_iter=100,
+        class_weight=None,
+        n_jobs=None,
+        verbose=0,
+        refit=True,
+        intercept_scaling=1.0,
+        random_state=None,
+        n_threads=None,
+        use_legacy_attributes=True,
+    ):
+        self.Cs = Cs
+        self.l1_ratios = l1_ratios
+        self.fit_intercept = fit_intercept
+        self.cv = cv
+        self.dual = dual
+        self.penalty = penalty
+        self.scoring = scoring
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.class_weight = class_weight
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.refit = refit
+        self.intercept_scaling = intercept_scaling
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.use_legacy_attributes = use_legacy_attributes
+
+    # Not for a cross-validated model (scikit-learn's has neither): partial_fit
+    # streams minibatches at one C, and inference after choosing C by the same
+    # data is not the classical inference; refit LogisticRegression(C=model.C_).
+    partial_fit = available_if(lambda self: False)(LogisticRegression.partial_fit)
+    inference = available_if(lambda self: False)(LogisticRegression.inference)
+
+    def _check_params(self):
+        self._validate_params()
+        check_n_threads(self.n_threads)
+        if self.dual:
+            raise ValueError(
+                "dual=True is liblinear's dual formulation; fastlogit solves the primal (dual=False)"
+            )
+
+    def _penalty(self, l1_ratios):
+        """scikit-learn's penalty name for ``l1_ratios`` (or the deprecated ``penalty``)."""
+        if self.penalty != "deprecated":
+            warnings.warn(
+                "'penalty' is deprecated (as in scikit-learn 1.8+): use l1_ratios=(0,) for 'l2', "
+                "(1,) for 'l1', values in between for 'elasticnet'",
+                FutureWarning,
+                stacklevel=3,
+            )
+            return self.penalty
+        if l1_ratios is None or np.all(np.asarray(l1_ratios) == 0):
+            return "l2"
+        if np.all(np.asarray(l1_ratios) == 1):
+            return "l1"
+        return "elasticnet"
+
+    def fit(self, X, y, sample_weight=None, **params):
+        """Fit the model: choose ``C`` (and ``l1_ratio``) by cross-validation, then refit.
+
+        Parameters
+        ----------
+        X : (n, d) array-like or sparse matrix, in memory.
+        y : (n,) labels.
+        sample_weight : (n,) nonnegative weights, or None: used in the fits and
+            in the held-out scores (as scikit-learn does).
+        **params : routed to the splitter (``groups``) and the scorer when
+            scikit-learn's metadata routing is enabled.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        _raise_for_params(params, self, "fit")
+        penalty = self._penalty(self.l1_ratios)
+        if penalty == "elasticnet" and self.l1_ratios is None:
+            raise ValueError("penalty='elasticnet' needs l1_ratios: a list of floats in [0, 1]")
+        if penalty == "l1" and self.l1_ratios is None:
+            l1_values = np.ones(1)
+        else:
+            l1_values = check_l1_ratios(self.l1_ratios)
+        Cs = check_Cs(self.Cs)
+        check_estimator_input(X)
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=_KERNEL_DTYPES, order="C")
+        check_classification_targets(y)
+        classes, y_enc = np.unique(y, return_inverse=True)
+        y_enc = y_enc.astype(np.intp)
+        if len(classes) < 2:
+            raise ValueError(
+                f"y: this solver needs samples of at least 2 classes in the data, but the data "
+                f"contains only one class: {classes[0]!r}"
+            )
+        score_sw = None
+        if sample_weight is not None:
+            score_sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        sw = self._class_weighted(X, y_enc, classes, score_sw)
+        if _routing_enabled():
+            routed = process_routing(self, "fit", sample_weight=sample_weight, **params)
+            split_params, score_params = routed.splitter.split, routed.scorer.score
+        else:
+            split_params = {}
+            score_params = {} if sample_weight is None else {"sample_weight": sample_weight}
+        cv = check_cv(self.cv, y, classifier=True)
+        splits = [(np.asarray(a), np.asarray(b)) for a, b in cv.split(X, y, **split_params)]
+        if not splits:
+            raise ValueError("cv produced no splits")
+        scorer_name, scorer = _scorer_for(self.scoring, classes)
+        problem = _Problem(
+            X,
+            y_enc,
+            classes,
+            sw,
+            score_sw,
+            splits,
+            fit_intercept=self.fit_intercept,
+            solver=self.solver,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            n_threads=self.n_threads,
+        )
+        k, n_cs, n_l1 = len(splits), len(Cs), len(l1_values)
+        xs = np.empty((k, n_l1, n_cs, problem.fold_params))
+        n_iter = np.empty((k, n_l1, n_cs), dtype=np.int32)
+        scores = np.empty((k, n_l1, n_cs))
+        with _progress_bar(self.verbose, n_cs * n_l1) as bar:
+            for r, l1_ratio in enumerate(l1_values):
+                xs[:, r], n_iter[:, r], _ = problem.path(Cs, float(l1_ratio), bar)
+                scores[:, r] = problem.scores(xs[:, r], scorer_name, scorer, score_params)
+        self.classes_ = classes
+        self.Cs_ = Cs
+        self._store(problem, xs, n_iter, scores, Cs, l1_values, penalty, sw)
+        return self
+
+    def _class_weighted(self, X, y_enc, classes, score_sw):
+        """The training weights: the sample weights times the class weights, or None."""
+        if self.class_weight is None:
+            return None if score_sw is None else score_sw.copy()
+        sw = np.ones(X.shape[0]) if score_sw is None else score_sw.copy()
+        counts = np.bincount(y_enc, weights=sw, minlength=len(classes))
+        return sw * class_weights_from_counts(self.class_weight, classes, counts)[y_enc]
+
+    def _store(self, problem, xs, n_iter, scores, Cs, l1_values, penalty, sw):
+        """The fitted attributes, in scikit-learn's layouts."""
+        k, n_l1, n_cs, _ = xs.shape
+        K, d = problem.K, problem.d
+        q = 1 if K == 2 else K
+        n_dof = d + int(self.fit_intercept)
+        # Per fold, l1_ratio and C: the (q, n_dof) rows [coef, intercept] of each class.
+        paths = np.empty((k, n_l1, n_cs, q, n_dof))
+        for index in np.ndindex(k, n_l1, n_cs):
+            coef, intercept = problem.estimator_params(xs[index])
+            paths[index][:, :d] = coef
+            if self.fit_intercept:
+                paths[index][:, d] = intercept
+        sum_scores = scores.sum(axis=0)  # (n_l1, n_cs)
+        if self.refit:
+            r, c = np.unravel_index(np.argmax(sum_scores.T), (n_cs, n_l1))[::-1]
+            C_, l1_ratio_ = float(Cs[c]), float(l1_values[r])
+            init = paths[:, r, c].mean(axis=0)
+            objective = Objective(
+                [ArrayRows(problem.X, problem.y, sw, K, self.n_threads)],
+                C=C_,
+                l1_ratio=l1_ratio_,
+                fit_intercept=self.fit_intercept,
+            )
+            init_coef, init_intercept = init[:, :d], (init[:, d] if self.fit_intercept else None)
+            self.solver_ = self._fit_objective(objective, self.solver, (init_coef, init_intercept))
+        else:
+            flat = scores.transpose(0, 2, 1).reshape(k, -1)  # (k, n_cs * n_l1), C-major as scikit-learn
+            best = np.argmax(flat, axis=1)
+            best_c, best_r = np.unravel_index(best, (n_cs, n_l1))
+            w = np.mean([paths[j, best_r[j], best_c[j]] for j in range(k)], axis=0)
+            self.coef_ = np.ascontiguousarray(w[:, :d])
+            self.intercept_ = w[:, d].copy() if self.fit_intercept else np.zeros(q)
+            C_ = float(np.mean(Cs[best_c]))
+            l1_ratio_ = float(np.mean(l1_values[best_r])) if penalty == "elasticnet" else 0.0
+            self.solver_ = self.solver
+            self.converged_ = True
+        legacy_l1 = self.l1_ratios is not None or penalty == "elasticnet"
+        self.l1_ratios_ = np.asarray(l1_values) if legacy_l1 else np.asarray([None])
+        if self.use_legacy_attributes:
+            keys = self.classes_[1:] if K == 2 else self.classes_
+            if legacy_l1:
+                # (k, n_cs, n_l1, n_dof) per class; scores (k, n_cs, n_l1).
+                self.coefs_paths_ = {
+                    key: paths[:, :, :, i].transpose(0, 2, 1, 3).copy() for i, key in enumerate(keys)
+                }
+                self.scores_ = {key: scores.transpose(0, 2, 1).copy() for key in keys}
+                self.n_iter_ = n_iter.transpose(0, 2, 1)[None].copy()
+            else:
+                self.coefs_paths_ = {key: paths[:, 0, :, i].copy() for i, key in enumerate(keys)}
+                self.scores_ = {key: scores[:, 0].copy() for key in keys}
+                self.n_iter_ = n_iter[:, 0][None].copy()
+            if self.refit and not legacy_l1:
+                l1_out = [None]
+            else:
+                l1_out = [l1_ratio_]
+            self.C_ = np.full(1 if K == 2 else K, C_)
+            self.l1_ratio_ = np.asarray(l1_out * (1 if K == 2 else K))
+        else:
+            self.coefs_paths_ = paths
+            self.scores_ = scores
+            self.n_iter_ = n_iter
+            self.C_ = C_
+            if not legacy_l1:
+                self.l1_ratio_ = 1.0 if penalty == "l1" else 0.0
+            else:
+                self.l1_ratio_ = l1_ratio_
+
+    def score(self, X, y, sample_weight=None, **score_params):
+        """The ``scoring`` metric (accuracy by default) of the model on ``(X, y)``."""
+        _raise_for_params(score_params, self, "score")
+        if sample_weight is not None:
+            score_params["sample_weight"] = sample_weight
+        scorer = get_scorer(self.scoring or "accuracy")
+        if _routing_enabled():
+            score_params = process_routing(self, "score", **score_params).scorer.score
+        return scorer(self, X, y, **score_params)
+
+    def get_metadata_routing(self):
+        """The metadata routing of this estimator: ``groups`` to the splitter,
+        score parameters to the scorer (as scikit-learn's LogisticRegressionCV)."""
+        return (
+            MetadataRouter(owner=self)
+            .add_self_request(self)
+            .add(splitter=check_cv(self.cv), method_mapping=MethodMapping().add(caller="fit", callee="split"))
+            .add(
+                scorer=get_scorer(self.scoring or "accuracy"),
+                method_mapping=MethodMapping()
+                .add(caller="score", callee="score")
+                .add(caller="fit", callee="score"),
+            )
+        )
