@@ -161,7 +161,10 @@ class _Problem:
             smooth = l1_ratio == 0 or math.isinf(C)
             if fused and smooth:
                 objective = FoldObjective(self.rows, C=C, fit_intercept=self.fit_intercept)
-                res = FULL_BATCH_SOLVERS[self.solver](objective, x, max_iter=self.max_iter, tol=self.tol)
+                options = {"polish": False} if self.solver == "auto" else {}
+                res = FULL_BATCH_SOLVERS[self.solver](
+                    objective, x, max_iter=self.max_iter, tol=self.tol, **options
+                )
                 x = res.x
                 _, g = objective.loss_grad(x)
                 converged[:, c] = objective.fold_optimality(g) <= max(

@@ -648,7 +648,7 @@ AUTO_SPREAD = 100.0
 AUTO_LBFGS_ITER = 50
 
 
-def auto(objective, x0, *, max_iter=100, tol=1e-4, callback=None):
+def auto(objective, x0, *, max_iter=100, tol=1e-4, callback=None, polish=True):
     """The fastest solver that converges, for any penalty.
 
     Newton with the exact Hessian when that Hessian is cheap
@@ -664,7 +664,9 @@ def auto(objective, x0, *, max_iter=100, tol=1e-4, callback=None):
     strongly correlated columns), Newton from L-BFGS's iterate, which then
     needs only a few steps.  ``max_iter`` bounds the iterations of both
     together; ``solver`` on the result says which ran ("newton", "lbfgs" or
-    "lbfgs+newton").
+    "lbfgs+newton").  ``polish=False`` skips the final Newton step of
+    :func:`_polished` (the cross-validation paths, whose k-fold Hessian costs
+    k blocked passes, polish only the refit).
     """
     newton_first = objective.hessian_flops <= AUTO_NEWTON_FLOPS or (
         objective.fused_newton
@@ -674,15 +676,15 @@ def auto(objective, x0, *, max_iter=100, tol=1e-4, callback=None):
     if newton_first:
         res = newton(objective, x0, max_iter=max_iter, tol=tol, callback=callback)
         res.solver = "newton"
-        return _polished(objective, res, tol, callback)
+        return _polished(objective, res, tol, callback) if polish else res
     if objective.l1_strength:
         res = proximal(objective, x0, max_iter=max_iter, tol=tol, callback=callback)
         res.solver = "proximal"
-        return _polished(objective, res, tol, callback)
+        return _polished(objective, res, tol, callback) if polish else res
     first = lbfgs(objective, x0, max_iter=min(max_iter, AUTO_LBFGS_ITER), tol=tol, callback=callback)
     if first.converged or first.n_iter >= max_iter:
         first.solver = "lbfgs"
-        return _polished(objective, first, tol, callback)
+        return _polished(objective, first, tol, callback) if polish else first
 
     def shifted(n_iter, loss):
         _notify(callback, first.n_iter + n_iter, loss)
@@ -696,7 +698,7 @@ def auto(objective, x0, *, max_iter=100, tol=1e-4, callback=None):
         second.message,
         "lbfgs+newton",
     )
-    return _polished(objective, res, tol, callback)
+    return _polished(objective, res, tol, callback) if polish else res
 
 
 #: Multiply-adds of one exact Hessian up to which :func:`auto` may end a
