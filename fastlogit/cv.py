@@ -39,7 +39,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_method_params, _check_sample_weight, validate_data
 
 from . import solvers
-from .data import check_estimator_input, check_n_threads, check_two_classes, class_weights_from_counts
+from .data import as_fold_ids, check_estimator_input, check_n_threads, check_two_classes
 from .model import _KERNEL_DTYPES, FULL_BATCH_SOLVERS, LogisticRegression
 from .objective import FoldObjective, Objective
 from .row_sources import ArrayRows, FoldRows
@@ -378,14 +378,11 @@ def logistic_path(
     if fold is None:
         splits = [(np.arange(n), np.zeros(0, dtype=np.intp))]
     else:
-        fold = np.asarray(fold)
-        if fold.ndim != 1 or fold.shape[0] != n:
-            raise ValueError(f"fold must be a 1-d array of one id per row ({n}), got shape {fold.shape}")
-        if not np.issubdtype(fold.dtype, np.integer):
-            raise TypeError(f"fold must hold integer fold ids, got dtype {fold.dtype}")
-        if fold.size and fold.min() < 0:
-            raise ValueError("fold ids must be >= 0")
-        n_folds = int(fold.max()) + 1 if fold.size else 0
+        # The ids' rules are as_fold_ids' (dtype, shape, range): the number of folds
+        # is the largest id + 1, and every id below it must name a fold.
+        top = np.max(fold) if np.size(fold) and np.asarray(fold).dtype.kind in "iu" else 0
+        n_folds = int(top) + 1
+        fold = as_fold_ids(fold, n, n_folds)
         if n_folds < 2:
             raise ValueError(f"fold must hold at least 2 distinct fold ids, got {n_folds}")
         splits = [(np.flatnonzero(fold != j), np.flatnonzero(fold == j)) for j in range(n_folds)]
@@ -617,7 +614,7 @@ class LogisticRegressionCV(LogisticRegression):
         score_sw = None
         if sample_weight is not None:
             score_sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
-        sw = self._class_weighted(X, y_enc, classes, score_sw)
+        sw = self._sample_weights(X, y_enc, classes, sample_weight, require_two_classes=True)
         if _routing_enabled():
             routed = process_routing(self, "fit", sample_weight=sample_weight, **params)
             split_params, score_params = routed.splitter.split, routed.scorer.score
@@ -654,14 +651,6 @@ class LogisticRegressionCV(LogisticRegression):
         self.Cs_ = Cs
         self._store(problem, xs, n_iter, scores, Cs, l1_values, penalty, sw)
         return self
-
-    def _class_weighted(self, X, y_enc, classes, score_sw):
-        """The training weights: the sample weights times the class weights, or None."""
-        if self.class_weight is None:
-            return None if score_sw is None else score_sw.copy()
-        sw = np.ones(X.shape[0]) if score_sw is None else score_sw.copy()
-        counts = np.bincount(y_enc, weights=sw, minlength=len(classes))
-        return sw * class_weights_from_counts(self.class_weight, classes, counts)[y_enc]
 
     def _store(self, problem, xs, n_iter, scores, Cs, l1_values, penalty, sw):
         """The fitted attributes, in scikit-learn's layouts."""
