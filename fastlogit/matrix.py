@@ -264,7 +264,7 @@ class FoldKernelCalls:
                 self._hessp_scratch = np.empty(shape)
             return self._hessp_scratch
         if self._loss_scratch is None:
-            shape = (T, 3, k, ROW_BLOCK) if self.binary else (T, ROW_BLOCK + 3, k, K)
+            shape = (T, 3, k, ROW_BLOCK) if self.binary else (T, k * K + _folds.MULTINOMIAL_ROWS, ROW_BLOCK)
             self._loss_scratch = np.empty(shape)
         return self._loss_scratch
 

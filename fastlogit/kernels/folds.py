@@ -19,15 +19,18 @@ rows with per-block partial sums; nothing allocated grows with n.
 ``(data, indices, indptr)``; ``fold`` int64 (n,) with values in [0, k);
 ``sw`` float64 (n,) or None.  Inputs are trusted.
 
-The multinomial kernels use :func:`.rows.scores_rows` and
-:func:`.rows.add_outer_rows` on a block's (ROW_BLOCK, k K) scores.  The
-binary kernels keep a block's scores model-major (``scratch[t, 0]`` is
-(k, ROW_BLOCK)), so that one model's loss over the block's rows is a
-contiguous loop that vectorizes, and go through :func:`model_scores` and
-:func:`model_add_outer`: for dense rows, 4 rows by 2 models register
+The loss kernels keep a block's scores model-major (``scratch[t, 0]`` is
+(k, ROW_BLOCK) binary, ``scratch[t, :k K]`` (k K, ROW_BLOCK) softmax), so
+that one model's loss over the block's rows is a contiguous loop that
+vectorizes, and go through :func:`model_scores` and
+:func:`model_add_outer`: for dense rows, 4 rows by 2 score rows register
 blocks, the next block's rows prefetched during the gradient pass (the
-rows.py helpers, on the transposed views, for CSR).
+rows.py helpers, on the transposed views, for CSR).  The multinomial
+Hessian product uses :func:`.rows.scores_rows` and
+:func:`.rows.add_outer_rows` on a block's (ROW_BLOCK, k K) scores.
 """
+
+import math
 
 from llvmlite import ir
 from numba import njit, prange, types
@@ -35,7 +38,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from .rows import REDUCTION_FLAGS, ROW_BLOCK, Threaded, add_outer_rows, n_rows, scores_rows, thread_rows
-from .special import binary_loss_residual, sigmoid_slope, softmax_row
+from .special import _diff_err, _sum_err, binary_loss_residual, exp_nonpos, sigmoid_slope, softmax_row
 
 #: Columns of ``stats[t]``: per model, the training loss, the held-out loss, the
 #: held-out weight of correct predictions and the held-out weight.
@@ -291,6 +294,116 @@ def binary_loss_grad(X, y, fold, W, b, sw, n_threads, parts, stats, scratch):
             model_add_outer(G, Rt, X, start, m, start + ROW_BLOCK, hi)
 
 
+#: Rows of ``scratch[t]`` after a multinomial loss block's k * K score rows: per row
+#: of X, its max score, argmax, true-class score, two compensated sums, loss and
+#: training and held-out weights (see :func:`_softmax_fold_block`).
+MULTINOMIAL_ROWS = 8
+
+
+@njit(cache=True, error_model="numpy")
+def _softmax_fold_block(B, c0, K, y, fold, sw, start, m, j):
+    """Model j's softmax over a block's m rows, model-major, vectorized across rows.
+
+    ``B[c0 + c, :m]`` holds the model's class-c scores and is overwritten
+    with its training residuals ``tw * (p_c - [y == c])`` (0 on held-out
+    rows); ``B[-MULTINOMIAL_ROWS:]`` receives per row: the max score, its
+    (first) argmax, the true class's score, the compensated sum of the
+    other classes' exponentials (two rows: sum, then the probabilities'
+    common factor), the loss ``logsumexp(z) - z[y]``, and the training and
+    held-out weights.  The arithmetic is :func:`.special.softmax_row`'s
+    (exact shifts, compensated sum leaving out the max's own exact 1),
+    done class by class over the rows so that every loop vectorizes: no
+    fast-math flags here (the compensated sums depend on the order of
+    rounding).
+    """
+    n_rows_b = B.shape[0]
+    r0 = n_rows_b - MULTINOMIAL_ROWS
+    mx = B[r0]
+    jm = B[r0 + 1]
+    zy = B[r0 + 2]
+    s = B[r0 + 3]
+    s_lo = B[r0 + 4]
+    li = B[r0 + 5]
+    tw = B[r0 + 6]
+    hw = B[r0 + 7]
+    for q in range(m):
+        i = start + q
+        wi = sw[i] if sw is not None else 1.0
+        train = fold[i] != j
+        tw[q] = wi if train else 0.0
+        hw[q] = 0.0 if train else wi
+        mx[q] = B[c0, q]
+        s[q] = 0.0
+        s_lo[q] = 0.0
+        # (A gather, row by row: a select over the classes costs 10x more.)
+        zy[q] = B[c0 + y[i], q]
+    for c in range(1, K):
+        z = B[c0 + c]
+        for q in range(m):
+            mx[q] = max(mx[q], z[q])
+    # The first largest (numpy's argmax): the classes from the last down.
+    for c in range(K - 1, -1, -1):
+        z = B[c0 + c]
+        cf = float(c)
+        for q in range(m):
+            jm[q] = cf if z[q] == mx[q] else jm[q]
+    for c in range(K):
+        z = B[c0 + c]
+        cf = float(c)
+        for q in range(m):
+            v = z[q]
+            dv = v - mx[q]
+            e, e_lo = exp_nonpos(dv, _diff_err(v, mx[q], dv))
+            z[q] = e
+            # The max's own term (exactly 1) is left out of the sum: log1p below.
+            keep = jm[q] != cf
+            e = e if keep else 0.0
+            e_lo = e_lo if keep else 0.0
+            total = s[q] + e
+            s_lo[q] += _sum_err(s[q], e, total) + e_lo
+            s[q] = total
+    for q in range(m):
+        # logsumexp(z) - z[y] = (m - z[y]) + L: both >= 0, no cancellation.
+        li[q] = (mx[q] - zy[q]) + (math.log1p(s[q]) + s_lo[q] / (1.0 + s[q]))
+        s[q] = 1.0 / (1.0 + s[q])
+    for c in range(K):
+        z = B[c0 + c]
+        for q in range(m):
+            yc = tw[q] if y[start + q] == c else 0.0
+            z[q] = tw[q] * (z[q] * s[q]) - yc
+
+
+@njit(cache=True, fastmath=REDUCTION_FLAGS, error_model="numpy")
+def _softmax_fold_sums(B, c0, K, y, start, m, S, G, d):
+    """Model j's block sums after :func:`_softmax_fold_block`: its stats row ``S``
+    (training loss, held-out loss, correct and weight) and intercept gradients
+    ``G[c0 + c, d]``."""
+    r0 = B.shape[0] - MULTINOMIAL_ROWS
+    jm = B[r0 + 1]
+    li = B[r0 + 5]
+    tw = B[r0 + 6]
+    hw = B[r0 + 7]
+    train_loss = 0.0
+    test_loss = 0.0
+    correct = 0.0
+    weight = 0.0
+    for q in range(m):
+        train_loss += tw[q] * li[q]
+        test_loss += hw[q] * held_out_loss(li[q])
+        correct += hw[q] if jm[q] == y[start + q] else 0.0
+        weight += hw[q]
+    S[TRAIN_LOSS] += train_loss
+    S[TEST_LOSS] += test_loss
+    S[TEST_CORRECT] += correct
+    S[TEST_WEIGHT] += weight
+    for c in range(K):
+        z = B[c0 + c]
+        g_b = 0.0
+        for q in range(m):
+            g_b += z[q]
+        G[c0 + c, d] += g_b
+
+
 @Threaded
 def multinomial_loss_grad(X, y, fold, W, b, sw, n_threads, parts, stats, scratch):
     """Per-thread sums of k softmax log-losses and gradients over their training rows,
@@ -302,68 +415,33 @@ def multinomial_loss_grad(X, y, fold, W, b, sw, n_threads, parts, stats, scratch
     gradient in [..., d].  stats: (n_threads, k, 4) as in
     :func:`binary_loss_grad` (a correct prediction: the first largest of the
     model's K scores is y's, as numpy's argmax).
-    scratch: (n_threads, ROW_BLOCK + 3, k, K) float64: a block's scores (then
-    residuals), the block's intercept gradients and two rows whose first K
-    entries are the softmax's scratch.
+    scratch: (n_threads, k * K + MULTINOMIAL_ROWS, ROW_BLOCK) float64: a
+    block's scores, model-major (then its residuals), and the per-row rows
+    of :func:`_softmax_fold_block`.  As in the binary kernel, dense rows go
+    through :func:`model_scores` / :func:`model_add_outer` (4 rows by 2
+    score rows per register block, the next block prefetched), and the
+    softmax runs class by class across a block's rows, where a row-by-row
+    softmax of K values does not vectorize (measured 2x slower in all).
     """
     n = n_rows(X)
     kK, d = W.shape
-    k, K = scratch.shape[2], scratch.shape[3]
+    k = stats.shape[1]
+    K = kK // k
     for t in prange(n_threads):
         G = parts[t]
         G[:] = 0.0
         S = stats[t]
         S[:] = 0.0
-        Z3 = scratch[t, :ROW_BLOCK]  # Z3[r, j]: model j's K scores of row r
-        Z = Z3.reshape((ROW_BLOCK, kK))  # (a view) the same, one row of k * K per row of X
-        g_b = scratch[t, ROW_BLOCK]
-        e = scratch[t, ROW_BLOCK + 1, 0]
-        e_lo = scratch[t, ROW_BLOCK + 2, 0]
+        B = scratch[t]
+        Zt = B[:kK]
         lo, hi = thread_rows(n, n_threads, t)
         for start in range(lo, hi, ROW_BLOCK):
-            m_rows = min(ROW_BLOCK, hi - start)
-            scores_rows(X, start, m_rows, W, b, Z)
-            g_b[:] = 0.0
+            m = min(ROW_BLOCK, hi - start)
+            model_scores(X, start, m, W, b, Zt)
             for j in range(k):
-                train_loss = 0.0
-                test_loss = 0.0
-                correct = 0.0
-                weight = 0.0
-                for r in range(m_rows):
-                    i = start + r
-                    yi = y[i]
-                    wi = sw[i] if sw is not None else 1.0
-                    zr = Z3[r]
-                    zy = zr[j, yi]
-                    m, L = softmax_row(zr, j, e, e_lo)
-                    # logsumexp(z) - z[y] = (m - z[y]) + L: both >= 0, no cancellation.
-                    li = (m - zy) + L
-                    if fold[i] == j:
-                        test_loss += wi * held_out_loss(li)
-                        weight += wi
-                        best = 0
-                        for c in range(1, K):
-                            if zr[j, c] > zr[j, best]:
-                                best = c
-                        if best == yi:
-                            correct += wi
-                        for c in range(K):
-                            zr[j, c] = 0.0
-                    else:
-                        train_loss += wi * li
-                        for c in range(K):
-                            zr[j, c] = wi * e[c]
-                            g_b[j, c] += zr[j, c]
-                        zr[j, yi] -= wi
-                        g_b[j, yi] -= wi
-                S[j, TRAIN_LOSS] += train_loss
-                S[j, TEST_LOSS] += test_loss
-                S[j, TEST_CORRECT] += correct
-                S[j, TEST_WEIGHT] += weight
-            for j in range(k):
-                for c in range(K):
-                    G[j * K + c, d] += g_b[j, c]
-            add_outer_rows(G, Z, X, start, m_rows)
+                _softmax_fold_block(B, j * K, K, y, fold, sw, start, m, j)
+                _softmax_fold_sums(B, j * K, K, y, start, m, S[j], G, d)
+            model_add_outer(G, Zt, X, start, m, start + ROW_BLOCK, hi)
 
 
 @Threaded
