@@ -32,7 +32,14 @@ from .functions import (  # noqa: E402
     softmax,
 )
 
-__all__ = [*_functions.__all__, "LogisticRegression", "LogisticRegressionCV", "logistic_path", "lr_test"]
+__all__ = [
+    *_functions.__all__,
+    "LogisticRegression",
+    "LogisticRegressionCV",
+    "logistic_path",
+    "logit",
+    "lr_test",
+]
 
 
 def _installed_version():
@@ -56,6 +63,7 @@ _LAZY = {
     "LogisticRegression": "fastlogit.model",
     "LogisticRegressionCV": "fastlogit.cv",
     "logistic_path": "fastlogit.cv",
+    "logit": "fastlogit.model",
     "lr_test": "fastlogit.inference",
 }
 

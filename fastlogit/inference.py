@@ -885,6 +885,8 @@ class InferenceResult:
     "HC0", "HC1" or "cluster" (then ``n_groups``: the clusters), and
     covariance_note its line in the summary's notes.
     warnings : the messages warned (also shown by :meth:`summary`).
+    n_dropped : rows of the data a formula dropped for missing values (None
+        without a formula; noted by :meth:`summary`).
     converged : whether the fit met its stopping rule (None: not known);
         n_iter : its iterations.  A fit that did not converge warns, and the
         summary says "Converged: no".
@@ -954,6 +956,9 @@ class InferenceResult:
         self.covariance_note = covariance_note
         self.n_groups = n_groups
         self.fit_intercept = bool(fit_intercept)
+        #: Rows of the data a formula dropped for missing values (set by
+        #: LogisticRegression.inference; None without a formula).
+        self.n_dropped = None
         #: How predict() and get_margeff() reach new data (set by
         #: LogisticRegression.inference: the estimator's own checks, and dask
         #: arrays); None: plain 2-d arrays.
@@ -1205,6 +1210,11 @@ class InferenceResult:
             )
         if self.covariance_note:
             notes.append(self.covariance_note)
+        if self.n_dropped:
+            notes.append(
+                f"{self.n_dropped} row(s) with missing values dropped (na_action='drop'); "
+                "No. Observations counts the rows used."
+            )
         notes.extend(self.warnings)
         if not self.binary:
             notes.append(

@@ -128,6 +128,24 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         gives bit-identical results.
     verbose : int, default 0
         > 0 shows a progress bar (tqdm) over iterations with the current loss.
+    formula : str or None, default None
+        A formula over a pandas DataFrame, ``"y ~ x1 + C(x2) + x1:x3"``
+        (parsed and encoded by formulaic: ``pip install "fastlogit[formula]"``;
+        see :mod:`fastlogit.formula`).  :meth:`fit` then takes the frame
+        (``fit(df)``: the left side gives the labels, ``y`` stays None; a
+        formula without a left side, ``"~ x1 + C(x2)"``, takes ``y``), and
+        :meth:`predict`, :meth:`predict_proba`, :meth:`score` and
+        :meth:`inference` take frames encoded as the training frame was.
+        The intercept is the formula's (``- 1`` or ``+ 0`` removes it; then
+        ``fit_intercept`` must stay True or be False, and a formula with an
+        intercept refuses ``fit_intercept=False``).  Columns and names in
+        statsmodels' order and spelling (``Intercept``, ``C(x2)[T.b]``,
+        ``x1:x3``).
+    na_action : {"drop", "raise"}, default "drop"
+        With a formula: rows with a missing value in a variable of the
+        formula are dropped by :meth:`fit`, :meth:`score` and
+        :meth:`inference` (counted in ``n_dropped_``; formulaic's rule), or
+        raise ``ValueError``.  Prediction always raises on missing values.
 
     Attributes
     ----------
@@ -142,6 +160,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     loss_curve_ : list of float, the objective after each iteration
         (full-batch) or the training loss after each epoch (SGD).
     solver_ : str, the solver actually used.
+    feature_names_ : list of str, with a formula: the names of ``coef_``'s
+        columns (the intercept apart), statsmodels' spelling.
+    formula_spec_ : :class:`fastlogit.formula.FormulaSpec`, with a formula:
+        what encodes new frames as the training frame was (formulaic's
+        ``model_spec`` inside).  n_dropped_ : int, training rows dropped for
+        missing values.  With a formula, ``n_features_in_`` counts the
+        design's columns (without the intercept) and ``feature_names_in_``
+        is not set.
     """
 
     _parameter_constraints = {
@@ -163,6 +189,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "verbose": ["verbose"],
+        "formula": [str, None],
+        "na_action": [StrOptions({"drop", "raise"})],
     }
 
     def __init__(
@@ -185,6 +213,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         warm_start=False,
         n_threads=None,
         verbose=0,
+        formula=None,
+        na_action="drop",
     ):
         self.C = C
         self.l1_ratio = l1_ratio
@@ -204,6 +234,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
         self.n_threads = n_threads
         self.verbose = verbose
+        self.formula = formula
+        self.na_action = na_action
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -235,7 +267,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 "needs a number, e.g. tol=1e-4"
             )
 
-    def _validate_X(self, X, reset):
+    def _validate_X(self, X, reset, encoded=False):
+        """``X`` as the kernels take it; a formula model's frames encoded first
+        (``encoded``: ``X`` is already its design matrix)."""
+        spec = getattr(self, "formula_spec_", None)
+        if spec is not None and not reset and not encoded:  # a frame, encoded as the training frame was
+            return spec.design(X, labels=False, na_action="raise").X
         if isinstance(X, (str, os.PathLike)):
             # Predicting from a .npy file: memory-mapped, read in place.
             if not os.fspath(X).endswith(".npy"):
@@ -313,6 +350,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self
         """
         self._check_params()
+        spec = design = None
+        if self.formula is not None:
+            spec, design = self._formula_design(X, y)
+            X, y, sample_weight = design.X, design.y, _kept(sample_weight, design, "sample_weight")
+        fit_intercept = self.fit_intercept if spec is None else spec.fit_intercept
         if classes is not None:
             classes = as_classes(classes)
         rows, classes, features = self._rows(
@@ -339,18 +381,48 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 max_iter=self.max_iter,
                 tol=self.tol,
                 early_stopping=self.early_stopping,
+                fit_intercept=fit_intercept,
             )
             self._store_sgd(res, accumulate=False)
         else:
-            objective = Objective([rows], C=self.C, l1_ratio=self.l1_ratio, fit_intercept=self.fit_intercept)
+            objective = Objective([rows], C=self.C, l1_ratio=self.l1_ratio, fit_intercept=fit_intercept)
             solver = self._fit_objective(objective, solver, init)
             self._sgd_state = None  # a later partial_fit starts a fresh SGD from coef_
         if features is not None:
             self._set_features(*features)
+        self._set_formula(spec, design)
         self.classes_, self.solver_ = classes, solver
         return self
 
-    def _rows(self, X, y, sample_weight, *, classes, for_fit, **source_options):
+    def _formula_design(self, X, y):
+        """``(FormulaSpec, Design)`` of :attr:`formula` on the training frame ``X``."""
+        from .formula import build
+
+        spec, design = build(self.formula, X, y=y, na_action=self.na_action)
+        if spec.fit_intercept and not self.fit_intercept:
+            raise ValueError(
+                f"fit_intercept=False, but formula={self.formula!r} has an intercept: with a formula "
+                "the intercept is the formula's; write '- 1' (or '+ 0') in it to fit none"
+            )
+        return spec, design
+
+    def _set_formula(self, spec, design):
+        """The formula's fitted attributes, or none of them after a fit without one."""
+        if spec is None:
+            for name in ("formula_spec_", "feature_names_", "n_dropped_"):
+                if hasattr(self, name):
+                    delattr(self, name)
+            return
+        self.formula_spec_ = spec
+        self.feature_names_ = list(spec.feature_names)
+        self.n_dropped_ = int(design.n_dropped)
+
+    def _fitted_intercept(self):
+        """Whether the fitted model has an intercept: its formula's, else ``fit_intercept``."""
+        spec = getattr(self, "formula_spec_", None)
+        return self.fit_intercept if spec is None else spec.fit_intercept
+
+    def _rows(self, X, y, sample_weight, *, classes, for_fit, encoded=False, **source_options):
         """The row source of ``(X, y, sample_weight)``: ``(rows, classes, features)``.
 
         The one way from :meth:`fit`'s (and :meth:`inference`'s) data to the
@@ -426,7 +498,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             if any(v is not None for v in source_options.values()):
                 given = [k for k, v in source_options.items() if v is not None]
                 raise TypeError(f"{', '.join(given)}= apply to Parquet data, not to an in-memory array")
-            X = self._validate_X(X, reset=False)
+            X = self._validate_X(X, reset=False, encoded=encoded)
             y_enc = self._encode(y, classes, X.shape[0])
         sw = self._sample_weights(X, y_enc, classes, sample_weight, require_two_classes=True)
         return ArrayRows(X, y_enc, sw, len(classes), self.n_threads), classes, None
@@ -490,9 +562,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     # -- SGD ----------------------------------------------------------------
 
-    def _run_sgd(self, rows, classes, init, *, state, max_iter, tol, early_stopping):
+    def _run_sgd(self, rows, classes, init, *, state, max_iter, tol, early_stopping, fit_intercept=None):
         """:func:`fastlogit.sgd.fit_sgd` on an in-memory or chunked row source."""
         from .sgd import fit_sgd
+
+        if fit_intercept is None:  # (partial_fit: never a formula)
+            fit_intercept = self.fit_intercept
 
         if isinstance(rows, ChunkRows):
             data, y_enc, sw = rows, None, None  # streamed by the driver
@@ -511,7 +586,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             len(classes),
             C=self.C,
             l1_ratio=self.l1_ratio,
-            fit_intercept=self.fit_intercept,
+            fit_intercept=fit_intercept,
             batch_size=self.batch_size,
             learning_rate=self.learning_rate,
             eta0=self.eta0,
@@ -564,6 +639,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self
         """
         self._check_params()
+        if self.formula is not None or hasattr(self, "formula_spec_"):
+            raise ValueError(
+                "partial_fit takes arrays, not formulas: fit a formula with fit(df), or build the "
+                "design once (fastlogit.formula.build) and stream its rows"
+            )
         first = not hasattr(self, "classes_")
         if first:
             if classes is None:
@@ -611,7 +691,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """Labels ``y`` as indices into ``known`` (sorted); ValueError for others."""
         return encode_labels(as_label_vector(y, n_samples), known).astype(np.intp, copy=False)
 
-    def _objective_for(self, X, y, sample_weight=None, **source_options):
+    def _objective_for(self, X, y, sample_weight=None, *, encoded=False, **source_options):
         """The fitted model's objective (same C, l1_ratio, fit_intercept, class
         weights) on the data ``(X, y, sample_weight)``, labels in ``classes_``.
 
@@ -619,13 +699,15 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         (``source_options``: Parquet's ``target``, ``features``, ``weight``).
         """
         check_is_fitted(self)
-        rows, _, _ = self._rows(X, y, sample_weight, classes=self.classes_, for_fit=False, **source_options)
+        rows, _, _ = self._rows(
+            X, y, sample_weight, classes=self.classes_, for_fit=False, encoded=encoded, **source_options
+        )
         if rows.n_features != self.n_features_in_:
             raise ValueError(
                 f"X has {rows.n_features} features, but {type(self).__name__} is expecting "
                 f"{self.n_features_in_} features as input"
             )
-        return Objective([rows], C=self.C, l1_ratio=self.l1_ratio, fit_intercept=self.fit_intercept)
+        return Objective([rows], C=self.C, l1_ratio=self.l1_ratio, fit_intercept=self._fitted_intercept())
 
     # -- prediction -------------------------------------------------------------
 
@@ -635,6 +717,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         from .distributed import predict_dask
 
         check_is_fitted(self)
+        if hasattr(self, "formula_spec_"):
+            raise TypeError(
+                "X is a dask collection, but this model was fitted on a formula: formulas take pandas "
+                "DataFrames (dask DataFrames are not supported yet; predict partition by partition)"
+            )
         return predict_dask(self, X, method)
 
     def decision_function(self, X):
@@ -643,7 +730,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if _is_dask(X):
             return self._predict_dask(X, "decision_function")
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
+        return self._scores(self._validate_X(X, reset=False))
+
+    def _scores(self, X):
+        """:meth:`decision_function` of an already validated matrix."""
         coef = np.ascontiguousarray(self.coef_, dtype=np.float64)
         intercept = np.ascontiguousarray(self.intercept_, dtype=np.float64)
         if coef.shape[0] == 1:
@@ -655,9 +745,27 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         array for dask input)."""
         if _is_dask(X):
             return self._predict_dask(X, "predict")
-        z = self.decision_function(X)
+        return self._labels_of(self.decision_function(X))
+
+    def _labels_of(self, z):
         index = (z > 0).astype(np.intp) if z.ndim == 1 else np.argmax(z, axis=1)
         return self.classes_[index]
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean accuracy of :meth:`predict` on ``(X, y)`` (scikit-learn's).
+
+        With a formula, ``X`` is a frame whose left-side column gives the
+        labels (``y`` None), rows with missing values handled by
+        ``na_action`` as in :meth:`fit`.
+        """
+        spec = getattr(self, "formula_spec_", None)
+        if spec is None:
+            return super().score(X, y, sample_weight=sample_weight)
+        from sklearn.metrics import accuracy_score
+
+        design = spec.design(X, y=y, labels=True, na_action=self.na_action)
+        sw = _kept(sample_weight, design, "sample_weight")
+        return float(accuracy_score(design.y, self._labels_of(self._scores(design.X)), sample_weight=sw))
 
     def predict_proba(self, X):
         """Class probabilities, float64 (n, K), columns in ``classes_`` order.
@@ -728,7 +836,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         alpha = check_alpha(alpha)
         cov_type = check_cov_type(cov_type)
-        objective = self._objective_for(X, y, sample_weight, **source_options)
+        spec = getattr(self, "formula_spec_", None)
+        if spec is not None:  # a frame: encoded as the training frame, rows dropped as in fit
+            design = spec.design(X, y=y, labels=True, na_action=self.na_action)
+            X, y, sample_weight = design.X, design.y, _kept(sample_weight, design, "sample_weight")
+            if groups is not None and not isinstance(groups, str):
+                groups = _kept(groups, design, "groups")
+        objective = self._objective_for(X, y, sample_weight, encoded=spec is not None, **source_options)
         if isinstance(groups, str):  # a column of the Parquet data
             source = getattr(objective.sources[0], "source", None)
             if not hasattr(source, "column"):
@@ -743,7 +857,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             self.coef_,
             self.intercept_,
             alpha=alpha,
-            feature_names=getattr(self, "feature_names_in_", None),
+            feature_names=getattr(self, "feature_names_in_", None) if spec is None else spec.feature_names,
+            intercept_name="const" if spec is None else "Intercept",
             classes=self.classes_,
             converged=getattr(self, "converged_", None),
             n_iter=int(self.n_iter_[0]),
@@ -752,6 +867,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             n_groups=n_groups,
         )
         result._predictor = _EstimatorData(self, result)
+        if spec is not None:
+            result.n_dropped = design.n_dropped
         return result
 
 
@@ -785,6 +902,31 @@ class _EstimatorData:
         X = self.model._validate_X(X, reset=False)
         sw = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float64)
         return [sums(X, sw=sw)]
+
+
+def logit(formula, data, *, sample_weight=None, **params):
+    """Fit ``formula`` on the frame ``data``: statsmodels' ``smf.logit(formula, data).fit()``
+    (and ``smf.mnlogit`` for more than two classes) as a fitted :class:`LogisticRegression`.
+
+    ``params`` are the estimator's (``solver=``, ``na_action=``, ...); ``C``
+    defaults to ``np.inf`` (no penalty: maximum likelihood, as statsmodels).
+    ``.inference(data).summary()`` then gives statsmodels' table.
+    """
+    params.setdefault("C", np.inf)
+    return LogisticRegression(formula=formula, **params).fit(data, sample_weight=sample_weight)
+
+
+def _kept(values, design, name):
+    """``values`` (one per row of the frame, or None) at the rows a formula kept."""
+    if values is None:
+        return None
+    values = np.asarray(values)
+    n = len(design.rows) + design.n_dropped
+    if values.ndim != 1 or len(values) != n:
+        raise ValueError(
+            f"{name} must have one value per row of the data frame ({n}), got shape {values.shape}"
+        )
+    return values if design.n_dropped == 0 else values[design.rows]
 
 
 def _is_dask(X):

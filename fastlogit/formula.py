@@ -1,0 +1,459 @@
+"""Formulas over data frames: the design matrix and the labels, through formulaic.
+
+``"admit ~ gre + gpa + C(rank) + gre:gpa"`` is parsed and encoded by formulaic
+(the optional extra ``fastlogit[formula]``, the library glum uses), never by a
+hand-written parser.  This module adds what a fitted model needs on top:
+
+- statsmodels' column order and names (``Intercept``, ``C(rank)[T.2]``,
+  ``gre:gpa``): the terms are put in patsy's order before formulaic encodes
+  them (the order decides which dummy an interaction drops), the rule
+  statsmodels applies to formulaic (its ``ordering="legacy"``);
+- the intercept taken out of ``X`` (the estimator fits it unpenalized) and
+  reported as ``fit_intercept``;
+- the labels: a left side that names a column gives that column's values
+  as they are (strings, bools, numbers), not formulaic's one-hot columns;
+- missing values: formulaic's rule (rows with a missing value in any
+  variable used, the labels included, are dropped, and counted) or
+  ``na_action="raise"``;
+- new frames encoded exactly as the training frame was
+  (:meth:`FormulaSpec.design`), with a ``ValueError`` naming the column for a
+  missing column, a numeric column that is not numeric any more, and a
+  category level never seen in training (formulaic would turn it into a
+  missing value, and drop the row, with a warning).
+
+The design is dense (a C-ordered float64 array) when the formula has no
+categorical factor, and otherwise a CSR matrix unless at least half of its
+entries are non-zero (a few numeric columns beside a categorical of a few
+levels), where a dense array is both smaller and faster to multiply.
+
+formulaic is imported on first use, never by ``import fastlogit``.  This
+module imports nothing of fastlogit: it sees data frames and returns arrays.
+"""
+
+import re
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+
+#: What to do with rows that have a missing value in a variable of the formula.
+NA_ACTIONS = ("drop", "raise")
+
+#: The design stays dense when more than this fraction of its entries are non-zero:
+#: CSR stores 12 bytes per non-zero (value and column index) against 8 per dense entry.
+DENSE_ABOVE_DENSITY = 0.5
+
+INSTALL_HINT = 'formulas need formulaic: pip install "fastlogit[formula]"'
+
+
+def import_formulaic():
+    """The formulaic module, or ``ImportError`` saying how to install it."""
+    try:
+        import formulaic
+    except ImportError as exc:
+        raise ImportError(INSTALL_HINT) from exc
+    return formulaic
+
+
+def check_na_action(na_action):
+    """``na_action`` as one of NA_ACTIONS, or ``ValueError`` naming it."""
+    if na_action not in NA_ACTIONS:
+        raise ValueError(f"na_action must be one of {', '.join(map(repr, NA_ACTIONS))}, got {na_action!r}")
+    return na_action
+
+
+def check_formula(formula, name="formula"):
+    """``formula`` as a non-empty string, or ``TypeError``/``ValueError`` naming it."""
+    if not isinstance(formula, str):
+        raise TypeError(f"{name} must be a string such as 'y ~ x1 + C(x2)', got {type(formula).__name__}")
+    if not formula.strip():
+        raise ValueError(f"{name} must not be empty; write e.g. 'y ~ x1 + C(x2)'")
+    return formula
+
+
+def check_frame(data, name="X"):
+    """A pandas DataFrame, or ``TypeError`` naming ``name`` and what to pass instead."""
+    module = type(data).__module__.partition(".")[0]
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - formulaic depends on pandas
+        pd = None
+    if pd is not None and isinstance(data, pd.DataFrame):
+        return data
+    if module in ("polars", "pyarrow"):
+        hint = "; convert it with .to_pandas()"
+    elif module in ("dask", "dask_expr"):
+        hint = "; formulas on dask DataFrames are not supported yet: .compute() a frame that fits in memory"
+    else:
+        hint = ""
+    raise TypeError(
+        f"{name} must be a pandas DataFrame holding the formula's columns, got {type(data).__name__}{hint}"
+    )
+
+
+class Design(NamedTuple):
+    """A frame encoded by a :class:`FormulaSpec`.
+
+    X : float64 (n_kept, d), C-ordered ndarray or CSR matrix, without the
+        intercept column.
+    y : (n_kept,) labels, or None when asked for no labels (or the formula
+        has no left side).
+    rows : intp (n_kept,), the positions of the kept rows in the frame.
+    n_dropped : rows dropped for missing values.
+    """
+
+    X: object
+    y: object
+    rows: np.ndarray
+    n_dropped: int
+
+
+class FormulaSpec:
+    """What a model fitted on a formula keeps of it: enough to encode new frames
+    exactly as the training frame was (picklable).
+
+    Attributes
+    ----------
+    formula : str, as given.
+    model_spec : formulaic's ``ModelSpec`` of the right side (levels,
+        contrasts, stateful transforms), as fitted.
+    label : the left side as written ("" without one); ``label_column``: the
+        column it names, or None for an expression (``I(y > 0)``).
+    fit_intercept : whether the formula keeps its intercept.
+    feature_names : the design's column names without the intercept,
+        statsmodels' spelling and order.
+    dense : whether designs are dense arrays (else CSR).
+    numeric_columns : the frame's columns the formula read as numbers, with
+        their training dtypes.
+    """
+
+    def __init__(self, formula, model_spec, label, label_column, label_spec, dense, numeric_columns):
+        self.formula = formula
+        self.model_spec = model_spec
+        self.label = label
+        self.label_column = label_column
+        self.label_spec = label_spec
+        self.dense = bool(dense)
+        self.numeric_columns = dict(numeric_columns)
+        names = list(model_spec.column_names)
+        self._intercept = [j for j, term in enumerate(_term_columns(model_spec)) if term.degree == 0]
+        self.fit_intercept = bool(self._intercept)
+        self.feature_names = [n for j, n in enumerate(names) if j not in self._intercept]
+
+    @property
+    def required_columns(self):
+        """The frame's columns the right side reads, sorted."""
+        return sorted(self.model_spec.required_variables)
+
+    def design(self, data, *, y=None, labels, na_action, name="X"):
+        """``data`` encoded as the training frame was: a :class:`Design`.
+
+        ``labels``: also evaluate the left side (``y`` must then be None), or
+        take ``y`` (an array, one label per row of ``data``) when the formula
+        has no left side; False: no labels.  ``na_action``: "drop" rows with
+        a missing value (counted in ``n_dropped``) or "raise".
+        """
+        data = check_frame(data, name)
+        self._check_columns(data, name, labels)
+        for column, dtype in self.numeric_columns.items():
+            if column in data.columns and not _is_numeric(data[column]):
+                raise ValueError(
+                    f"column {column!r} of {name} has dtype {data[column].dtype}, but the model was "
+                    f"fitted with it numeric ({dtype}); convert it (e.g. pd.to_numeric) first"
+                )
+        left = (self.formula, self.label, self.label_column, self.label_spec)
+        y_values, drop = _labels(left, data, y, labels=labels, na_action=na_action, name=name)
+        with warnings.catch_warnings():
+            formulaic = import_formulaic()
+            warnings.simplefilter("error", formulaic.errors.DataMismatchWarning)
+            try:
+                # (update() first: get_model_matrix(na_action=...) would lose drop_rows)
+                spec = self.model_spec.update(na_action=na_action)
+                X = spec.get_model_matrix(data, context={}, drop_rows=drop)
+            except formulaic.errors.DataMismatchWarning as exc:
+                raise self._unseen_levels(data, name, exc) from None
+            except (ValueError, formulaic.errors.FormulaicError) as exc:
+                raise _named_error(
+                    exc, name, f"{name} cannot be encoded by the formula {self.formula!r}"
+                ) from None
+        X, rows = self._finish(X, len(data), drop)
+        if y_values is not None:
+            y_values = y_values[rows]
+        return Design(X, y_values, rows, len(data) - len(rows))
+
+    def _check_columns(self, data, name, labels):
+        needed = set(self.model_spec.required_variables)
+        if labels and self.label_spec is not None:
+            needed |= set(self.label_spec.required_variables)
+        missing = sorted(str(c) for c in needed - set(data.columns))
+        if missing:
+            raise ValueError(
+                f"{name} has no column {', '.join(map(repr, missing))}, used by the formula {self.formula!r}"
+            )
+
+    def _finish(self, X, n, drop):
+        """Drop the intercept column; the chosen layout; the kept rows' positions."""
+        import scipy.sparse as sp
+
+        keep = [j for j in range(X.shape[1]) if j not in self._intercept]
+        if sp.issparse(X):
+            X = sp.csc_matrix(X)[:, keep].tocsr() if len(keep) < X.shape[1] else sp.csr_matrix(X)
+            X = X.toarray() if self.dense else X
+            if not self.dense:
+                X.sort_indices()
+                X.data = X.data.astype(np.float64, copy=False)
+        else:
+            X = np.asarray(X)[:, keep]
+        if self.dense:
+            X = np.ascontiguousarray(X, dtype=np.float64)
+        rows = np.setdiff1d(np.arange(n, dtype=np.intp), np.fromiter(drop, dtype=np.intp, count=len(drop)))
+        if X.shape[0] != len(rows):  # pragma: no cover - formulaic reports every row it drops
+            raise RuntimeError(f"formulaic kept {X.shape[0]} rows but reported {len(rows)}")
+        return X, rows
+
+    def _unseen_levels(self, data, name, warning):
+        """The ``ValueError`` for category levels never seen in training."""
+        import pandas as pd
+
+        for factor, (kind, state) in self.model_spec.encoder_state.items():
+            if getattr(kind, "value", kind) != "categorical":
+                continue
+            levels = set(state.get("categories", ()))
+            for column in self.model_spec.required_variables:
+                if column not in data.columns or not re.search(rf"\b{re.escape(str(column))}\b", factor):
+                    continue
+                values = data[column]
+                seen = pd.unique(values[values.notna()])
+                new = [v for v in seen if v not in levels]
+                if new:
+                    shown = ", ".join(repr(_plain(v)) for v in new[:5]) + (" ..." if len(new) > 5 else "")
+                    return ValueError(
+                        f"column {column!r} of {name} has level(s) {shown} never seen in training "
+                        f"({factor} was fitted on {sorted(map(_plain, levels), key=str)})"
+                    )
+        return ValueError(f"{name} has category levels never seen in training: {warning}")
+
+
+def build(formula, data, *, y=None, na_action="drop", name="X"):
+    """Parse ``formula`` on the training frame ``data``: ``(spec, design)``.
+
+    Parameters
+    ----------
+    formula : str, e.g. ``"y ~ x1 + C(x2) + x1:x3"`` (``- 1`` or ``+ 0``: no
+        intercept).  Without a left side (``"~ x1 + C(x2)"``) the labels are
+        ``y``.
+    data : pandas DataFrame.
+    y : (n,) labels when the formula has no left side, else None.
+    na_action : "drop" (formulaic's rule: rows with a missing value in a
+        variable of the formula are dropped and counted) or "raise".
+
+    Returns
+    -------
+    (:class:`FormulaSpec`, :class:`Design`)
+    """
+    formulaic = import_formulaic()
+    formula = check_formula(formula)
+    na_action = check_na_action(na_action)
+    data = check_frame(data, name)
+    try:
+        parsed = formulaic.Formula(formula, _ordering="none")
+    except formulaic.errors.FormulaicError as exc:
+        raise ValueError(f"formula={formula!r} cannot be parsed: {exc}") from None
+    if hasattr(parsed, "rhs"):
+        lhs, rhs = list(parsed.lhs), parsed.rhs
+    else:
+        lhs, rhs = [], parsed
+    label, label_column, label_spec = _left_side(formulaic, lhs, data, formula)
+    missing = sorted(str(c) for c in _lookup_names(rhs) - set(map(str, data.columns)))
+    if missing:
+        raise ValueError(f"{name} has no column {', '.join(map(repr, missing))}, used by formula={formula!r}")
+    categorical = _categorical_factors(formulaic, rhs, data, formula)
+    terms = _statsmodels_order(list(rhs), categorical)
+    model_spec = formulaic.ModelSpec.from_spec(
+        formulaic.Formula(terms, _ordering="none"),
+        output="sparse" if categorical else "numpy",
+        na_action=na_action,
+    )
+    left = (formula, label, label_column, label_spec)
+    y_values, drop = _labels(left, data, y, labels=True, na_action=na_action, name=name)
+    try:
+        X = model_spec.get_model_matrix(data, context={}, drop_rows=drop)
+    except (ValueError, formulaic.errors.FormulaicError) as exc:
+        raise _named_error(exc, name, f"formula={formula!r} cannot be evaluated on {name}") from None
+    model_spec = X.model_spec
+    dense = not categorical or _density(X) > DENSE_ABOVE_DENSITY
+    numeric = {
+        str(c): str(data[c].dtype)
+        for c in model_spec.required_variables
+        if c in data.columns and _is_numeric(data[c])
+    }
+    spec = FormulaSpec(formula, model_spec, label, label_column, label_spec, dense, numeric)
+    X, rows = spec._finish(X, len(data), drop)
+    if len(rows) == 0:
+        raise ValueError(f"every row of {name} has a missing value in a variable of formula={formula!r}")
+    return spec, Design(X, y_values[rows], rows, len(data) - len(rows))
+
+
+def _labels(left, data, y, *, labels, na_action, name):
+    """The labels as an array over all rows, and the set of row positions to drop.
+
+    ``left``: ``(formula, label, label column or None, label ModelSpec or None)``.
+    """
+    formula, label, label_column, label_spec = left
+    if not labels:
+        return None, set()
+    if label:
+        if y is not None:
+            raise ValueError(
+                f"y must be None: the formula's left side {label!r} gives the labels "
+                f"(or write the formula without a left side, '~ ...', and pass y)"
+            )
+        if label_column is not None:
+            if label_column not in data.columns:
+                raise ValueError(f"{name} has no column {label_column!r}, the formula's left side")
+            values = _column_values(data[label_column])
+        else:
+            values = _label_expression(label, label_spec, data)
+    else:
+        if y is None:
+            raise ValueError(
+                f"the formula {formula!r} has no left side: pass y, or write the label "
+                "column on the left ('y ~ ...')"
+            )
+        values = np.asarray(y)
+        if values.ndim != 1 or len(values) != len(data):
+            raise ValueError(
+                f"y must have one label per row of {name} ({len(data)}), got shape {values.shape}"
+            )
+    missing = np.flatnonzero(_is_missing(values))
+    if len(missing) and na_action == "raise":
+        raise ValueError(
+            f"the labels ({label or 'y'}) have {len(missing)} missing value(s) (first at row "
+            f"{missing[0]}); na_action='raise'"
+        )
+    return values, {int(i) for i in missing}
+
+
+def _label_expression(label, label_spec, data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        values = label_spec.get_model_matrix(data, context={}, na_action="ignore")
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 2 and values.shape[1] != 1:
+        raise ValueError(
+            f"the formula's left side {label!r} gives {values.shape[1]} columns; it must give "
+            "one label per row (name the label column: 'y ~ ...')"
+        )
+    return values.reshape(-1)
+
+
+def _left_side(formulaic, lhs, data, formula):
+    """``(label text, column or None, ModelSpec of an expression or None)``."""
+    if not lhs:
+        return "", None, None
+    label = " + ".join(str(t) for t in lhs)
+    if len(lhs) == 1 and len(lhs[0].factors) == 1:
+        factor = next(iter(lhs[0].factors))
+        if getattr(factor.eval_method, "value", None) == "lookup":
+            return label, str(factor.expr), None
+    if len(lhs) != 1:
+        raise ValueError(f"formula={formula!r}: the left side must be one label column, got {label!r}")
+    label_spec = formulaic.ModelSpec.from_spec(formulaic.Formula(lhs, _ordering="none"), output="numpy")
+    label_spec = label_spec.get_model_matrix(data, context={}, na_action="ignore").model_spec
+    return label, None, label_spec
+
+
+def _lookup_names(terms):
+    """The names the terms read from the frame directly (``x`` in ``x:C(g)``)."""
+    return {
+        str(f.expr)
+        for term in terms
+        for f in term.factors
+        if getattr(f.eval_method, "value", None) == "lookup"
+    }
+
+
+def _categorical_factors(formulaic, rhs, data, formula):
+    """The factors formulaic encodes as categories, from a zero-row copy of the frame
+    (what makes a factor categorical is its dtype or ``C()``, not its rows)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            probe = formulaic.ModelSpec.from_spec(rhs, na_action="ignore").get_model_matrix(
+                data.iloc[:0], context={}
+            )
+        except (ValueError, formulaic.errors.FormulaicError) as exc:
+            raise _named_error(exc, "X", f"formula={formula!r} cannot be evaluated") from None
+    return {
+        factor
+        for factor, (kind, _) in probe.model_spec.encoder_state.items()
+        if getattr(kind, "value", kind) == "categorical"
+    }
+
+
+def _statsmodels_order(terms, categorical):
+    """patsy's (and statsmodels') term order: the intercept, the terms made only of
+    categorical factors (by degree), then the other terms grouped by their numeric
+    factors, groups in order of first appearance, each by degree."""
+    intercept = [t for t in terms if t.degree == 0]
+    rest = [t for t in terms if t.degree > 0]
+    cats = sorted((t for t in rest if all(str(f) in categorical for f in t.factors)), key=lambda t: t.degree)
+    groups = {}
+    for term in rest:
+        if term in cats:
+            continue
+        numeric = tuple(sorted(str(f) for f in term.factors if str(f) not in categorical))
+        groups.setdefault(numeric, []).append(term)
+    return intercept + cats + [t for group in groups.values() for t in sorted(group, key=lambda t: t.degree)]
+
+
+def _term_columns(model_spec):
+    """The term of each column of the design, in column order."""
+    return [part.term for part in model_spec.structure for _ in part.columns]
+
+
+def _density(X):
+    n, d = X.shape
+    nnz = X.nnz if hasattr(X, "nnz") else np.count_nonzero(X)
+    return nnz / max(n * d, 1)
+
+
+def _is_numeric(series):
+    import pandas as pd
+
+    return pd.api.types.is_numeric_dtype(series.dtype)
+
+
+def _is_missing(values):
+    import pandas as pd
+
+    return np.asarray(pd.isna(values), dtype=bool).reshape(-1)
+
+
+def _column_values(series):
+    """A label column's values: NumPy values for NumPy dtypes, objects otherwise."""
+    if isinstance(series.dtype, np.dtype):
+        return series.to_numpy()
+    return series.to_numpy(dtype=object)
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _named_error(exc, name, context):
+    """A ``ValueError`` for formulaic's error ``exc``, naming the column where formulaic
+    says which (a missing variable, missing values under ``na_action="raise"``)."""
+    text = str(exc)
+    found = re.search(r"`([^`]+)` contains null values", text)
+    if found:
+        return ValueError(
+            f"column {found.group(1)!r} of {name} has missing values and na_action='raise' "
+            "(na_action='drop' drops those rows)"
+        )
+    found = re.search(r"`([^`]+)` is not present in the dataset", text) or re.search(
+        r"NameError: name '([^']+)' is not defined", text
+    )
+    if found:
+        return ValueError(f"{name} has no column {found.group(1)!r}, used by the formula")
+    return ValueError(f"{context}: {text}")

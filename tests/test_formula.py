@@ -1,0 +1,407 @@
+"""Formulas and categorical columns (issue 22): against statsmodels' formula API.
+
+Unpenalized fits of a formula on a data frame give statsmodels' ``smf.logit``
+/ ``smf.mnlogit`` coefficients, standard errors and log-likelihood, under the
+same names in the same order; new frames are encoded as the training frame
+was; bad frames raise errors that name the column.
+"""
+
+import pickle
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse
+from sklearn.base import clone
+from sklearn.model_selection import KFold, cross_val_score
+
+import fastlogit
+from fastlogit import LogisticRegression
+from fastlogit.formula import FormulaSpec, build, check_frame
+
+pd = pytest.importorskip("pandas")
+pytest.importorskip("formulaic")
+sm = pytest.importorskip("statsmodels.api")
+smf = pytest.importorskip("statsmodels.formula.api")
+
+RTOL = 1e-6
+TIGHT = dict(C=np.inf, solver="newton", tol=1e-10, max_iter=200)
+
+
+def spector():
+    return sm.datasets.spector.load_pandas().data
+
+
+def anes96():
+    data = sm.datasets.anes96.load_pandas().data
+    school = np.where(data.educ <= 3, "high school", np.where(data.educ <= 5, "college", "graduate"))
+    return data.assign(school=school)
+
+
+def categorical_frame(n=600, seed=0):
+    """Two numeric columns, a 5-level string column and a 3-level one; y from a model
+    with a level effect and an interaction."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "x1": rng.normal(size=n),
+            "x2": rng.normal(size=n),
+            "g": rng.choice(["a", "b", "c", "d", "e"], n),
+            "h": rng.choice(["p", "q", "r"], n),
+        }
+    )
+    effect = frame.g.map(dict(a=0.0, b=0.5, c=-0.5, d=1.0, e=-1.0)).to_numpy()
+    z = 0.3 + 0.8 * frame.x1 - 0.6 * frame.x2 + effect + 0.4 * frame.x1 * frame.x2
+    frame["y"] = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(int)
+    return frame
+
+
+def sm_logit(formula, data, **kwargs):
+    return smf.logit(formula, data, **kwargs).fit(disp=0, method="newton", tol=1e-12, maxiter=200)
+
+
+def assert_matches_statsmodels(model, ref, data):
+    result = model.inference(data)
+    assert result.parameter_names == list(ref.params.index)
+    np.testing.assert_allclose(result.coef, ref.params.to_numpy(), rtol=RTOL)
+    np.testing.assert_allclose(result.std_err, ref.bse.to_numpy(), rtol=RTOL)
+    np.testing.assert_allclose(result.log_likelihood, ref.llf, rtol=1e-8)
+    assert result.n_obs == ref.nobs
+    return result
+
+
+# -- against statsmodels ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "formula",
+    ["GRADE ~ GPA + TUCE + C(PSI)", "GRADE ~ GPA + TUCE + C(PSI) + GPA:TUCE", "GRADE ~ GPA*C(PSI) + TUCE"],
+)
+def test_spector_formula_matches_statsmodels_logit(formula):
+    data = spector()
+    model = LogisticRegression(formula=formula, **TIGHT).fit(data)
+    ref = sm_logit(formula, data)
+    assert model.feature_names_ == list(ref.params.index[1:])  # statsmodels' names and order
+    np.testing.assert_allclose(model.intercept_[0], ref.params["Intercept"], rtol=RTOL)
+    np.testing.assert_allclose(model.coef_[0], ref.params.to_numpy()[1:], rtol=RTOL)
+    result = assert_matches_statsmodels(model, ref, data)
+    frame = result.to_frame()
+    assert list(frame.index) == list(ref.params.index)
+    text = result.summary()
+    assert "C(PSI)[T.1.0]" in text and "Intercept" in text and "const" not in text
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "y ~ x1 + x2 + C(g) + x1:x2",
+        "y ~ x1 + x2 + g + h + x1:g",
+        "y ~ x2 + g:x1 + h",  # g coded in full inside the interaction (no g main effect)
+        "y ~ C(g) + x1 + x2 - 1",
+    ],
+)
+def test_categorical_frame_matches_statsmodels_logit(formula):
+    data = categorical_frame()
+    model = fastlogit.logit(formula, data, solver="newton", tol=1e-10, max_iter=200)
+    ref = sm_logit(formula, data)
+    names = [n for n in ref.params.index if n != "Intercept"]
+    assert model.feature_names_ == names
+    assert model.n_features_in_ == len(names) and not hasattr(model, "feature_names_in_")
+    result = assert_matches_statsmodels(model, ref, data)
+    assert result.fit_intercept == ("Intercept" in ref.params.index)
+    if "- 1" in formula:
+        assert not model.formula_spec_.fit_intercept and model.intercept_.tolist() == [0.0]
+
+
+def test_softmax_formula_matches_statsmodels_mnlogit():
+    data = anes96()
+    formula = "PID ~ logpopul + selfLR + age + C(school) + income + age:income"
+    model = fastlogit.logit(formula, data, solver="newton", tol=1e-10, max_iter=200)
+    ref = smf.mnlogit(formula, data).fit(disp=0, method="newton", tol=1e-12, maxiter=200)
+    result = model.inference(data)
+    assert model.feature_names_ == list(ref.params.index[1:])
+    assert result.parameter_names == list(ref.params.index)
+    # MNLogit's params are (p, K - 1), one column per class against the first.
+    np.testing.assert_allclose(result.coef, ref.params.to_numpy().T, rtol=RTOL)
+    np.testing.assert_allclose(result.std_err, ref.bse.to_numpy().T, rtol=RTOL)
+    np.testing.assert_allclose(result.log_likelihood, ref.llf, rtol=1e-8)
+    frame = result.to_frame()
+    assert list(frame.loc[1.0].index) == list(ref.params.index)
+    assert "C(school)[T.high school]" in result.summary()
+
+
+def test_prediction_intervals_take_a_frame_and_match_statsmodels():
+    data = spector()
+    formula = "GRADE ~ GPA + TUCE + C(PSI)"
+    model = LogisticRegression(formula=formula, **TIGHT).fit(data)
+    new = data.iloc[[0, 5, 17, 30]]
+    band = model.inference(data).predict(new).summary_frame()
+    ref = sm_logit(formula, data).get_prediction(new).summary_frame()
+    np.testing.assert_allclose(band["predicted"], ref["predicted"], rtol=RTOL)
+    np.testing.assert_allclose(band["se"], ref["se"], rtol=RTOL)
+    np.testing.assert_allclose(band[["ci_lower", "ci_upper"]], ref[["ci_lower", "ci_upper"]], rtol=RTOL)
+
+
+# -- the design ---------------------------------------------------------------------
+
+
+def test_design_is_csr_for_many_levels_and_dense_for_numeric_columns():
+    data = categorical_frame()
+    _, sparse = build("y ~ x1 + C(g) + C(h) + x1:C(g)", data)
+    assert scipy.sparse.isspmatrix_csr(sparse.X) and sparse.X.dtype == np.float64
+    _, dense = build("y ~ x1 + x2 + x1:x2", data)
+    assert isinstance(dense.X, np.ndarray) and dense.X.flags.c_contiguous
+    np.testing.assert_array_equal(dense.X, np.column_stack([data.x1, data.x2, data.x1 * data.x2]))
+
+
+def test_new_frames_are_encoded_as_the_training_frame():
+    data = categorical_frame()
+    formula = "y ~ x1 + x2 + C(g) + h + x1:g"
+    spec, design = build(formula, data)
+    training = design.X.toarray()
+    # Columns reordered, rows shuffled, the label column absent.
+    order = np.random.default_rng(1).permutation(len(data))
+    new = data.iloc[order][["h", "x2", "g", "x1"]]
+    np.testing.assert_array_equal(
+        spec.design(new, labels=False, na_action="raise").X.toarray(), training[order]
+    )
+    # A subset of the levels: the same columns, not fewer.
+    subset = np.flatnonzero(data.g.isin(["b", "c"]).to_numpy())
+    encoded = spec.design(data.iloc[subset], labels=False, na_action="raise").X
+    assert encoded.shape[1] == training.shape[1]
+    np.testing.assert_array_equal(encoded.toarray(), training[subset])
+    # The model predicts a reordered frame as the rows it came from.
+    model = LogisticRegression(formula=formula, C=np.inf, solver="newton").fit(data)
+    np.testing.assert_array_equal(model.predict_proba(new), model.predict_proba(data)[order])
+    np.testing.assert_array_equal(model.predict(new), model.predict(data)[order])
+    np.testing.assert_allclose(model.decision_function(data), design.X @ model.coef_[0] + model.intercept_[0])
+
+
+def test_a_categorical_dtype_column_is_encoded_by_its_levels():
+    data = categorical_frame()
+    categorical = data.assign(g=pd.Categorical(data.g, categories=["a", "b", "c", "d", "e"]))
+    plain = LogisticRegression(formula="y ~ x1 + g", C=np.inf, solver="newton").fit(data)
+    typed = LogisticRegression(formula="y ~ x1 + g", C=np.inf, solver="newton").fit(categorical)
+    assert typed.feature_names_ == plain.feature_names_
+    np.testing.assert_allclose(typed.coef_, plain.coef_, rtol=1e-10)
+    np.testing.assert_allclose(typed.predict_proba(data), plain.predict_proba(data), rtol=1e-10)
+
+
+def test_labels_from_a_string_column_and_from_an_expression():
+    data = spector()
+    numeric = LogisticRegression(formula="GRADE ~ GPA + TUCE + C(PSI)", **TIGHT).fit(data)
+    words = data.assign(passed=np.where(data.GRADE == 1, "yes", "no"))
+    named = LogisticRegression(formula="passed ~ GPA + TUCE + C(PSI)", **TIGHT).fit(words)
+    assert named.classes_.tolist() == ["no", "yes"]
+    np.testing.assert_allclose(named.coef_, numeric.coef_, rtol=1e-10)
+    assert named.score(words) == numeric.score(data)
+    expression = LogisticRegression(formula="I(GRADE > 0) ~ GPA + TUCE + C(PSI)", **TIGHT).fit(data)
+    np.testing.assert_allclose(expression.coef_, numeric.coef_, rtol=1e-10)
+
+
+def test_formula_without_left_side_takes_y():
+    data = spector()
+    with_lhs = LogisticRegression(formula="GRADE ~ GPA + C(PSI)", **TIGHT).fit(data)
+    without = LogisticRegression(formula="~ GPA + C(PSI)", **TIGHT).fit(
+        data.drop(columns="GRADE"), data.GRADE
+    )
+    np.testing.assert_allclose(without.coef_, with_lhs.coef_, rtol=1e-12)
+    assert without.score(data, data.GRADE) == with_lhs.score(data)
+    with pytest.raises(ValueError, match="no left side: pass y"):
+        LogisticRegression(formula="~ GPA").fit(data)
+    with pytest.raises(ValueError, match="y must be None"):
+        LogisticRegression(formula="GRADE ~ GPA").fit(data, data.GRADE)
+
+
+def test_intercept_comes_from_the_formula():
+    data = spector()
+    for formula in ("GRADE ~ GPA + TUCE - 1", "GRADE ~ 0 + GPA + TUCE"):
+        model = LogisticRegression(formula=formula, **TIGHT).fit(data)
+        ref = sm_logit(formula, data)
+        assert model.intercept_.tolist() == [0.0] and model.feature_names_ == ["GPA", "TUCE"]
+        np.testing.assert_allclose(model.coef_[0], ref.params.to_numpy(), rtol=RTOL)
+        assert model.inference(data).parameter_names == ["GPA", "TUCE"]
+    # fit_intercept=False is allowed with a formula that has none, refused with one that has one.
+    LogisticRegression(formula="GRADE ~ GPA - 1", fit_intercept=False).fit(data)
+    with pytest.raises(ValueError, match="fit_intercept=False, but formula"):
+        LogisticRegression(formula="GRADE ~ GPA", fit_intercept=False).fit(data)
+
+
+# -- missing values ------------------------------------------------------------------
+
+
+def frame_with_missing():
+    data = categorical_frame()
+    data.loc[[3, 40], "x1"] = np.nan
+    data.loc[7, "g"] = None
+    data["y"] = data.y.astype(float)
+    data.loc[11, "y"] = np.nan
+    data["unused"] = np.nan  # not in the formula: drops nothing
+    return data
+
+
+def test_rows_with_missing_values_are_dropped_and_counted():
+    data = frame_with_missing()
+    formula = "y ~ x1 + x2 + C(g) + x1:x2"
+    weights = np.linspace(0.5, 2.0, len(data))
+    model = LogisticRegression(formula=formula, **TIGHT).fit(data, sample_weight=weights)
+    assert model.n_dropped_ == 4
+    kept = data.drop(columns="unused").notna().all(axis=1).to_numpy()
+    complete = LogisticRegression(formula=formula, **TIGHT).fit(data[kept], sample_weight=weights[kept])
+    assert complete.n_dropped_ == 0
+    np.testing.assert_allclose(model.coef_, complete.coef_, rtol=1e-12)
+    result = model.inference(data)
+    assert result.n_dropped == 4 and result.n_obs == kept.sum()
+    assert "4 row(s) with missing values dropped" in result.summary()
+    ref = sm_logit(formula, data.drop(columns="unused"), missing="drop")
+    unweighted = LogisticRegression(formula=formula, **TIGHT).fit(data)
+    assert_matches_statsmodels(unweighted, ref, data)
+    assert unweighted.score(data) == unweighted.score(data[kept])
+
+
+def test_na_action_raise_names_the_column():
+    data = frame_with_missing()
+    with pytest.raises(ValueError, match="'x1'.*missing values.*na_action='raise'"):
+        LogisticRegression(formula="y ~ x1 + x2", na_action="raise").fit(data.assign(y=data.y.fillna(0)))
+    with pytest.raises(ValueError, match=r"labels \(y\) have 1 missing"):
+        LogisticRegression(formula="y ~ x2", na_action="raise").fit(data)
+    with pytest.raises(ValueError, match="na_action"):
+        LogisticRegression(formula="y ~ x2", na_action="omit").fit(data)
+
+
+def test_prediction_with_missing_values_raises_naming_the_column():
+    data = categorical_frame()
+    model = LogisticRegression(formula="y ~ x1 + C(g)").fit(data)
+    with pytest.raises(ValueError, match="'x1'.*missing values"):
+        model.predict_proba(data.assign(x1=np.where(data.index == 2, np.nan, data.x1)))
+
+
+# -- bad frames ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    data = categorical_frame()
+    return data, LogisticRegression(formula="y ~ x1 + x2 + C(g) + h").fit(data)
+
+
+def test_unseen_level_raises_naming_column_and_level(fitted):
+    data, model = fitted
+    new = data.assign(g=np.where(data.index == 4, "zz", data.g))
+    for method in (model.predict, model.predict_proba, model.decision_function, model.score):
+        with pytest.raises(ValueError, match=r"column 'g' .*'zz' never seen in training"):
+            method(new)
+    with pytest.raises(ValueError, match=r"column 'h' .*'s'"):
+        model.inference(data.assign(h=np.where(data.index == 0, "s", data.h)))
+
+
+def test_missing_column_raises_naming_it(fitted):
+    data, model = fitted
+    with pytest.raises(ValueError, match="no column 'x2'"):
+        model.predict(data.drop(columns="x2"))
+    with pytest.raises(ValueError, match="no column 'g'"):
+        model.predict_proba(data.drop(columns="g"))
+    with pytest.raises(ValueError, match="no column 'y'"):
+        model.score(data.drop(columns="y"))
+    with pytest.raises(ValueError, match="no column 'x9'"):
+        LogisticRegression(formula="y ~ x1 + x9").fit(data)
+    with pytest.raises(ValueError, match="no column 'k'"):
+        LogisticRegression(formula="y ~ x1 + C(k)").fit(data)
+
+
+def test_wrong_dtype_raises_naming_the_column(fitted):
+    data, model = fitted
+    with pytest.raises(ValueError, match="column 'x1' of X has dtype .* numeric"):
+        model.predict(data.assign(x1=data.x1.astype(str)))
+
+
+def test_non_frames_raise_type_error(fitted):
+    data, model = fitted
+    with pytest.raises(TypeError, match="pandas DataFrame"):
+        LogisticRegression(formula="y ~ x1").fit(data.to_numpy())
+    with pytest.raises(TypeError, match="pandas DataFrame"):
+        model.predict(data[["x1", "x2"]].to_numpy())
+    polars_like = type("DataFrame", (), {"__module__": "polars.dataframe.frame"})()
+    with pytest.raises(TypeError, match=r"\.to_pandas\(\)"):
+        check_frame(polars_like)
+    with pytest.raises(TypeError, match="formula"):
+        LogisticRegression(formula=3).fit(data)
+    with pytest.raises(ValueError, match="cannot be parsed"):
+        LogisticRegression(formula="y ~ (x1").fit(data)
+    with pytest.raises(ValueError, match="sample_weight must have one value per row"):
+        LogisticRegression(formula="y ~ x1").fit(data, sample_weight=np.ones(3))
+    with pytest.raises(ValueError, match="partial_fit takes arrays"):
+        LogisticRegression(formula="y ~ x1").partial_fit(data, data.y, classes=[0, 1])
+
+
+def test_missing_formulaic_raises_import_error_with_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "formulaic", None)
+    with pytest.raises(ImportError, match=r'pip install "fastlogit\[formula\]"'):
+        LogisticRegression(formula="GRADE ~ GPA").fit(spector())
+
+
+# -- scikit-learn tools, pickling --------------------------------------------------
+
+
+def test_clone_and_cross_val_score_take_the_labels_from_the_frame():
+    data = categorical_frame()
+    model = LogisticRegression(formula="y ~ x1 + x2 + C(g)", na_action="raise", C=0.5)
+    twin = clone(model)
+    assert twin.get_params()["formula"] == "y ~ x1 + x2 + C(g)" and twin.get_params()["na_action"] == "raise"
+    scores = cross_val_score(model, data, cv=3)
+    # The same folds on the design matrix built by hand (every fold sees every level).
+    _, design = build("y ~ x1 + x2 + C(g)", data)
+    by_hand = cross_val_score(LogisticRegression(C=0.5), design.X, design.y, cv=KFold(3))
+    np.testing.assert_allclose(scores, by_hand, rtol=1e-12)
+
+
+def test_refit_without_formula_forgets_the_formula():
+    data = spector()
+    model = LogisticRegression(formula="GRADE ~ GPA + C(PSI)").fit(data)
+    assert hasattr(model, "formula_spec_")
+    model.set_params(formula=None).fit(data[["GPA", "TUCE"]], data.GRADE)
+    for name in ("formula_spec_", "feature_names_", "n_dropped_"):
+        assert not hasattr(model, name)
+    assert list(model.feature_names_in_) == ["GPA", "TUCE"]
+    assert model.inference(data[["GPA", "TUCE"]], data.GRADE).parameter_names == ["const", "GPA", "TUCE"]
+
+
+def test_logit_shortcut_fits_without_penalty():
+    data = spector()
+    model = fastlogit.logit("GRADE ~ GPA + TUCE + C(PSI)", data, solver="newton", tol=1e-10)
+    assert isinstance(model, LogisticRegression) and model.C == np.inf
+    np.testing.assert_allclose(
+        model.coef_[0], sm_logit("GRADE ~ GPA + TUCE + C(PSI)", data).params[1:], rtol=RTOL
+    )
+    assert fastlogit.logit("GRADE ~ GPA", data, C=1.0).C == 1.0
+    assert "logit" in fastlogit.__all__
+
+
+def test_pickled_formula_model_predicts_the_same_in_a_new_process(tmp_path):
+    data = categorical_frame()
+    model = LogisticRegression(formula="y ~ x1 + x2 + C(g) + h + x1:g", C=np.inf, solver="newton").fit(data)
+    assert isinstance(model.formula_spec_, FormulaSpec)
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps(model))
+    data.to_pickle(tmp_path / "data.pkl")
+    script = f"""
+import pickle, sys
+import numpy as np, pandas as pd
+import fastlogit
+fastlogit.LogisticRegression
+assert "formulaic" not in sys.modules, "import fastlogit imported formulaic"
+model = pickle.loads(open({str(tmp_path / "model.pkl")!r}, "rb").read())
+data = pd.read_pickle({str(tmp_path / "data.pkl")!r})
+np.save({str(tmp_path / "proba.npy")!r}, model.predict_proba(data.iloc[::-1]))
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=300)
+    np.testing.assert_array_equal(np.load(tmp_path / "proba.npy"), model.predict_proba(data.iloc[::-1]))
+
+
+def test_no_warning_on_clean_frames():
+    data = categorical_frame()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = LogisticRegression(formula="y ~ x1 + C(g) + x1:x2", C=np.inf, solver="newton").fit(data)
+        model.predict_proba(data.iloc[:10])
