@@ -144,6 +144,21 @@ def test_prediction_intervals_take_a_frame_and_match_statsmodels():
     np.testing.assert_allclose(band[["ci_lower", "ci_upper"]], ref[["ci_lower", "ci_upper"]], rtol=RTOL)
 
 
+def test_margins_and_wald_tests_use_the_formula_names():
+    data = spector()
+    formula = "GRADE ~ GPA + TUCE + C(PSI)"
+    result = LogisticRegression(formula=formula, **TIGHT).fit(data).inference(data)
+    ref = sm_logit(formula, data)
+    margins = result.get_margeff(data).summary_frame()
+    expected = ref.get_margeff().summary_frame()
+    assert list(margins.index) == list(expected.index)
+    np.testing.assert_allclose(margins["dy/dx"], expected["dy/dx"], rtol=RTOL)
+    np.testing.assert_allclose(margins["std_err"], expected["Std. Err."], rtol=RTOL)
+    restriction = "C(PSI)[T.1.0] = 0, GPA = TUCE"
+    test = result.wald_test(restriction)
+    np.testing.assert_allclose(test.statistic, ref.wald_test(restriction, scalar=True).statistic, rtol=RTOL)
+
+
 # -- the design ---------------------------------------------------------------------
 
 
@@ -259,6 +274,10 @@ def test_rows_with_missing_values_are_dropped_and_counted():
     unweighted = LogisticRegression(formula=formula, **TIGHT).fit(data)
     assert_matches_statsmodels(unweighted, ref, data)
     assert unweighted.score(data) == unweighted.score(data[kept])
+    # Rows are dropped by position, whatever the frame's index.
+    relabelled = data.set_index(np.arange(len(data))[::-1] * 3)
+    again = LogisticRegression(formula=formula, **TIGHT).fit(relabelled, sample_weight=weights)
+    np.testing.assert_array_equal(again.coef_, model.coef_)
 
 
 def test_na_action_raise_names_the_column():
@@ -334,6 +353,15 @@ def test_non_frames_raise_type_error(fitted):
         LogisticRegression(formula="y ~ x1").fit(data, sample_weight=np.ones(3))
     with pytest.raises(ValueError, match="partial_fit takes arrays"):
         LogisticRegression(formula="y ~ x1").partial_fit(data, data.y, classes=[0, 1])
+
+
+def test_dask_frames_are_refused_by_a_formula_model(fitted):
+    dd = pytest.importorskip("dask.dataframe")
+    data, model = fitted
+    with pytest.raises(TypeError, match="fitted on a formula"):
+        model.predict(dd.from_pandas(data, npartitions=2))
+    with pytest.raises(TypeError, match="dask DataFrames are not supported yet"):
+        LogisticRegression(formula="y ~ x1").fit(dd.from_pandas(data, npartitions=2))
 
 
 def test_missing_formulaic_raises_import_error_with_the_extra(monkeypatch):
