@@ -140,11 +140,6 @@ class FormulaSpec:
         self.fit_intercept = bool(self._intercept)
         self.feature_names = [n for j, n in enumerate(names) if j not in self._intercept]
 
-    @property
-    def required_columns(self):
-        """The frame's columns the right side reads, sorted."""
-        return sorted(self.model_spec.required_variables)
-
     def design(self, data, *, y=None, labels, na_action, name="X"):
         """``data`` encoded as the training frame was: a :class:`Design`.
 
