@@ -149,9 +149,13 @@ class _Problem:
     # -- fitting --------------------------------------------------------------
 
     def path(self, Cs, l1_ratio, progress):
-        """Fit every split along ``Cs``: ``(xs (k, n_cs, p), n_iter (k, n_cs), converged (k, n_cs))``."""
+        """Fit every split along ``Cs``: ``(xs (k, n_cs, p), n_iter (k, n_cs), converged
+        (k, n_cs), held (k, n_cs, 3))``, ``held`` the held-out sums of
+        :meth:`FoldRows.held_out` where the fused fit's last pass gave them
+        (NaN elsewhere)."""
         k, p = self.n_folds, self.fold_params
         xs = np.zeros((k, len(Cs), p))
+        held = np.full((k, len(Cs), 3), np.nan)
         n_iter = np.zeros((k, len(Cs)), dtype=np.int32)
         converged = np.ones((k, len(Cs)), dtype=bool)
         fused = self.rows is not None and self.solver in FOLD_FUSED_SOLVERS
@@ -171,6 +175,9 @@ class _Problem:
                     self.tol, solvers.MACHINE_PRECISION_GRAD
                 )
                 n_iter[:, c] = res.n_iter
+                last = self.rows.last_held_out(*objective.stacked(x))
+                if last is not None:
+                    held[:, c] = np.column_stack(last)
             else:
                 if per_fold is None:
                     per_fold = [self._fold_rows(j) for j in range(k)]
@@ -194,7 +201,7 @@ class _Problem:
                 )
             if progress is not None:
                 progress.update(1)
-        return xs, n_iter, converged
+        return xs, n_iter, converged, held
 
     def _fold_rows(self, j):
         train, _ = self.splits[j]
@@ -209,14 +216,17 @@ class _Problem:
         """``(coef_, intercept_)`` of a flat vector, scikit-learn's layout."""
         return self.layout.to_estimator(x)
 
-    def scores(self, xs, scorer_name, scorer, score_params):
-        """Held-out scores, float64 (k, n_cs)."""
+    def scores(self, xs, scorer_name, scorer, score_params, held=None):
+        """Held-out scores, float64 (k, n_cs); ``held``: :meth:`path`'s held-out sums."""
         k, n_cs, _ = xs.shape
         out = np.empty((k, n_cs))
         if self.rows is not None and scorer_name in FUSED_SCORERS:
             stack = FoldObjective(self.rows, C=np.inf, fit_intercept=self.fit_intercept)
             for c in range(n_cs):
-                loss, correct, weight = self.rows.held_out(*stack.stacked(xs[:, c].ravel()))
+                if held is not None and not np.isnan(held[:, c]).any():
+                    loss, correct, weight = held[:, c].T
+                else:
+                    loss, correct, weight = self.rows.held_out(*stack.stacked(xs[:, c].ravel()))
                 with np.errstate(invalid="ignore", divide="ignore"):
                     out[:, c] = correct / weight if scorer_name == "accuracy" else -loss / weight
             return out
@@ -400,7 +410,7 @@ def logistic_path(
         n_threads=n_threads,
     )
     with _progress_bar(verbose, len(Cs)) as bar:
-        xs, n_iter, _ = problem.path(Cs, l1_ratio, bar)
+        xs, n_iter, _, held = problem.path(Cs, l1_ratio, bar)
     k = len(splits)
     coefs = np.empty((k, len(Cs), problem.layout.n_scores, X.shape[1]))
     intercepts = np.empty((k, len(Cs), problem.layout.n_scores))
@@ -409,8 +419,8 @@ def logistic_path(
             coefs[j, c], intercepts[j, c] = problem.estimator_params(xs[j, c])
     if fold is None:
         return LogisticPath(Cs, coefs[0], intercepts[0], n_iter[0], classes)
-    test_loss = -problem.scores(xs, "neg_log_loss", None, {}) if problem.rows is not None else None
-    test_accuracy = problem.scores(xs, "accuracy", None, {}) if problem.rows is not None else None
+    test_loss = -problem.scores(xs, "neg_log_loss", None, {}, held) if problem.rows is not None else None
+    test_accuracy = problem.scores(xs, "accuracy", None, {}, held) if problem.rows is not None else None
     return LogisticPath(Cs, coefs, intercepts, n_iter, classes, test_loss, test_accuracy)
 
 
@@ -645,8 +655,8 @@ class LogisticRegressionCV(LogisticRegression):
         scores = np.empty((k, n_l1, n_cs))
         with _progress_bar(self.verbose, n_cs * n_l1) as bar:
             for r, l1_ratio in enumerate(l1_values):
-                xs[:, r], n_iter[:, r], _ = problem.path(Cs, float(l1_ratio), bar)
-                scores[:, r] = problem.scores(xs[:, r], scorer_name, scorer, score_params)
+                xs[:, r], n_iter[:, r], _, held = problem.path(Cs, float(l1_ratio), bar)
+                scores[:, r] = problem.scores(xs[:, r], scorer_name, scorer, score_params, held)
         self.classes_ = classes
         self.Cs_ = Cs
         self._store(problem, xs, n_iter, scores, Cs, l1_values, penalty, sw)

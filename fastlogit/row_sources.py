@@ -270,6 +270,13 @@ class FoldRows:
         self.n_samples_per_fold = n - np.bincount(self.fold, minlength=self.n_folds)
         self._calls = FoldKernelCalls(d, self.n_classes, self.n_folds, self.n_threads)
         self._single = KernelCalls(d, self.n_classes, self.n_threads)
+        # The training pass gives the held-out sums under the training weights:
+        # the scores' own when the two weightings are the same.
+        same = self.score_weight is None and self.sample_weight is None
+        if self.score_weight is not None and self.sample_weight is not None:
+            same = np.array_equal(self.score_weight, self.sample_weight)
+        self._scores_from_training = same
+        self._last = None  # (coefs, intercepts, held-out sums) of the last training pass
 
     @property
     def n_samples(self):
@@ -285,19 +292,38 @@ class FoldRows:
         coefs : float64 C-contiguous (k, d) binary or (k, K, d); intercepts
         (k,) or (k, K).
         """
-        loss, grad, _, _, _ = self._calls.loss_grad(
+        loss, grad, *held = self._calls.loss_grad(
             self.kernel_X, self.y, self.fold, self.sample_weight, coefs, intercepts
         )
+        if self._scores_from_training:
+            self._last = (coefs.copy(), intercepts.copy(), tuple(held))
         return loss, grad
 
     def held_out(self, coefs, intercepts):
         """Each model's held-out ``(loss, correct, weight)`` sums (k,) under
         ``score_weight``: the weighted log-loss, the weighted count of rows
-        predicted right and the weight of the held-out rows.  One pass."""
+        predicted right and the weight of the held-out rows.  One pass, or
+        none when the last :meth:`loss_grad` was at these coefficients
+        (:meth:`last_held_out`)."""
+        last = self.last_held_out(coefs, intercepts)
+        if last is not None:
+            return last
         _, _, loss, correct, weight = self._calls.loss_grad(
             self.kernel_X, self.y, self.fold, self.score_weight, coefs, intercepts
         )
         return loss, correct, weight
+
+    def last_held_out(self, coefs, intercepts):
+        """The held-out sums of :meth:`held_out` from the last training pass if it
+        was at exactly these coefficients (and the scores' weights are the
+        training weights), else None: a solver's last evaluation is usually
+        at the point it returns, so scoring each fit along a path costs no pass."""
+        if self._last is None:
+            return None
+        last_coefs, last_intercepts, held = self._last
+        if np.array_equal(last_coefs, coefs) and np.array_equal(last_intercepts, intercepts):
+            return held
+        return None
 
     def hessp(self, coefs, intercepts, vec_coefs, vec_intercepts):
         """Each model's summed training Hessian times its vector, one pass."""
