@@ -119,9 +119,12 @@ _LINE_BYTES = 64
 def _dense_model_scores(X, i, m, W, b, Zt):
     k, d = W.shape
     done = m - m % 4
+    # Pairs of models, and for an odd k the last three together: a model
+    # alone would load 4 X values per 4 FMAs, as slow as a pair.
+    pairs_end = k - 3 if k % 2 and k >= 3 else k - k % 2
     for r in range(0, done, 4):
         x = i + r
-        for j in range(0, k - 1, 2):
+        for j in range(0, pairs_end, 2):
             a0 = a1 = a2 = a3 = c0 = c1 = c2 = c3 = 0.0
             for c in range(d):
                 w = W[j, c]
@@ -146,7 +149,42 @@ def _dense_model_scores(X, i, m, W, b, Zt):
             Zt[j + 1, r + 1] = c1 + b[j + 1]
             Zt[j + 1, r + 2] = c2 + b[j + 1]
             Zt[j + 1, r + 3] = c3 + b[j + 1]
-        if k % 2:
+        if k - pairs_end == 3:
+            j = pairs_end
+            a0 = a1 = a2 = a3 = c0 = c1 = c2 = c3 = e0 = e1 = e2 = e3 = 0.0
+            for c in range(d):
+                w = W[j, c]
+                v = W[j + 1, c]
+                u = W[j + 2, c]
+                x0 = X[x, c]
+                x1 = X[x + 1, c]
+                x2 = X[x + 2, c]
+                x3 = X[x + 3, c]
+                a0 += x0 * w
+                a1 += x1 * w
+                a2 += x2 * w
+                a3 += x3 * w
+                c0 += x0 * v
+                c1 += x1 * v
+                c2 += x2 * v
+                c3 += x3 * v
+                e0 += x0 * u
+                e1 += x1 * u
+                e2 += x2 * u
+                e3 += x3 * u
+            Zt[j, r] = a0 + b[j]
+            Zt[j, r + 1] = a1 + b[j]
+            Zt[j, r + 2] = a2 + b[j]
+            Zt[j, r + 3] = a3 + b[j]
+            Zt[j + 1, r] = c0 + b[j + 1]
+            Zt[j + 1, r + 1] = c1 + b[j + 1]
+            Zt[j + 1, r + 2] = c2 + b[j + 1]
+            Zt[j + 1, r + 3] = c3 + b[j + 1]
+            Zt[j + 2, r] = e0 + b[j + 2]
+            Zt[j + 2, r + 1] = e1 + b[j + 2]
+            Zt[j + 2, r + 2] = e2 + b[j + 2]
+            Zt[j + 2, r + 3] = e3 + b[j + 2]
+        elif k - pairs_end == 1:
             j = k - 1
             a0 = a1 = a2 = a3 = 0.0
             for c in range(d):
@@ -173,12 +211,13 @@ def _dense_model_add_outer(G, Rt, X, i, m, ahead, hi):
     d = X.shape[1]
     step = max(1, _LINE_BYTES // X.itemsize)
     done = m - m % 4
+    pairs_end = k - 3 if k % 2 and k >= 3 else k - k % 2  # as _dense_model_scores
     for r in range(0, done, 4):
         for q in range(ahead + r, min(ahead + r + 4, hi)):
             for c in range(0, d, step):
                 _prefetch(X, q, c)
         x = i + r
-        for j in range(0, k - 1, 2):
+        for j in range(0, pairs_end, 2):
             a0 = Rt[j, r]
             a1 = Rt[j, r + 1]
             a2 = Rt[j, r + 2]
@@ -196,7 +235,32 @@ def _dense_model_add_outer(G, Rt, X, i, m, ahead, hi):
                 x3 = X[x + 3, c]
                 g[c] += (a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)
                 h[c] += (e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)
-        if k % 2:
+        if k - pairs_end == 3:
+            j = pairs_end
+            a0 = Rt[j, r]
+            a1 = Rt[j, r + 1]
+            a2 = Rt[j, r + 2]
+            a3 = Rt[j, r + 3]
+            e0 = Rt[j + 1, r]
+            e1 = Rt[j + 1, r + 1]
+            e2 = Rt[j + 1, r + 2]
+            e3 = Rt[j + 1, r + 3]
+            f0 = Rt[j + 2, r]
+            f1 = Rt[j + 2, r + 1]
+            f2 = Rt[j + 2, r + 2]
+            f3 = Rt[j + 2, r + 3]
+            g = G[j]
+            h = G[j + 1]
+            o = G[j + 2]
+            for c in range(d):
+                x0 = X[x, c]
+                x1 = X[x + 1, c]
+                x2 = X[x + 2, c]
+                x3 = X[x + 3, c]
+                g[c] += (a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)
+                h[c] += (e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)
+                o[c] += (f0 * x0 + f1 * x1) + (f2 * x2 + f3 * x3)
+        elif k - pairs_end == 1:
             j = k - 1
             a0 = Rt[j, r]
             a1 = Rt[j, r + 1]
@@ -229,6 +293,36 @@ def _model_add_outer(G, Rt, X, i, m, ahead, hi):
     if _is_csr(X):
         return lambda G, Rt, X, i, m, ahead, hi: add_outer_rows(G, Rt.T, X, i, m)
     return lambda G, Rt, X, i, m, ahead, hi: _dense_model_add_outer(G, Rt, X, i, m, ahead, hi)
+
+
+@njit(cache=True, fastmath=REDUCTION_FLAGS, error_model="numpy")
+def _binary_fold_sums(z, l, r, y, fold, sw, start, m, j, S, g):
+    """Model j's block sums from its scores ``z``, losses ``l`` and residuals ``r``
+    (overwritten with the training weight times the residual, 0 on held-out
+    rows): its stats row ``S`` and intercept gradient ``g[d]``.  Branch free
+    (the held-out rows by their weights), so the loop vectorizes."""
+    train_loss = 0.0
+    test_loss = 0.0
+    correct = 0.0
+    weight = 0.0
+    g_b = 0.0
+    for q in range(m):
+        i = start + q
+        wi = sw[i] if sw is not None else 1.0
+        train = fold[i] != j
+        tw = wi if train else 0.0
+        hw = 0.0 if train else wi
+        train_loss += tw * l[q]
+        test_loss += hw * held_out_loss(l[q])
+        correct += hw if (z[q] > 0.0) == (float(y[i]) > 0.5) else 0.0
+        weight += hw
+        r[q] *= tw
+        g_b += r[q]
+    g[g.shape[0] - 1] += g_b
+    S[TRAIN_LOSS] += train_loss
+    S[TEST_LOSS] += test_loss
+    S[TEST_CORRECT] += correct
+    S[TEST_WEIGHT] += weight
 
 
 @Threaded
@@ -265,32 +359,7 @@ def binary_loss_grad(X, y, fold, W, b, sw, n_threads, parts, stats, scratch):
                 for q in range(m):
                     l[q], r[q] = binary_loss_residual(z[q], float(y[start + q]))
             for j in range(k):
-                z = Zt[j]
-                l = Lt[j]
-                r = Rt[j]
-                train_loss = 0.0
-                test_loss = 0.0
-                correct = 0.0
-                weight = 0.0
-                g_b = 0.0
-                for q in range(m):
-                    i = start + q
-                    wi = sw[i] if sw is not None else 1.0
-                    if fold[i] == j:
-                        test_loss += wi * held_out_loss(l[q])
-                        weight += wi
-                        if (z[q] > 0.0) == (float(y[i]) > 0.5):
-                            correct += wi
-                        r[q] = 0.0
-                    else:
-                        train_loss += wi * l[q]
-                        r[q] *= wi
-                        g_b += r[q]
-                G[j, d] += g_b
-                S[j, TRAIN_LOSS] += train_loss
-                S[j, TEST_LOSS] += test_loss
-                S[j, TEST_CORRECT] += correct
-                S[j, TEST_WEIGHT] += weight
+                _binary_fold_sums(Zt[j], Lt[j], Rt[j], y, fold, sw, start, m, j, S[j], G[j])
             model_add_outer(G, Rt, X, start, m, start + ROW_BLOCK, hi)
 
 
