@@ -18,6 +18,7 @@ copy of each split's held-out rows.
 """
 
 import math
+import os
 import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -26,6 +27,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import get_scorer, get_scorer_names, make_scorer
 from sklearn.model_selection import check_cv
+from sklearn.utils import check_random_state
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metadata_routing import (
@@ -42,7 +44,8 @@ from . import solvers
 from .data import as_fold_ids, check_estimator_input, check_n_threads, check_two_classes
 from .model import _KERNEL_DTYPES, FULL_BATCH_SOLVERS, LogisticRegression
 from .objective import FoldObjective, Objective
-from .row_sources import ArrayRows, FoldRows
+from .row_sources import ArrayRows, ChunkFoldRows, FoldRows
+from .sources import is_chunked_input, parquet_columns
 
 #: ``Cs=int`` spans these decades of C, as scikit-learn's grid does (L2);
 #: an L1 or elastic-net path of :func:`logistic_path` starts instead at the
@@ -55,6 +58,34 @@ FOLD_FUSED_SOLVERS = ("auto", "lbfgs", "newton")
 
 #: Scorers computed from the fused held-out pass (no copy of the held-out rows).
 FUSED_SCORERS = ("accuracy", "neg_log_loss")
+
+
+#: ``fit`` options of out-of-core and Dask cross-validation: the Parquet columns
+#: (as ``LogisticRegression.fit``) and the fold ids.
+STREAMED_OPTIONS = ("target", "features", "weight", "fold")
+
+
+def _seed(random_state):
+    """An int seed of ``random_state`` (None: 0) for the position fold ids."""
+    if random_state is None:
+        return 0
+    if isinstance(random_state, Integral):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def _fold_array(fold, n):
+    """``(ids, n_folds)`` of given fold ids: integer, one per row, every id below the largest used."""
+    arr = np.asarray(fold)
+    top = int(arr.max()) if arr.size and arr.dtype.kind in "iu" else 0
+    ids = as_fold_ids(arr, n, max(top + 1, 2))
+    n_folds = top + 1
+    if n_folds < 2:
+        raise ValueError(f"fold must hold at least 2 distinct fold ids, got {n_folds}")
+    missing = np.setdiff1d(np.arange(n_folds), ids)
+    if missing.size:
+        raise ValueError(f"fold: fold ids {missing.tolist()} name no rows (ids must be 0 .. {n_folds - 1})")
+    return ids, n_folds
 
 
 def check_Cs(Cs):
@@ -142,9 +173,43 @@ class _Problem:
             self.rows = FoldRows(
                 X, y_enc, sw, self.fold, self.n_folds, self.K, n_threads, score_weight=score_sw
             )
-        ref = Objective.from_arrays(X[:1], y_enc[:1] * 0, n_classes=self.K, fit_intercept=fit_intercept)
+        self._set_layout()
+        self.full_rows = None
+
+    @classmethod
+    def streamed(cls, rows, full_rows, *, fit_intercept, solver, tol, max_iter, n_threads):
+        """A problem on a fold-fused row source that is not in memory (chunks, Dask):
+        ``rows`` (:class:`~fastlogit.row_sources.ChunkFoldRows` or
+        :class:`~fastlogit.distributed.DaskFoldRows`), ``full_rows`` the same
+        data's row source for the refit.  L2 paths on the fused solvers, scored
+        by the fused scorers only (the caller checks)."""
+        self = cls.__new__(cls)
+        self.X = self.y = self.splits = self.fold = None
+        self.classes = rows.classes
+        self.K, self.d, self.n = rows.n_classes, rows.n_features, rows.n_samples
+        self.sw = self.score_sw = None
+        self.fit_intercept, self.solver, self.tol, self.max_iter = fit_intercept, solver, tol, max_iter
+        self.n_threads = n_threads
+        self.n_folds = rows.n_folds
+        self.rows, self.full_rows = rows, full_rows
+        self._set_layout()
+        return self
+
+    def _set_layout(self):
+        ref = Objective.from_arrays(
+            np.zeros((1, self.d)),
+            np.zeros(1, dtype=np.intp),
+            n_classes=self.K,
+            fit_intercept=self.fit_intercept,
+        )
         self.fold_params = ref.n_params
         self.layout = ref
+
+    def refit_rows(self, sw, n_threads):
+        """The row source of all the data, for the refit at the chosen C."""
+        if self.full_rows is not None:
+            return self.full_rows
+        return ArrayRows(self.X, self.y, sw, self.K, n_threads)
 
     # -- fitting --------------------------------------------------------------
 
@@ -602,7 +667,6 @@ class LogisticRegressionCV(LogisticRegression):
         self
         """
         self._check_params()
-        _raise_for_params(params, self, "fit")
         penalty = self._penalty(self.l1_ratios)
         if penalty == "elasticnet" and self.l1_ratios is None:
             raise ValueError("penalty='elasticnet' needs l1_ratios: a list of floats in [0, 1]")
@@ -611,6 +675,9 @@ class LogisticRegressionCV(LogisticRegression):
         else:
             l1_values = check_l1_ratios(self.l1_ratios)
         Cs = check_Cs(self.Cs)
+        if is_chunked_input(X):
+            return self._fit_streamed(X, y, sample_weight, Cs, l1_values, penalty, params)
+        _raise_for_params(params, self, "fit")
         check_estimator_input(X)
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=_KERNEL_DTYPES, order="C")
         check_classification_targets(y)
@@ -649,7 +716,12 @@ class LogisticRegressionCV(LogisticRegression):
             max_iter=self.max_iter,
             n_threads=self.n_threads,
         )
-        k, n_cs, n_l1 = len(splits), len(Cs), len(l1_values)
+        self._fit_problem(problem, Cs, l1_values, penalty, scorer_name, scorer, score_params, sw)
+        return self
+
+    def _fit_problem(self, problem, Cs, l1_values, penalty, scorer_name, scorer, score_params, sw):
+        """The paths of every l1_ratio, their scores, and the fitted attributes."""
+        k, n_cs, n_l1 = problem.n_folds, len(Cs), len(l1_values)
         xs = np.empty((k, n_l1, n_cs, problem.fold_params))
         n_iter = np.empty((k, n_l1, n_cs), dtype=np.int32)
         scores = np.empty((k, n_l1, n_cs))
@@ -657,10 +729,80 @@ class LogisticRegressionCV(LogisticRegression):
             for r, l1_ratio in enumerate(l1_values):
                 xs[:, r], n_iter[:, r], _, held = problem.path(Cs, float(l1_ratio), bar)
                 scores[:, r] = problem.scores(xs[:, r], scorer_name, scorer, score_params, held)
-        self.classes_ = classes
+        self.classes_ = problem.classes
         self.Cs_ = Cs
         self._store(problem, xs, n_iter, scores, Cs, l1_values, penalty, sw)
+
+    def _fit_streamed(self, X, y, sample_weight, Cs, l1_values, penalty, params):
+        """Cross-validation of data that is not in memory: chunks (a ``.npy`` path, a
+        memmap, a Parquet file or directory, a chunk source) or a Dask array.
+
+        All k folds in one pass over the data per evaluation, as in memory.
+        Fold ids: ``fold=`` (an (n,) integer array aligned with the rows, a
+        Parquet column name, or for Dask a dask array chunked as X's rows),
+        else ``cv`` folds (an int, default 5) from each row's position
+        (:func:`~fastlogit.data.position_fold_ids`, seeded by ``random_state``:
+        the same folds whatever the chunking; not stratified).
+        """
+        options = {name: params.pop(name) for name in STREAMED_OPTIONS if name in params}
+        fold = options.pop("fold", None)
+        if params:
+            raise TypeError(
+                f"unexpected keyword argument(s) {', '.join(map(repr, sorted(params)))} for "
+                f"out-of-core or dask data; its options are {', '.join(STREAMED_OPTIONS)}"
+            )
+        if np.any(np.asarray(l1_values) != 0):
+            raise ValueError(
+                f"l1_ratios={self.l1_ratios!r}: cross-validation of out-of-core or dask data fits L2 paths "
+                "(l1_ratios=None or (0,)); fit L1 and elastic-net paths on in-memory data"
+            )
+        if self.solver not in FOLD_FUSED_SOLVERS:
+            raise ValueError(
+                f"solver={self.solver!r}: cross-validation of out-of-core or dask data runs on "
+                f"{', '.join(map(repr, FOLD_FUSED_SOLVERS))}"
+            )
+        if not (self.scoring is None or (isinstance(self.scoring, str) and self.scoring in FUSED_SCORERS)):
+            raise ValueError(
+                f"scoring={self.scoring!r}: cross-validation of out-of-core or dask data scores the held-out "
+                f"rows in the fitting pass, with {' or '.join(map(repr, FUSED_SCORERS))} (or None: accuracy)"
+            )
+        if fold is None and not (self.cv is None or isinstance(self.cv, Integral)):
+            raise ValueError(
+                f"cv={self.cv!r}: with out-of-core or dask data, cv must be an int (folds from the rows' "
+                "positions) or None (5); to choose the folds, pass fit(..., fold=ids or a Parquet column)"
+            )
+        n_folds = 5 if self.cv is None else int(self.cv)
+        seed = _seed(self.random_state)
+        common = dict(
+            fit_intercept=self.fit_intercept,
+            solver=self.solver,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            n_threads=self.n_threads,
+        )
+        rows, full_rows, features = self._chunk_fold_rows(X, y, sample_weight, fold, n_folds, seed, options)
+        problem = _Problem.streamed(rows, full_rows, **common)
+        scorer_name, scorer = _scorer_for(self.scoring, rows.classes)
+        self._fit_problem(problem, Cs, l1_values, penalty, scorer_name, scorer, {}, None)
+        self._set_features(*features)
         return self
+
+    def _chunk_fold_rows(self, X, y, sample_weight, fold, n_folds, seed, options):
+        if isinstance(fold, str):
+            if not (isinstance(X, (str, os.PathLike)) and not os.fspath(X).endswith(".npy")):
+                raise TypeError(
+                    f"fold={fold!r} names a column: that needs Parquet data (a path), not {type(X).__name__}"
+                )
+            if options.get("features") is None:
+                options["features"] = parquet_columns(
+                    X, exclude=(options.get("target"), options.get("weight"), fold)
+                )
+        rows, _, features = self._rows(X, y, sample_weight, classes=None, for_fit=True, **options)
+        if isinstance(fold, str):
+            fold = rows.source.column(fold, "fold column")
+        if fold is not None:
+            fold, n_folds = _fold_array(fold, rows.n_samples)
+        return ChunkFoldRows(rows, n_folds, fold=fold, seed=seed), rows, features
 
     def _store(self, problem, xs, n_iter, scores, Cs, l1_values, penalty, sw):
         """The fitted attributes, in scikit-learn's layouts."""
@@ -681,7 +823,7 @@ class LogisticRegressionCV(LogisticRegression):
             C_, l1_ratio_ = float(Cs[c]), float(l1_values[r])
             init = paths[:, r, c].mean(axis=0)
             objective = Objective(
-                [ArrayRows(problem.X, problem.y, sw, K, self.n_threads)],
+                [problem.refit_rows(sw, self.n_threads)],
                 C=C_,
                 l1_ratio=l1_ratio_,
                 fit_intercept=self.fit_intercept,

@@ -241,6 +241,29 @@ def as_fold_ids(fold, n, n_folds, name="fold"):
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
+def position_fold_ids(start, n, n_folds, seed=0):
+    """Fold ids of the rows ``start .. start + n - 1`` of a data set read in pieces:
+    int64 (n,) in [0, n_folds), a function of the row's position and ``seed``
+    only (not of how the rows are chunked or which worker reads them).
+
+    Each id is a 64-bit mix of the position (splitmix64's finalizer) modulo
+    ``n_folds``: folds of nearly equal size, in no order of the rows (a file
+    sorted by date or label still gives every fold a share of each), and the
+    same ids whatever the chunking, for out-of-core and Dask
+    cross-validation where the rows are never all in memory.  Not stratified.
+    """
+    if n_folds < 2:
+        raise ValueError(f"n_folds must be at least 2, got {n_folds}")
+    z = np.arange(start, start + n, dtype=np.uint64)
+    z += np.uint64((int(seed) * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) % (1 << 64))
+    z ^= z >> np.uint64(30)
+    z *= np.uint64(0xBF58476D1CE4E5B9)
+    z ^= z >> np.uint64(27)
+    z *= np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    return (z % np.uint64(n_folds)).astype(np.int64)
+
+
 def encode_labels(y, classes, name="y"):
     """Labels ``y`` (1-d) as int64 indices into the sorted ``classes``;
     ValueError naming ``name`` and the labels that are not among them."""

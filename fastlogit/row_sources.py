@@ -36,6 +36,7 @@ from .data import (
     check_weight_values,
     class_weights_from_counts,
     encode_labels,
+    position_fold_ids,
 )
 from .matrix import (
     FoldKernelCalls,
@@ -226,7 +227,43 @@ class ArrayRows:
         return ArrayRows(X, self.y, self.sample_weight, self.n_classes, self.requested_threads)
 
 
-class FoldRows:
+class _FoldSums:
+    """What the fold-fused row sources share: the held-out sums of the last training pass.
+
+    A solver's last evaluation is usually at the point it returns, so
+    scoring each fit along a path from that pass costs no pass of its own
+    (when the scores' weights are the training weights: no class weights).
+    """
+
+    _last = None  # (coefs, intercepts, held-out sums) of the last training pass
+    _scores_from_training = False
+
+    def _remember(self, coefs, intercepts, held):
+        if self._scores_from_training:
+            self._last = (coefs.copy(), intercepts.copy(), tuple(held))
+
+    def held_out(self, coefs, intercepts):
+        """Each model's held-out ``(loss, correct, weight)`` sums (k,) under the
+        score weights: the weighted log-loss, the weighted count of rows
+        predicted right and the weight of the held-out rows.  One pass, or
+        none when the last :meth:`loss_grad` was at these coefficients
+        (:meth:`last_held_out`)."""
+        last = self.last_held_out(coefs, intercepts)
+        return last if last is not None else self._held_out_pass(coefs, intercepts)
+
+    def last_held_out(self, coefs, intercepts):
+        """The held-out sums of :meth:`held_out` from the last training pass if it
+        was at exactly these coefficients (and the scores' weights are the
+        training weights), else None."""
+        if self._last is None:
+            return None
+        last_coefs, last_intercepts, held = self._last
+        if np.array_equal(last_coefs, coefs) and np.array_equal(last_intercepts, intercepts):
+            return held
+        return None
+
+
+class FoldRows(_FoldSums):
     """In-memory rows with a fold id per row: the k training sets of k-fold
     cross-validation, summed in one pass (see :class:`FoldKernelCalls`).
 
@@ -276,7 +313,6 @@ class FoldRows:
         if self.score_weight is not None and self.sample_weight is not None:
             same = np.array_equal(self.score_weight, self.sample_weight)
         self._scores_from_training = same
-        self._last = None  # (coefs, intercepts, held-out sums) of the last training pass
 
     @property
     def n_samples(self):
@@ -295,35 +331,14 @@ class FoldRows:
         loss, grad, *held = self._calls.loss_grad(
             self.kernel_X, self.y, self.fold, self.sample_weight, coefs, intercepts
         )
-        if self._scores_from_training:
-            self._last = (coefs.copy(), intercepts.copy(), tuple(held))
+        self._remember(coefs, intercepts, held)
         return loss, grad
 
-    def held_out(self, coefs, intercepts):
-        """Each model's held-out ``(loss, correct, weight)`` sums (k,) under
-        ``score_weight``: the weighted log-loss, the weighted count of rows
-        predicted right and the weight of the held-out rows.  One pass, or
-        none when the last :meth:`loss_grad` was at these coefficients
-        (:meth:`last_held_out`)."""
-        last = self.last_held_out(coefs, intercepts)
-        if last is not None:
-            return last
+    def _held_out_pass(self, coefs, intercepts):
         _, _, loss, correct, weight = self._calls.loss_grad(
             self.kernel_X, self.y, self.fold, self.score_weight, coefs, intercepts
         )
         return loss, correct, weight
-
-    def last_held_out(self, coefs, intercepts):
-        """The held-out sums of :meth:`held_out` from the last training pass if it
-        was at exactly these coefficients (and the scores' weights are the
-        training weights), else None: a solver's last evaluation is usually
-        at the point it returns, so scoring each fit along a path costs no pass."""
-        if self._last is None:
-            return None
-        last_coefs, last_intercepts, held = self._last
-        if np.array_equal(last_coefs, coefs) and np.array_equal(last_intercepts, intercepts):
-            return held
-        return None
 
     def hessp(self, coefs, intercepts, vec_coefs, vec_intercepts):
         """Each model's summed training Hessian times its vector, one pass."""
@@ -615,3 +630,115 @@ class ChunkRows:
         new.n_features = len(columns)
         new._set_calls()
         return new
+
+
+class ChunkFoldRows(_FoldSums):
+    """:class:`FoldRows` out of core: chunked rows with a fold id per row.
+
+    Every evaluation is one pass over the chunks of a :class:`ChunkRows`
+    for all k models (the fold-fused kernels on each chunk, the chunks'
+    sums added in chunk order).  Fold ids come from ``fold``, an (n,) array
+    aligned with the rows in chunk order (e.g. a Parquet column), or, when
+    it is None, from each row's position (:func:`~fastlogit.data.position_fold_ids`
+    with ``seed``): the same ids whatever the chunking, nothing held per row.
+
+    The constructor makes one pass: each training set's weight and row
+    count, and a ``ValueError`` naming the fold whose training set holds a
+    single class.  Training weights are the chunks' sample weights times
+    the class weights; held-out scores use the sample weights alone (as
+    scikit-learn scores).  Same interface as :class:`FoldRows`.
+    """
+
+    def __init__(self, rows, n_folds, fold=None, seed=0):
+        self.rows = rows
+        self.n_folds = k = int(n_folds)
+        self.n_features, self.n_classes = rows.n_features, rows.n_classes
+        self.binary, self.n_samples, self.classes = rows.binary, rows.n_samples, rows.classes
+        self.fold = None if fold is None else as_fold_ids(fold, rows.n_samples, k)
+        self.seed = int(seed)
+        self.n_threads = threads_for(
+            rows.requested_threads,
+            math.ceil(rows.n_samples / rows.n_chunks) * rows.n_features * k,
+            rows.n_classes,
+        )
+        self._calls = FoldKernelCalls(self.n_features, self.n_classes, k, self.n_threads)
+        self._single = KernelCalls(self.n_features, self.n_classes, self.n_threads)
+        self._scores_from_training = rows._factors is None
+        counts = np.zeros((k, self.n_classes))  # training weight per fold and class
+        rows_per_fold = np.zeros(k, dtype=np.int64)
+        total = np.zeros(self.n_classes)
+        for _, _, y, sw, _, fold_ids in self._chunks():
+            per_class = np.bincount(y, weights=sw, minlength=self.n_classes)
+            total += per_class
+            held = np.bincount(fold_ids * self.n_classes + y, weights=sw, minlength=k * self.n_classes)
+            counts -= held.reshape(k, self.n_classes)
+            rows_per_fold += np.bincount(fold_ids, minlength=k)
+        counts += total
+        self.weight_sums = counts.sum(axis=1)
+        self.n_samples_per_fold = self.n_samples - rows_per_fold
+        for j in range(k):
+            if np.count_nonzero(counts[j] > 0) < 2:
+                raise ValueError(
+                    f"fold: the training set of fold {j} holds only one class "
+                    f"({self.classes[np.argmax(counts[j])]!r}); use more rows or other fold ids"
+                )
+
+    def _chunks(self):
+        """Yield ``(X, Xk, y, sw, score_sw, fold)`` per chunk, in order:
+        training and score weights (None for none) and the chunk's fold ids."""
+        offset = 0
+        for X, Xk, y, raw in self.rows.chunks(weighted=False):
+            n = X.shape[0]
+            if self.fold is not None:
+                fold = self.fold[offset : offset + n]
+            else:
+                fold = position_fold_ids(offset, n, self.n_folds, self.seed)
+            offset += n
+            yield X, Xk, y, self.rows._weights(y, raw, n), raw, fold
+
+    def _sum_chunks(self, call, *, score=False):
+        total = None
+        for X, Xk, y, sw, score_sw, fold in self._chunks():
+            part = call(X, Xk, y, score_sw if score else sw, fold)
+            total = part if total is None else tuple(a + b for a, b in zip(total, part))
+        return total
+
+    def loss_grad(self, coefs, intercepts):
+        """Each model's summed training loss (k,) and gradient: one pass over the chunks."""
+        loss, grad, *held = self._sum_chunks(
+            lambda X, Xk, y, sw, fold: self._calls.loss_grad(Xk, y, fold, sw, coefs, intercepts)
+        )
+        self._remember(coefs, intercepts, held)
+        return loss, grad
+
+    def _held_out_pass(self, coefs, intercepts):
+        _, _, *held = self._sum_chunks(
+            lambda X, Xk, y, sw, fold: self._calls.loss_grad(Xk, y, fold, sw, coefs, intercepts), score=True
+        )
+        return tuple(held)
+
+    def hessp(self, coefs, intercepts, vec_coefs, vec_intercepts):
+        """Each model's summed training Hessian times its vector: one pass."""
+        (total,) = self._sum_chunks(
+            lambda X, Xk, y, sw, fold: (
+                self._calls.hessp(Xk, fold, sw, coefs, intercepts, vec_coefs, vec_intercepts),
+            )
+        )
+        return total
+
+    def hessian(self, j, coef, intercept):
+        """Model ``j``'s summed training Hessian: one pass, each chunk's held-out rows weighted 0."""
+
+        def chunk_hessian(X, Xk, y, sw, fold):
+            w = np.ones(X.shape[0]) if sw is None else sw.copy()
+            w[fold == j] = 0.0
+            return (self._single.hessian(X, y, w, coef, intercept),)
+
+        (total,) = self._sum_chunks(chunk_hessian)
+        return total
+
+    def column_moments(self):
+        return self.rows.column_moments()
+
+    def check_finite(self):
+        self.rows.check_finite()

@@ -287,6 +287,18 @@ class ParquetChunks(ChunkSource):
         return X, y, sw
 
 
+def parquet_columns(path, exclude=()):
+    """The column names of the Parquet file or dataset ``path``, in order, less ``exclude``
+    (the default feature columns when some columns are labels, weights or fold ids)."""
+    try:
+        import pyarrow.dataset as ds
+    except ImportError:
+        raise ImportError('reading Parquet needs pyarrow: pip install "fastlogit[parquet]"') from None
+    if not os.path.exists(os.fspath(path)):
+        raise FileNotFoundError(f"no such Parquet file or directory: {os.fspath(path)!r}")
+    return [c for c in ds.dataset(os.fspath(path), format="parquet").schema.names if c not in exclude]
+
+
 def _pa_numeric(kind):
     import pyarrow.types as pt
 
