@@ -13,8 +13,15 @@ fit each split on its own (the split's rows weighted by how often it holds
 them, nothing copied), warm-started the same way.
 
 Held-out accuracy and log-loss (the default scoring, and ``"neg_log_loss"``)
-come from one more fused pass per ``C``; any other scorer is called on a
-copy of each split's held-out rows.
+come from the fused pass itself: the solver's last evaluation at each ``C``
+(or, with class weights, one more pass under the sample weights alone); any
+other scorer is called on a copy of each split's held-out rows.
+
+Data that is not in memory (chunk sources, ``.npy`` paths, memmaps, Parquet;
+Dask arrays) is cross-validated the same way, one pass over the chunks or
+blocks per evaluation for all folds (:class:`~fastlogit.row_sources.ChunkFoldRows`,
+:class:`~fastlogit.distributed.DaskFoldRows`), with fold ids given per row or
+derived from each row's position (:func:`~fastlogit.data.position_fold_ids`).
 """
 
 import math
@@ -523,8 +530,9 @@ class LogisticRegressionCV(LogisticRegression):
     splits partition the rows (k-fold splitters: the default
     ``StratifiedKFold(5)``) and the penalty is L2, all k models are fitted
     together, every evaluation one pass over X for all of them; held-out
-    accuracy and log-loss come from one more such pass per ``C``.  Other
-    scorers are called on a copy of each split's held-out rows.
+    accuracy and log-loss come from the same passes.  Other scorers are
+    called on a copy of each split's held-out rows.  Out-of-core and Dask
+    data: see :meth:`fit`.
 
     Parameters
     ----------
@@ -546,7 +554,9 @@ class LogisticRegressionCV(LogisticRegression):
     verbose : a progress bar over the path when true.
     refit : bool, default True
     intercept_scaling : no effect (accepted for scikit-learn compatibility).
-    random_state : unused by fastlogit's deterministic solvers (accepted).
+    random_state : int, RandomState or None: seeds the folds drawn from the
+        rows' positions for out-of-core and Dask data (see :meth:`fit`);
+        the solvers are deterministic.
     n_threads : int or None, the kernels' threads.
     use_legacy_attributes : bool, default True
         scikit-learn 1.9's two layouts of ``C_``, ``l1_ratio_``,
@@ -655,12 +665,22 @@ class LogisticRegressionCV(LogisticRegression):
 
         Parameters
         ----------
-        X : (n, d) array-like or sparse matrix, in memory.
-        y : (n,) labels.
+        X : (n, d) array-like or sparse matrix in memory; or data that
+            ``LogisticRegression.fit`` streams (a chunk source, a ``.npy``
+            path, a memmap, a Parquet file or directory) or a Dask array.
+        y : (n,) labels (None for chunk sources and Parquet, which hold them).
         sample_weight : (n,) nonnegative weights, or None: used in the fits and
             in the held-out scores (as scikit-learn does).
-        **params : routed to the splitter (``groups``) and the scorer when
-            scikit-learn's metadata routing is enabled.
+        **params : in memory, routed to the splitter (``groups``) and the
+            scorer when scikit-learn's metadata routing is enabled.  Streamed
+            or Dask data: ``target=``, ``features=``, ``weight=`` (Parquet
+            columns, as ``LogisticRegression.fit``) and ``fold=``: the fold
+            ids (an (n,) integer array aligned with the rows, a Parquet column
+            name, or a dask array chunked as X's rows); without it, ``cv``
+            (an int, default 5) folds from the rows' positions, seeded by
+            ``random_state``.  Streamed data fits L2 paths (``l1_ratios`` None
+            or (0,)) with the fused solvers ('auto', 'lbfgs', 'newton') and
+            scores with accuracy or ``neg_log_loss``.
 
         Returns
         -------
