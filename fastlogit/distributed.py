@@ -13,6 +13,11 @@ lives*, one task per block, and the driver adds the blocks' small results
   thread) on the workers.  It returns a :class:`DaskRows`, which implements
   the row-source protocol, so ``Objective([rows], C=...)`` and any solver of
   :mod:`fastlogit.solvers` fit on the cluster unchanged.
+- :func:`dask_fold_rows` does the same for k-fold cross-validation: one
+  :class:`~fastlogit.row_sources.FoldRows` per block (the block's rows with
+  their fold ids), in a :class:`DaskFoldRows`, the interface of ``FoldRows``:
+  ``FoldObjective(rows, C=...)`` evaluates all k models in one pass over the
+  blocks.
 - :func:`predict_dask` maps a fitted model's prediction over the row blocks
   of a Dask array, lazily.
 - :func:`is_dask_collection` tells the estimator which path to take without
@@ -50,14 +55,16 @@ import numpy as np
 
 from .data import (
     as_classes,
+    as_fold_ids,
     as_matrix,
     check_finite_labels,
     check_two_classes,
     check_weight_values,
     class_weights_from_counts,
+    position_fold_ids,
 )
 from .matrix import find_nonfinite, nonfinite_message, select_features
-from .row_sources import ArrayRows
+from .row_sources import ArrayRows, FoldRows, _FoldSums
 
 #: Methods :func:`predict_dask` maps over the row blocks.
 PREDICT_METHODS = ("decision_function", "predict", "predict_proba", "predict_log_proba")
@@ -143,8 +150,14 @@ def _as_dask_matrix(X, da, *, lengths):
     return X
 
 
-def _as_dask_vector(v, name, X, da):
-    """A 1-d dask array with X's row chunks (rechunked or split as needed)."""
+def _chunks_text(chunks):
+    shown = ", ".join(str(int(c)) for c in chunks[:4])
+    return f"({shown}{', ...' if len(chunks) > 4 else ''}) ({len(chunks)} blocks)"
+
+
+def _as_dask_vector(v, name, X, da, *, rechunk=True):
+    """A 1-d dask array with X's row chunks (split as needed; a dask array is
+    rechunked, or with ``rechunk=False`` must have them already: ValueError)."""
     n = X.shape[0]
     if is_dask_collection(v):
         if hasattr(v, "to_dask_array") and not isinstance(v, da.Array):
@@ -167,6 +180,12 @@ def _as_dask_vector(v, name, X, da):
                 f"{name} has {v.shape[0]} entries but X has {n} rows; they must have the same length"
             )
         if v.chunks[0] != X.chunks[0]:
+            if not rechunk:
+                raise ValueError(
+                    f"{name} must have the row chunks of X (its block i holds the rows of X's "
+                    f"block i): got {_chunks_text(v.chunks[0])}, X has {_chunks_text(X.chunks[0])}; "
+                    f"use {name}.rechunk((X.chunks[0],))"
+                )
             v = v.rechunk((X.chunks[0],))
         return v
     arr = np.asarray(v)
@@ -186,41 +205,79 @@ def _as_dask_vector(v, name, X, da):
 # -- tasks (run on the workers) ----------------------------------------------
 
 
-def _label_stats(y, sw, offset):
-    """One block's labels and weights, checked: ``(labels, weighted counts)``."""
+def _checked_labels(y, sw, offset):
+    """One block's labels and weights, checked: ``(labels, inverse, sw)`` (sw float64 or None)."""
     y = np.asarray(y).reshape(-1)
     check_finite_labels(y, "y", offset)
     labels, inverse = np.unique(y, return_inverse=True)
-    if sw is None:
-        counts = np.bincount(inverse.reshape(-1), minlength=len(labels)).astype(np.float64)
-        return labels, counts
-    sw = np.asarray(sw, dtype=np.float64).reshape(-1)
-    check_weight_values(sw)  # raised on the worker, re-raised by Dask on the client
-    return labels, np.bincount(inverse.reshape(-1), weights=sw, minlength=len(labels))
+    if sw is not None:
+        sw = np.asarray(sw, dtype=np.float64).reshape(-1)
+        check_weight_values(sw)  # raised on the worker, re-raised by Dask on the client
+    return labels, inverse.reshape(-1), sw
+
+
+def _weighted_counts(index, sw, size):
+    return np.bincount(index, weights=sw, minlength=size).astype(np.float64, copy=False)
+
+
+def _label_stats(y, sw, offset):
+    """One block's labels and weights, checked: ``(labels, weighted counts)``."""
+    labels, inverse, sw = _checked_labels(y, sw, offset)
+    return labels, _weighted_counts(inverse, sw, len(labels))
+
+
+def _block_fold_ids(fold, n, offset, n_folds, seed):
+    """A block's fold ids, int64 (n,): ``fold`` checked, or from the rows' positions."""
+    if fold is None:
+        return position_fold_ids(offset, n, n_folds, seed)
+    return as_fold_ids(np.asarray(fold).reshape(-1), n, n_folds)
+
+
+def _fold_label_stats(y, sw, fold, *, offset, n_folds, seed):
+    """:func:`_label_stats` and the block's fold ids, checked: ``(labels, counts,
+    held (k, L), rows (k,))``, ``held[j]`` the weighted counts of the labels
+    among the rows of fold j, ``rows[j]`` how many rows fold j has.  A label
+    whose rows here are all in fold j has ``held[j] == counts`` exactly (the
+    same additions in the same order)."""
+    labels, inverse, sw = _checked_labels(y, sw, offset)
+    fold = _block_fold_ids(fold, inverse.shape[0], offset, n_folds, seed)
+    L = len(labels)
+    held = _weighted_counts(fold * L + inverse, sw, n_folds * L).reshape(n_folds, L)
+    return labels, _weighted_counts(inverse, sw, L), held, np.bincount(fold, minlength=n_folds)
 
 
 class _Block:
-    """One row block on a worker: an :class:`ArrayRows` and where its rows start.
+    """One row block on a worker: an :class:`ArrayRows` (or a :class:`FoldRows`)
+    and where its rows start.
 
     A block whose weights are all zero contributes nothing; it keeps its X
     (for :meth:`check_finite`) but no kernel source (ArrayRows rejects a zero
-    weight sum).
+    weight sum).  A fold block's ``score_rows`` gives its held-out scores:
+    ``rows`` itself, or, where the class weights zero every training weight
+    of the block but the sample weights do not, a source weighted by the
+    sample weights for the scores alone.
     """
 
-    def __init__(self, rows, X, offset, n_samples, weight_sum):
+    def __init__(self, rows, X, offset, n_samples, weight_sum, score_rows=None):
         self.rows = rows
         self.X = X
         self.offset = offset
         self.n_samples = n_samples
         self.weight_sum = weight_sum
+        self.score_rows = score_rows
 
     def __sizeof__(self):
         # What Dask's sizeof sees (it falls back to sys.getsizeof): the held
         # arrays, so that the scheduler never thinks a block is cheap to move.
         total = 256
         arrays = [self.X]
-        if self.rows is not None:
-            arrays += [self.rows.y, self.rows.sample_weight]
+        for rows in {id(r): r for r in (self.rows, self.score_rows) if r is not None}.values():
+            arrays += [
+                rows.y,
+                rows.sample_weight,
+                getattr(rows, "score_weight", None),
+                getattr(rows, "fold", None),
+            ]
         for arr in arrays:
             if arr is None:
                 continue
@@ -231,7 +288,8 @@ class _Block:
         return total
 
 
-def _make_block(X, y, sw, *, offset, classes, class_weights, n_classes, n_threads):
+def _encoded_block(y, sw, classes, class_weights):
+    """A block's encoded labels and training weights (sample times class weights, or None)."""
     y = np.asarray(y).reshape(-1)
     y_enc = np.searchsorted(classes, y).astype(np.intp, copy=False)
     weights = None
@@ -240,7 +298,12 @@ def _make_block(X, y, sw, *, offset, classes, class_weights, n_classes, n_thread
     if class_weights is not None:
         cw = class_weights[y_enc]
         weights = cw if weights is None else weights * cw
-    n = y.shape[0]
+    return y_enc, weights
+
+
+def _make_block(X, y, sw, *, offset, classes, class_weights, n_classes, n_threads):
+    y_enc, weights = _encoded_block(y, sw, classes, class_weights)
+    n = y_enc.shape[0]
     weight_sum = float(n if weights is None else weights.sum())
     if n == 0:
         return _Block(None, None, offset, 0, 0.0)
@@ -248,6 +311,32 @@ def _make_block(X, y, sw, *, offset, classes, class_weights, n_classes, n_thread
         return _Block(None, as_matrix(X), offset, n, 0.0)
     rows = ArrayRows(X, y_enc, weights, n_classes, n_threads)
     return _Block(rows, rows.X, offset, n, rows.weight_sum)
+
+
+def _make_fold_block(X, y, sw, fold, *, offset, classes, class_weights, n_classes, n_folds, seed, n_threads):
+    """A block of k-fold rows: a :class:`FoldRows` trained with the sample times
+    class weights and scored with the sample weights (as scikit-learn scores)."""
+    y_enc, weights = _encoded_block(y, sw, classes, class_weights)
+    n = y_enc.shape[0]
+    if n == 0:
+        return _Block(None, None, offset, 0, np.zeros(n_folds))
+    fold = _block_fold_ids(fold, n, offset, n_folds, seed)
+    score = (
+        None
+        if sw is None
+        else (weights if class_weights is None else np.array(sw, dtype=np.float64).reshape(-1))
+    )
+
+    def rows(train):
+        return FoldRows(X, y_enc, train, fold, n_folds, n_classes, n_threads, score_weight=score)
+
+    if weights is None or weights.sum() > 0:
+        block = rows(weights)
+        return _Block(block, block.X, offset, n, block.weight_sums, score_rows=block)
+    if score is None or score.sum() > 0:  # class weights of 0 leave the rows their scores
+        scores = rows(score)
+        return _Block(None, scores.X, offset, n, np.zeros(n_folds), score_rows=scores)
+    return _Block(None, as_matrix(X), offset, n, np.zeros(n_folds))
 
 
 def _run_on_blocks(task, blocks):
@@ -285,10 +374,32 @@ def _block_loss_grad_hessian(block, coef, intercept, grad_shape, size):
     return block.rows.loss_grad_hessian(coef, intercept)
 
 
-def _block_hessian(block, coef, intercept, size):
+def _block_hessian(block, coef, intercept, size, fold=None):
+    """The block's Hessian; with ``fold``, model ``fold``'s (a :class:`FoldRows` block)."""
     if block.rows is None:
         return np.zeros((size, size))
-    return block.rows.hessian(coef, intercept)
+    if fold is None:
+        return block.rows.hessian(coef, intercept)
+    return block.rows.hessian(fold, coef, intercept)
+
+
+def _fold_block_loss_grad(block, coefs, intercepts, grad_shape):
+    """``(loss (k,), grad, held)``: ``held`` the held-out sums of the same pass
+    (:meth:`FoldRows.last_held_out`), or None where the block's score weights
+    are not its training weights."""
+    k = grad_shape[0]
+    if block.rows is None:
+        held = None if block.score_rows is not None else tuple(np.zeros(k) for _ in range(3))
+        return np.zeros(k), np.zeros(grad_shape), held
+    loss, grad = block.rows.loss_grad(coefs, intercepts)
+    held = block.rows.last_held_out(coefs, intercepts)
+    return loss, grad, None if held is None else tuple(np.array(h) for h in held)
+
+
+def _fold_block_held_out(block, coefs, intercepts, n_folds):
+    if block.score_rows is None:
+        return tuple(np.zeros(n_folds) for _ in range(3))
+    return tuple(block.score_rows.held_out(coefs, intercepts))
 
 
 def _block_score_outer(block, coef, intercept, size):
@@ -332,39 +443,25 @@ def _block_select(block, features):
 # -- the row source ------------------------------------------------------------
 
 
-class DaskRows:
-    """A row source over the row blocks of a Dask array (see :func:`dask_rows`).
+class _HeldBlocks:
+    """Row blocks built on the workers from a task graph, and one pass over them.
 
-    Implements :class:`~fastlogit.row_sources.RowSource`:
-    ``n_features``, ``n_classes``, ``weight_sum``, ``n_samples``, and the
-    unreduced sums ``loss_grad``, ``hessp``, ``gram_matvec``, ``hessian``, plus
-    ``check_finite`` and ``select_features``.  Each call is one pass over X
-    on the workers: one task per worker, running the kernel on each row
-    block it holds; the blocks' results are added on the driver in block
-    order.
-
-    Attributes
-    ----------
-    classes : the sorted labels (also returned by :func:`dask_rows`).
-    n_blocks : the number of row blocks (kernel calls per evaluation).
-    client : the ``distributed.Client`` used, or None (local scheduler).
-    persisted : whether the blocks are held in memory (on the workers, or in
-        this process without a client) between evaluations.
-
-    :meth:`close` (or leaving a ``with`` block, or garbage collection)
-    releases the blocks held on the workers.
+    The machinery the Dask row sources share: the blocks held as futures
+    (``persist=True``) or recomputed from ``builders`` (one ``dask.delayed``
+    per block, the lineage) on every pass; :meth:`_map` runs a function on
+    every block, one task per worker over the blocks it holds, and returns
+    the results in block order; lost blocks are rebuilt once (see the module
+    docstring).
     """
 
-    def __init__(self, builders, *, client, persist, n_features, n_classes, classes, n_samples, weight_sum):
-        self._builders = builders  # dask.delayed, one per block: the lineage
-        self.client = client
-        self.persisted = bool(persist)
+    def __init__(self, builders, *, client, persist, n_features, n_classes, classes):
         self.n_features = int(n_features)
         self.n_classes = int(n_classes)
         self.binary = self.n_classes == 2
         self.classes = classes
-        self.n_samples = int(n_samples)
-        self.weight_sum = float(weight_sum)
+        self._builders = builders  # dask.delayed, one per block: the lineage
+        self.client = client
+        self.persisted = bool(persist)
         self.n_blocks = len(builders)
         self._blocks = None
         self._placement = None  # [(worker, block indices)] of the held blocks
@@ -482,6 +579,55 @@ class DaskRows:
             total = part if total is None else total + part
         return total
 
+    def column_moments(self):
+        """Weighted column sums over a sample of each block's rows (see :meth:`ArrayRows.column_moments`)."""
+        parts = self._map(_block_moments, d=self.n_features)
+        return tuple(self._sum(part[k] for part in parts) for k in range(3))
+
+    def check_finite(self):
+        """Raise ``ValueError`` naming the row and column of the first NaN or infinity in X."""
+        for found in self._map(_block_nonfinite):
+            if found is not None:
+                raise ValueError(nonfinite_message(found, "X"))
+
+
+def _as_params(x):
+    """Coefficients (or intercepts) as the kernels take them: float64 C-contiguous
+    (a float stays a float)."""
+    if np.ndim(x) == 0:
+        return float(x)
+    return np.ascontiguousarray(x, dtype=np.float64)
+
+
+class DaskRows(_HeldBlocks):
+    """A row source over the row blocks of a Dask array (see :func:`dask_rows`).
+
+    Implements :class:`~fastlogit.row_sources.RowSource`:
+    ``n_features``, ``n_classes``, ``weight_sum``, ``n_samples``, and the
+    unreduced sums ``loss_grad``, ``hessp``, ``gram_matvec``, ``hessian``, plus
+    ``check_finite`` and ``select_features``.  Each call is one pass over X
+    on the workers: one task per worker, running the kernel on each row
+    block it holds; the blocks' results are added on the driver in block
+    order.
+
+    Attributes
+    ----------
+    classes : the sorted labels (also returned by :func:`dask_rows`).
+    n_blocks : the number of row blocks (kernel calls per evaluation).
+    client : the ``distributed.Client`` used, or None (local scheduler).
+    persisted : whether the blocks are held in memory (on the workers, or in
+        this process without a client) between evaluations.
+
+    :meth:`close` (or leaving a ``with`` block, or garbage collection)
+    releases the blocks held on the workers.
+    """
+
+    def __init__(self, builders, *, n_samples, weight_sum, **common):
+        # common: client, persist, n_features, n_classes, classes (see _HeldBlocks)
+        self.n_samples = int(n_samples)
+        self.weight_sum = float(weight_sum)
+        super().__init__(builders, **common)
+
     # -- the row-source protocol ---------------------------------------------
 
     @property
@@ -491,10 +637,7 @@ class DaskRows:
 
     @staticmethod
     def _params(coef, intercept):
-        coef = np.ascontiguousarray(coef, dtype=np.float64)
-        if np.ndim(intercept) == 0:
-            return coef, float(intercept)
-        return coef, np.ascontiguousarray(intercept, dtype=np.float64)
+        return _as_params(coef), _as_params(intercept)
 
     def loss_grad(self, coef, intercept):
         """Summed loss and gradient (see :meth:`ArrayRows.loss_grad`): one task per block."""
@@ -573,17 +716,6 @@ class DaskRows:
         )
         return self._sum(parts)
 
-    def column_moments(self):
-        """Weighted column sums over a sample of each block's rows (see :meth:`ArrayRows.column_moments`)."""
-        parts = self._map(_block_moments, d=self.n_features)
-        return tuple(self._sum(part[k] for part in parts) for k in range(3))
-
-    def check_finite(self):
-        """Raise ``ValueError`` naming the row and column of the first NaN or infinity in X."""
-        for found in self._map(_block_nonfinite):
-            if found is not None:
-                raise ValueError(nonfinite_message(found, "X"))
-
     def select_features(self, features):
         """The same rows restricted to the columns ``features``: a copy per block, on the workers."""
         import dask
@@ -611,6 +743,175 @@ class DaskRows:
             else:
                 sub._blocks = [_block_select(b, features) for b in self._blocks]
         return sub
+
+
+class DaskFoldRows(_FoldSums, _HeldBlocks):
+    """:class:`~fastlogit.row_sources.FoldRows` over the row blocks of a Dask
+    array (see :func:`dask_fold_rows`): the k training sets of k-fold
+    cross-validation, every model's sums from one pass over the blocks.
+
+    The interface of ``FoldRows``, so ``FoldObjective(rows, C=...)`` fits the
+    k models on the cluster unchanged: ``n_folds``, ``n_features``,
+    ``n_classes``, ``binary``, ``n_samples``, ``weight_sums`` (k,) and
+    ``n_samples_per_fold`` (k,) (each model's training weight and rows),
+    ``loss_grad``, ``held_out``, ``last_held_out``, ``hessp``,
+    ``hessian(j, ...)``, ``column_moments`` and ``check_finite``.  Each call
+    is one task per worker, running the fold-fused kernels on each block it
+    holds (one :class:`FoldRows` per block); the blocks' results are added on
+    the driver in block order (bit-identical run to run).
+
+    Attributes
+    ----------
+    classes : the sorted labels (also returned by :func:`dask_fold_rows`).
+    fold : int64 dask array (n,) of the fold ids, X's row chunks (lazy).
+    n_blocks, client, persisted : as :class:`DaskRows`; :meth:`close` (or a
+        ``with`` block) releases the held blocks.
+    """
+
+    def __init__(
+        self, builders, *, n_folds, weight_sums, n_samples_per_fold, fold, scores_from_training, **common
+    ):
+        # common: client, persist, n_features, n_classes, classes (see _HeldBlocks)
+        self.n_folds = int(n_folds)
+        self.fold = fold
+        self.n_samples = int(fold.shape[0])
+        self.weight_sums = np.asarray(weight_sums, dtype=np.float64)
+        self.n_samples_per_fold = np.asarray(n_samples_per_fold, dtype=np.int64)
+        self._scores_from_training = bool(scores_from_training)
+        super().__init__(builders, **common)
+
+    @property
+    def _grad_shape(self):
+        d, k = self.n_features, self.n_folds
+        return (k, d + 1) if self.binary else (k, self.n_classes, d + 1)
+
+    def loss_grad(self, coefs, intercepts):
+        """Each model's summed training loss (k,) and gradient (k, d + 1) or
+        (k, K, d + 1), one pass (see :meth:`FoldRows.loss_grad`)."""
+        coefs, intercepts = _as_params(coefs), _as_params(intercepts)
+        parts = self._map(
+            _fold_block_loss_grad, coefs=coefs, intercepts=intercepts, grad_shape=self._grad_shape
+        )
+        loss = self._sum(part[0] for part in parts)
+        grad = self._sum(part[1] for part in parts)
+        if all(part[2] is not None for part in parts):
+            self._remember(coefs, intercepts, (self._sum(part[2][i] for part in parts) for i in range(3)))
+        return loss, grad
+
+    def _held_out_pass(self, coefs, intercepts):
+        coefs, intercepts = _as_params(coefs), _as_params(intercepts)
+        parts = self._map(_fold_block_held_out, coefs=coefs, intercepts=intercepts, n_folds=self.n_folds)
+        return tuple(self._sum(part[i] for part in parts) for i in range(3))
+
+    def hessp(self, coefs, intercepts, vec_coefs, vec_intercepts):
+        """Each model's summed training Hessian times its vector, one pass."""
+        return self._sum(
+            self._map(
+                _block_hessp,
+                coef=_as_params(coefs),
+                intercept=_as_params(intercepts),
+                vec_coef=_as_params(vec_coefs),
+                vec_intercept=_as_params(vec_intercepts),
+                grad_shape=self._grad_shape,
+            )
+        )
+
+    def hessian(self, j, coef, intercept):
+        """Model ``j``'s summed training Hessian (layout as :meth:`ArrayRows.hessian`), one pass."""
+        size = (self.n_features + 1) * (1 if self.binary else self.n_classes)
+        coef, intercept = _as_params(coef), _as_params(intercept)
+        return self._sum(self._map(_block_hessian, coef=coef, intercept=intercept, size=size, fold=int(j)))
+
+
+class _Inputs:
+    """The validated inputs of a Dask fit: X, y and sample weights as row blocks.
+
+    Raises TypeError/ValueError naming the argument for a non-2-d or
+    non-numeric X, unknown chunk sizes, and lengths that do not match X's
+    rows.  ``x_blocks``, ``y_blocks``, ``sw_blocks`` (None each without
+    weights) are ``dask.delayed`` per row block, ``offsets`` the blocks'
+    first rows; ``client`` the default client, or None (local scheduler).
+    """
+
+    def __init__(self, X, y, sample_weight):
+        self.dask, self.da = dask, da = _import_dask()
+        X = _as_dask_matrix(X, da, lengths=True)
+        self.n, self.d = X.shape
+        if any(np.isnan(c) for c in X.chunks[0]):
+            raise ValueError(
+                "X has unknown chunk sizes (rows per block); call X.compute_chunk_sizes() first, or "
+                "convert a DataFrame with to_dask_array(lengths=True)"
+            )
+        if self.n == 0 or self.d == 0:
+            raise ValueError(f"X is empty: shape {X.shape}; it needs at least one row and one column")
+        if y is None:
+            raise ValueError("y is required: the labels of the rows of X")
+        y = _as_dask_vector(y, "y", X, da)
+        if y.dtype.kind in "cMm":
+            raise TypeError(f"y must hold class labels, got dtype {y.dtype}")
+        sw = None
+        if sample_weight is not None:
+            sw = _as_dask_vector(sample_weight, "sample_weight", X, da)
+            if sw.dtype.kind not in "biuf":
+                raise TypeError(f"sample_weight must be numeric, got dtype {sw.dtype}")
+        self.X, self.y, self.sw = X, y, sw
+        self.client = _get_client()
+        self.x_blocks = X.to_delayed().ravel().tolist()
+        self.y_blocks = y.to_delayed().ravel().tolist()
+        self.sw_blocks = sw.to_delayed().ravel().tolist() if sw is not None else [None] * len(self.y_blocks)
+        self.offsets = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).astype(int).tolist()
+
+    def builders(self, func, blocks, **kwargs):
+        """``[dask.delayed(func)(*block i of each of blocks, offset=..., **kwargs)]``, one per row block."""
+        delayed = self.dask.delayed(func, pure=True)
+        return [delayed(*args, offset=off, **kwargs) for *args, off in zip(*blocks, self.offsets)]
+
+    def source(self, cls, builders, classes, *, persist, **kwargs):
+        """``cls`` (a Dask row source) over ``builders``, on this client, of these classes."""
+        return cls(
+            builders,
+            client=self.client,
+            persist=persist,
+            n_features=self.d,
+            n_classes=len(classes),
+            classes=classes,
+            **kwargs,
+        )
+
+    def compute(self, func, blocks, **kwargs):
+        """:meth:`builders` computed (on the cluster when there is a client): the
+        results in block order."""
+        tasks = self.builders(func, blocks, **kwargs)
+        if self.client is not None:
+            return self.client.gather(self.client.compute(tasks))
+        return self.dask.compute(*tasks)
+
+    def classes(self, stats, classes, class_weight):
+        """``(classes, counts, class weights)`` from the blocks' ``(labels, weighted
+        counts, ...)``: the sorted labels (checked against ``classes`` when given),
+        their total sample weights (added in block order) and the class weights'
+        multipliers (None for none).  ValueError for fewer than 2 classes with a
+        positive weight and labels outside ``classes``."""
+        seen = np.unique(np.concatenate([labels for labels, *_ in stats]))
+        from sklearn.utils.multiclass import check_classification_targets
+
+        check_classification_targets(seen)
+        if classes is None:
+            classes = seen
+            check_two_classes(classes)
+        else:
+            classes = as_classes(classes)
+            unknown = np.setdiff1d(seen, classes)
+            if unknown.size:
+                raise ValueError(
+                    f"y holds labels that are not in classes {classes.tolist()}: {unknown.tolist()}"
+                )
+        counts = np.zeros(len(classes))
+        for labels, block_counts, *_ in stats:  # block order: reproducible sums
+            counts[np.searchsorted(classes, labels)] += block_counts
+        cw = class_weights_from_counts(class_weight, classes, counts)
+        check_two_classes(classes, counts if cw is None else counts * cw, weighted=self.sw is not None)
+        return classes, counts, cw
 
 
 # -- entry points ----------------------------------------------------------------
@@ -656,68 +957,20 @@ def dask_rows(X, y, sample_weight=None, *, classes=None, class_weight=None, n_th
     when an evaluation comes out non-finite (``rows.check_finite()``).
     ImportError (naming the extra to install) without dask.
     """
-    dask, da = _import_dask()
-    X = _as_dask_matrix(X, da, lengths=True)
-    n, d = X.shape
-    if any(np.isnan(c) for c in X.chunks[0]):
-        raise ValueError(
-            "X has unknown chunk sizes (rows per block); call X.compute_chunk_sizes() first, or "
-            "convert a DataFrame with to_dask_array(lengths=True)"
-        )
-    if n == 0 or d == 0:
-        raise ValueError(f"X is empty: shape {X.shape}; it needs at least one row and one column")
-    if y is None:
-        raise ValueError("y is required: the labels of the rows of X")
-    y = _as_dask_vector(y, "y", X, da)
-    if y.dtype.kind in "cMm":
-        raise TypeError(f"y must hold class labels, got dtype {y.dtype}")
-    sw = None
-    if sample_weight is not None:
-        sw = _as_dask_vector(sample_weight, "sample_weight", X, da)
-        if sw.dtype.kind not in "biuf":
-            raise TypeError(f"sample_weight must be numeric, got dtype {sw.dtype}")
-    client = _get_client()
-
-    y_blocks = y.to_delayed().ravel().tolist()
-    sw_blocks = sw.to_delayed().ravel().tolist() if sw is not None else [None] * len(y_blocks)
-    offsets = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).astype(int).tolist()
-    stats = [
-        dask.delayed(_label_stats, pure=True)(yb, sb, off)
-        for yb, sb, off in zip(y_blocks, sw_blocks, offsets)
-    ]
-    if client is not None:
-        stats = client.gather(client.compute(stats))
-    else:
-        stats = dask.compute(*stats)
-
-    seen = np.unique(np.concatenate([labels for labels, *_ in stats]))
-    from sklearn.utils.multiclass import check_classification_targets
-
-    check_classification_targets(seen)
-    if classes is None:
-        classes = seen
-        check_two_classes(classes)
-    else:
-        classes = as_classes(classes)
-        unknown = np.setdiff1d(seen, classes)
-        if unknown.size:
-            raise ValueError(f"y holds labels that are not in classes {classes.tolist()}: {unknown.tolist()}")
+    data = _Inputs(X, y, sample_weight)
+    stats = data.compute(_label_stats, [data.y_blocks, data.sw_blocks])
+    classes, _, cw = data.classes(stats, classes, class_weight)
     K = len(classes)
-    counts = np.zeros(K)
-    for labels, block_counts, *_ in stats:  # block order: reproducible sums
-        counts[np.searchsorted(classes, labels)] += block_counts
-    cw = class_weights_from_counts(class_weight, classes, counts)
-    check_two_classes(classes, counts if cw is None else counts * cw, weighted=sw is not None)
-
-    x_blocks = X.to_delayed().ravel().tolist()
-    builders = [
-        dask.delayed(_make_block, pure=True)(
-            xb, yb, sb, offset=off, classes=classes, class_weights=cw, n_classes=K, n_threads=n_threads
-        )
-        for xb, yb, sb, off in zip(x_blocks, y_blocks, sw_blocks, offsets)
-    ]
-    if cw is None and sw is None:
-        weight_sum = float(n)
+    builders = data.builders(
+        _make_block,
+        [data.x_blocks, data.y_blocks, data.sw_blocks],
+        classes=classes,
+        class_weights=cw,
+        n_classes=K,
+        n_threads=n_threads,
+    )
+    if cw is None and data.sw is None:
+        weight_sum = float(data.n)
     else:
         # From the label pass; for held blocks replaced below by the blocks'
         # own sums (what each block's kernel sees), added in block order.
@@ -726,21 +979,134 @@ def dask_rows(X, y, sample_weight=None, *, classes=None, class_weight=None, n_th
             weight_sum += float(
                 (block_counts * (1.0 if cw is None else cw[np.searchsorted(classes, labels)])).sum()
             )
-    rows = DaskRows(
-        builders,
-        client=client,
-        persist=persist,
-        n_features=d,
-        n_classes=K,
-        classes=classes,
-        n_samples=n,
-        weight_sum=weight_sum,
-    )
-    if persist and not (sw is None and cw is None):
+    rows = data.source(DaskRows, builders, classes, persist=persist, n_samples=data.n, weight_sum=weight_sum)
+    if persist and not (data.sw is None and cw is None):
         total = 0.0
         for _, w in rows._map(_block_info):
             total += w
         rows.weight_sum = float(total)
+    return rows, classes
+
+
+def _checked_n_folds(n_folds):
+    if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)):
+        raise TypeError(f"n_folds must be an int >= 2, got {n_folds!r}")
+    if n_folds < 2:
+        raise ValueError(f"n_folds must be at least 2, got {n_folds}")
+    return int(n_folds)
+
+
+def _dask_fold_ids(fold, data, n_folds, seed):
+    """The fold ids as an int dask array with X's row chunks (lazy), and its blocks
+    (``dask.delayed``; None each where the ids come from the rows' positions)."""
+    dask, da, X = data.dask, data.da, data.X
+    if fold is None:
+        parts = [
+            da.from_delayed(
+                dask.delayed(position_fold_ids, pure=True)(off, int(size), n_folds, seed),
+                shape=(int(size),),
+                dtype=np.int64,
+            )
+            for off, size in zip(data.offsets, X.chunks[0])
+        ]
+        return da.concatenate(parts), [None] * len(parts)
+    if is_dask_collection(fold):
+        fold = _as_dask_vector(fold, "fold", X, da, rechunk=False)
+        if fold.dtype.kind not in "iu":
+            raise TypeError(f"fold must hold integer fold ids, got dtype {fold.dtype}")
+    else:  # in memory: checked whole, then split into X's row blocks
+        fold = _as_dask_vector(as_fold_ids(fold, data.n, n_folds), "fold", X, da)
+    return fold, fold.to_delayed().ravel().tolist()
+
+
+def dask_fold_rows(
+    X,
+    y,
+    sample_weight=None,
+    *,
+    n_folds,
+    fold=None,
+    seed=0,
+    classes=None,
+    class_weight=None,
+    n_threads=1,
+    persist=True,
+):
+    """Rows for k-fold cross-validation over the Dask array ``X``: ``(rows, classes)``.
+
+    Parameters
+    ----------
+    X, y, sample_weight, classes, class_weight, n_threads, persist : as
+        :func:`dask_rows`.  Each model trains with the sample weights times
+        the class weights and is scored with the sample weights alone (as
+        scikit-learn scores).
+    n_folds : int >= 2, the number of models k.
+    fold : (n,) integer fold ids in ``[0, n_folds)``: a dask array or Series
+        with X's row chunks (checked on the workers, block by block), or an
+        in-memory array (checked here, split into X's row blocks); or None:
+        each row's id from its position in X and ``seed``
+        (:func:`fastlogit.data.position_fold_ids`), the same ids however X
+        is chunked.  Model j trains on the rows whose id is not j and is
+        scored on those whose id is j.
+    seed : int, for the position-derived ids.
+
+    Returns
+    -------
+    rows : :class:`DaskFoldRows`, for ``FoldObjective(rows, C=...)``.
+    classes : ndarray (K,), the sorted labels.
+
+    One pass over ``y``, ``sample_weight`` and ``fold`` (on the cluster)
+    validates them and counts each training set's classes; raises what
+    :func:`dask_rows` raises, and TypeError/ValueError naming ``fold`` for
+    ids that are not integers, out of range, of another length than X or in
+    other row chunks than X's, or that leave a model's training set with a
+    single class (``n_folds`` / ``seed`` for position-derived ids).
+    """
+    data = _Inputs(X, y, sample_weight)
+    k = _checked_n_folds(n_folds)
+    seed = int(seed)
+    fold_ids, fold_blocks = _dask_fold_ids(fold, data, k, seed)
+    stats = data.compute(
+        _fold_label_stats, [data.y_blocks, data.sw_blocks, fold_blocks], n_folds=k, seed=seed
+    )
+    classes, counts, cw = data.classes(stats, classes, class_weight)
+    K = len(classes)
+    held = np.zeros((k, K))  # each fold's weighted class counts
+    held_rows = np.zeros(k, dtype=np.int64)
+    for labels, _, block_held, block_rows in stats:  # block order, as counts: exact zeros
+        held[:, np.searchsorted(classes, labels)] += block_held
+        held_rows += block_rows
+    # (k, K) training weights: from the label pass (each block's FoldRows has its
+    # own, but one more pass over the held blocks would change them by rounding only).
+    train = (counts - held) * (1.0 if cw is None else cw)
+    for j in range(k):
+        if np.count_nonzero(train[j] > 0) < 2:
+            name = "fold" if fold is not None else f"n_folds={k}, seed={seed} (fold ids from row positions)"
+            raise ValueError(
+                f"{name}: the training set of fold {j} (the rows whose fold id is not {j}) holds only "
+                f"one class ({classes.tolist()[np.argmax(train[j])]!r}); use more rows or other fold ids"
+            )
+    builders = data.builders(
+        _make_fold_block,
+        [data.x_blocks, data.y_blocks, data.sw_blocks, fold_blocks],
+        classes=classes,
+        class_weights=cw,
+        n_classes=K,
+        n_folds=k,
+        seed=seed,
+        n_threads=n_threads,
+    )
+    rows = data.source(
+        DaskFoldRows,
+        builders,
+        classes,
+        persist=persist,
+        n_folds=k,
+        weight_sums=train.sum(axis=1),
+        n_samples_per_fold=data.n - held_rows,
+        fold=fold_ids,
+        scores_from_training=cw is None or bool(np.all(cw == 1.0)),
+    )
     return rows, classes
 
 
