@@ -23,7 +23,7 @@ from .kernels import folds as _folds
 from .kernels import multinomial as _multinomial
 from .kernels import special as _special
 from .kernels.rows import ROW_BLOCK
-from .kernels.special import BINARY_CURVATURE_BOUND
+from .kernels.special import BINARY_CURVATURE_BOUND, SOFTMAX_BLOCK_ROWS
 from .runtime import start_thread_pool
 
 #: Rows per block of the exact Hessians (a HESSIAN_BLOCK x d float64 temporary).
@@ -159,7 +159,7 @@ class KernelCalls:
             K = self.n_classes
             self._parts = np.empty((T, K, d + 1))
             self._loss_parts = np.empty(T)
-            self._loss_scratch = np.empty((T, block + 3, K))
+            self._loss_scratch = np.empty((T, K + SOFTMAX_BLOCK_ROWS, block))
             self._hessp_scratch = np.empty((T, 2 * block + 2, K))
 
     def loss_grad(self, Xk, y, sw, coef, intercept):
@@ -264,7 +264,7 @@ class FoldKernelCalls:
                 self._hessp_scratch = np.empty(shape)
             return self._hessp_scratch
         if self._loss_scratch is None:
-            shape = (T, 3, k, ROW_BLOCK) if self.binary else (T, k * K + _folds.MULTINOMIAL_ROWS, ROW_BLOCK)
+            shape = (T, 3, k, ROW_BLOCK) if self.binary else (T, k * K + SOFTMAX_BLOCK_ROWS, ROW_BLOCK)
             self._loss_scratch = np.empty(shape)
         return self._loss_scratch
 

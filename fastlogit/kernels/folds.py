@@ -30,15 +30,20 @@ Hessian product uses :func:`.rows.scores_rows` and
 :func:`.rows.add_outer_rows` on a block's (ROW_BLOCK, k K) scores.
 """
 
-import math
+from numba import njit, prange
 
-from llvmlite import ir
-from numba import njit, prange, types
-from numba.core import cgutils
-from numba.extending import intrinsic, overload
-
-from .rows import REDUCTION_FLAGS, ROW_BLOCK, Threaded, add_outer_rows, n_rows, scores_rows, thread_rows
-from .special import _diff_err, _sum_err, binary_loss_residual, exp_nonpos, sigmoid_slope, softmax_row
+from .rows import (
+    REDUCTION_FLAGS,
+    ROW_BLOCK,
+    Threaded,
+    add_outer_rows,
+    model_add_outer,
+    model_scores,
+    n_rows,
+    scores_rows,
+    thread_rows,
+)
+from .special import SOFTMAX_BLOCK_ROWS, binary_loss_residual, sigmoid_slope, softmax_block, softmax_row
 
 #: Columns of ``stats[t]``: per model, the training loss, the held-out loss, the
 #: held-out weight of correct predictions and the held-out weight.
@@ -62,237 +67,6 @@ def held_out_loss(li):
     if li < HELD_OUT_LOSS_MIN:
         return HELD_OUT_LOSS_MIN
     return li
-
-
-# -- the binary kernels' row helpers: several models, model-major, dense or CSR --------
-
-
-@intrinsic
-def _prefetch(typingctx, X, i, j):
-    """A hint that X[i, j]'s cache line is read soon (into L2; no fault, no value)."""
-    sig = types.void(X, i, j)
-
-    def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
-        array = context.make_array(array_type)(context, builder, args[0])
-        index = [context.cast(builder, a, t, types.intp) for a, t in zip(args[1:], signature.args[1:])]
-        ptr = cgutils.get_item_pointer(context, builder, array_type, array, index, wraparound=False)
-        i8p = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        # (LLVM renames the typed-pointer spelling itself where pointers are opaque.)
-        name = "llvm.prefetch.p0" if getattr(i8p, "is_opaque", False) else "llvm.prefetch.p0i8"
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), name
-        )
-        # read, locality 2 (kept in L2), data cache
-        builder.call(
-            fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 2), ir.Constant(i32, 1)]
-        )
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
-def model_scores(X, i, m, W, b, Zt):
-    """Zt[j, r] = X[i + r] . W[j] + b[j] for r < m (Zt float64 (k, >= m): model-major)."""
-    raise NotImplementedError("only callable from Numba-compiled code")
-
-
-def model_add_outer(G, Rt, X, i, m, ahead, hi):
-    """G[j, :d] += sum_r Rt[j, r] * X[i + r] for r < m (G float64 (k, >= d)); dense X:
-    rows ahead .. ahead + m - 1 (those below hi) are prefetched meanwhile."""
-    raise NotImplementedError("only callable from Numba-compiled code")
-
-
-#: Bytes per prefetch: a cache line.
-_LINE_BYTES = 64
-
-
-# Dense rows go 4 at a time (as rows.ROWS_PER_REGISTER_BLOCK) for 2 models at a
-# time: each X element loaded serves 2 models, each W or G element 4 rows.  The
-# per-block passes (scores, then the gradient from L2) leave the memory bus idle
-# while the gradient is computed, so that pass prefetches the next block's rows:
-# together 23 -> 17.5 ms at 300 000 x 100, k = 5, on two cores, where one model's
-# binary.loss_grad takes 12.4 ms (measured).  Each helper is one compiled
-# function with its loops (a call per row and model cost ~10%).
-@njit(cache=True, fastmath=REDUCTION_FLAGS, error_model="numpy")
-def _dense_model_scores(X, i, m, W, b, Zt):
-    k, d = W.shape
-    done = m - m % 4
-    # Pairs of models, and for an odd k the last three together: a model
-    # alone would load 4 X values per 4 FMAs, as slow as a pair.
-    pairs_end = k - 3 if k % 2 and k >= 3 else k - k % 2
-    for r in range(0, done, 4):
-        x = i + r
-        for j in range(0, pairs_end, 2):
-            a0 = a1 = a2 = a3 = c0 = c1 = c2 = c3 = 0.0
-            for c in range(d):
-                w = W[j, c]
-                v = W[j + 1, c]
-                x0 = X[x, c]
-                x1 = X[x + 1, c]
-                x2 = X[x + 2, c]
-                x3 = X[x + 3, c]
-                a0 += x0 * w
-                a1 += x1 * w
-                a2 += x2 * w
-                a3 += x3 * w
-                c0 += x0 * v
-                c1 += x1 * v
-                c2 += x2 * v
-                c3 += x3 * v
-            Zt[j, r] = a0 + b[j]
-            Zt[j, r + 1] = a1 + b[j]
-            Zt[j, r + 2] = a2 + b[j]
-            Zt[j, r + 3] = a3 + b[j]
-            Zt[j + 1, r] = c0 + b[j + 1]
-            Zt[j + 1, r + 1] = c1 + b[j + 1]
-            Zt[j + 1, r + 2] = c2 + b[j + 1]
-            Zt[j + 1, r + 3] = c3 + b[j + 1]
-        if k - pairs_end == 3:
-            j = pairs_end
-            a0 = a1 = a2 = a3 = c0 = c1 = c2 = c3 = e0 = e1 = e2 = e3 = 0.0
-            for c in range(d):
-                w = W[j, c]
-                v = W[j + 1, c]
-                u = W[j + 2, c]
-                x0 = X[x, c]
-                x1 = X[x + 1, c]
-                x2 = X[x + 2, c]
-                x3 = X[x + 3, c]
-                a0 += x0 * w
-                a1 += x1 * w
-                a2 += x2 * w
-                a3 += x3 * w
-                c0 += x0 * v
-                c1 += x1 * v
-                c2 += x2 * v
-                c3 += x3 * v
-                e0 += x0 * u
-                e1 += x1 * u
-                e2 += x2 * u
-                e3 += x3 * u
-            Zt[j, r] = a0 + b[j]
-            Zt[j, r + 1] = a1 + b[j]
-            Zt[j, r + 2] = a2 + b[j]
-            Zt[j, r + 3] = a3 + b[j]
-            Zt[j + 1, r] = c0 + b[j + 1]
-            Zt[j + 1, r + 1] = c1 + b[j + 1]
-            Zt[j + 1, r + 2] = c2 + b[j + 1]
-            Zt[j + 1, r + 3] = c3 + b[j + 1]
-            Zt[j + 2, r] = e0 + b[j + 2]
-            Zt[j + 2, r + 1] = e1 + b[j + 2]
-            Zt[j + 2, r + 2] = e2 + b[j + 2]
-            Zt[j + 2, r + 3] = e3 + b[j + 2]
-        elif k - pairs_end == 1:
-            j = k - 1
-            a0 = a1 = a2 = a3 = 0.0
-            for c in range(d):
-                w = W[j, c]
-                a0 += X[x, c] * w
-                a1 += X[x + 1, c] * w
-                a2 += X[x + 2, c] * w
-                a3 += X[x + 3, c] * w
-            Zt[j, r] = a0 + b[j]
-            Zt[j, r + 1] = a1 + b[j]
-            Zt[j, r + 2] = a2 + b[j]
-            Zt[j, r + 3] = a3 + b[j]
-    for r in range(done, m):
-        for j in range(k):
-            a = 0.0
-            for c in range(d):
-                a += X[i + r, c] * W[j, c]
-            Zt[j, r] = a + b[j]
-
-
-@njit(cache=True, fastmath=REDUCTION_FLAGS, error_model="numpy")
-def _dense_model_add_outer(G, Rt, X, i, m, ahead, hi):
-    k = G.shape[0]
-    d = X.shape[1]
-    step = max(1, _LINE_BYTES // X.itemsize)
-    done = m - m % 4
-    pairs_end = k - 3 if k % 2 and k >= 3 else k - k % 2  # as _dense_model_scores
-    for r in range(0, done, 4):
-        for q in range(ahead + r, min(ahead + r + 4, hi)):
-            for c in range(0, d, step):
-                _prefetch(X, q, c)
-        x = i + r
-        for j in range(0, pairs_end, 2):
-            a0 = Rt[j, r]
-            a1 = Rt[j, r + 1]
-            a2 = Rt[j, r + 2]
-            a3 = Rt[j, r + 3]
-            e0 = Rt[j + 1, r]
-            e1 = Rt[j + 1, r + 1]
-            e2 = Rt[j + 1, r + 2]
-            e3 = Rt[j + 1, r + 3]
-            g = G[j]
-            h = G[j + 1]
-            for c in range(d):
-                x0 = X[x, c]
-                x1 = X[x + 1, c]
-                x2 = X[x + 2, c]
-                x3 = X[x + 3, c]
-                g[c] += (a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)
-                h[c] += (e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)
-        if k - pairs_end == 3:
-            j = pairs_end
-            a0 = Rt[j, r]
-            a1 = Rt[j, r + 1]
-            a2 = Rt[j, r + 2]
-            a3 = Rt[j, r + 3]
-            e0 = Rt[j + 1, r]
-            e1 = Rt[j + 1, r + 1]
-            e2 = Rt[j + 1, r + 2]
-            e3 = Rt[j + 1, r + 3]
-            f0 = Rt[j + 2, r]
-            f1 = Rt[j + 2, r + 1]
-            f2 = Rt[j + 2, r + 2]
-            f3 = Rt[j + 2, r + 3]
-            g = G[j]
-            h = G[j + 1]
-            o = G[j + 2]
-            for c in range(d):
-                x0 = X[x, c]
-                x1 = X[x + 1, c]
-                x2 = X[x + 2, c]
-                x3 = X[x + 3, c]
-                g[c] += (a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)
-                h[c] += (e0 * x0 + e1 * x1) + (e2 * x2 + e3 * x3)
-                o[c] += (f0 * x0 + f1 * x1) + (f2 * x2 + f3 * x3)
-        elif k - pairs_end == 1:
-            j = k - 1
-            a0 = Rt[j, r]
-            a1 = Rt[j, r + 1]
-            a2 = Rt[j, r + 2]
-            a3 = Rt[j, r + 3]
-            g = G[j]
-            for c in range(d):
-                g[c] += (a0 * X[x, c] + a1 * X[x + 1, c]) + (a2 * X[x + 2, c] + a3 * X[x + 3, c])
-    for r in range(done, m):
-        for j in range(k):
-            a = Rt[j, r]
-            g = G[j]
-            for c in range(d):
-                g[c] += a * X[i + r, c]
-
-
-def _is_csr(X):
-    return isinstance(X, types.BaseTuple)
-
-
-@overload(model_scores, jit_options={"cache": True, "error_model": "numpy"})
-def _model_scores(X, i, m, W, b, Zt):
-    if _is_csr(X):
-        return lambda X, i, m, W, b, Zt: scores_rows(X, i, m, W, b, Zt.T)
-    return lambda X, i, m, W, b, Zt: _dense_model_scores(X, i, m, W, b, Zt)
-
-
-@overload(model_add_outer, jit_options={"cache": True, "error_model": "numpy"})
-def _model_add_outer(G, Rt, X, i, m, ahead, hi):
-    if _is_csr(X):
-        return lambda G, Rt, X, i, m, ahead, hi: add_outer_rows(G, Rt.T, X, i, m)
-    return lambda G, Rt, X, i, m, ahead, hi: _dense_model_add_outer(G, Rt, X, i, m, ahead, hi)
 
 
 @njit(cache=True, fastmath=REDUCTION_FLAGS, error_model="numpy")
@@ -363,91 +137,12 @@ def binary_loss_grad(X, y, fold, W, b, sw, n_threads, parts, stats, scratch):
             model_add_outer(G, Rt, X, start, m, start + ROW_BLOCK, hi)
 
 
-#: Rows of ``scratch[t]`` after a multinomial loss block's k * K score rows: per row
-#: of X, its max score, argmax, true-class score, two compensated sums, loss and
-#: training and held-out weights (see :func:`_softmax_fold_block`).
-MULTINOMIAL_ROWS = 8
-
-
-@njit(cache=True, error_model="numpy")
-def _softmax_fold_block(B, c0, K, y, fold, sw, start, m, j):
-    """Model j's softmax over a block's m rows, model-major, vectorized across rows.
-
-    ``B[c0 + c, :m]`` holds the model's class-c scores and is overwritten
-    with its training residuals ``tw * (p_c - [y == c])`` (0 on held-out
-    rows); ``B[-MULTINOMIAL_ROWS:]`` receives per row: the max score, its
-    (first) argmax, the true class's score, the compensated sum of the
-    other classes' exponentials (two rows: sum, then the probabilities'
-    common factor), the loss ``logsumexp(z) - z[y]``, and the training and
-    held-out weights.  The arithmetic is :func:`.special.softmax_row`'s
-    (exact shifts, compensated sum leaving out the max's own exact 1),
-    done class by class over the rows so that every loop vectorizes: no
-    fast-math flags here (the compensated sums depend on the order of
-    rounding).
-    """
-    n_rows_b = B.shape[0]
-    r0 = n_rows_b - MULTINOMIAL_ROWS
-    mx = B[r0]
-    jm = B[r0 + 1]
-    zy = B[r0 + 2]
-    s = B[r0 + 3]
-    s_lo = B[r0 + 4]
-    li = B[r0 + 5]
-    tw = B[r0 + 6]
-    hw = B[r0 + 7]
-    for q in range(m):
-        i = start + q
-        wi = sw[i] if sw is not None else 1.0
-        train = fold[i] != j
-        tw[q] = wi if train else 0.0
-        hw[q] = 0.0 if train else wi
-        mx[q] = B[c0, q]
-        s[q] = 0.0
-        s_lo[q] = 0.0
-        # (A gather, row by row: a select over the classes costs 10x more.)
-        zy[q] = B[c0 + y[i], q]
-    for c in range(1, K):
-        z = B[c0 + c]
-        for q in range(m):
-            mx[q] = max(mx[q], z[q])
-    # The first largest (numpy's argmax): the classes from the last down.
-    for c in range(K - 1, -1, -1):
-        z = B[c0 + c]
-        cf = float(c)
-        for q in range(m):
-            jm[q] = cf if z[q] == mx[q] else jm[q]
-    for c in range(K):
-        z = B[c0 + c]
-        cf = float(c)
-        for q in range(m):
-            v = z[q]
-            dv = v - mx[q]
-            e, e_lo = exp_nonpos(dv, _diff_err(v, mx[q], dv))
-            z[q] = e
-            # The max's own term (exactly 1) is left out of the sum: log1p below.
-            keep = jm[q] != cf
-            e = e if keep else 0.0
-            e_lo = e_lo if keep else 0.0
-            total = s[q] + e
-            s_lo[q] += _sum_err(s[q], e, total) + e_lo
-            s[q] = total
-    for q in range(m):
-        # logsumexp(z) - z[y] = (m - z[y]) + L: both >= 0, no cancellation.
-        li[q] = (mx[q] - zy[q]) + (math.log1p(s[q]) + s_lo[q] / (1.0 + s[q]))
-        s[q] = 1.0 / (1.0 + s[q])
-    for c in range(K):
-        z = B[c0 + c]
-        for q in range(m):
-            yc = tw[q] if y[start + q] == c else 0.0
-            z[q] = tw[q] * (z[q] * s[q]) - yc
-
-
 @njit(cache=True, fastmath=REDUCTION_FLAGS, error_model="numpy")
 def _softmax_fold_sums(B, c0, K, y, start, m, S, G, d):
-    """Model j's block sums after :func:`_softmax_fold_block`: its stats row ``S``
+    """Model j's block sums after :func:`.special.softmax_block`: its stats row ``S``
     (training loss, held-out loss, correct and weight) and intercept gradients
     ``G[c0 + c, d]``."""
-    r0 = B.shape[0] - MULTINOMIAL_ROWS
+    r0 = B.shape[0] - SOFTMAX_BLOCK_ROWS
     jm = B[r0 + 1]
     li = B[r0 + 5]
     tw = B[r0 + 6]
@@ -484,9 +179,9 @@ def multinomial_loss_grad(X, y, fold, W, b, sw, n_threads, parts, stats, scratch
     gradient in [..., d].  stats: (n_threads, k, 4) as in
     :func:`binary_loss_grad` (a correct prediction: the first largest of the
     model's K scores is y's, as numpy's argmax).
-    scratch: (n_threads, k * K + MULTINOMIAL_ROWS, ROW_BLOCK) float64: a
+    scratch: (n_threads, k * K + SOFTMAX_BLOCK_ROWS, ROW_BLOCK) float64: a
     block's scores, model-major (then its residuals), and the per-row rows
-    of :func:`_softmax_fold_block`.  As in the binary kernel, dense rows go
+    of :func:`.special.softmax_block`.  As in the binary kernel, dense rows go
     through :func:`model_scores` / :func:`model_add_outer` (4 rows by 2
     score rows per register block, the next block prefetched), and the
     softmax runs class by class across a block's rows, where a row-by-row
@@ -508,7 +203,7 @@ def multinomial_loss_grad(X, y, fold, W, b, sw, n_threads, parts, stats, scratch
             m = min(ROW_BLOCK, hi - start)
             model_scores(X, start, m, W, b, Zt)
             for j in range(k):
-                _softmax_fold_block(B, j * K, K, y, fold, sw, start, m, j)
+                softmax_block(B, j * K, K, y, fold, sw, start, m, j)
                 _softmax_fold_sums(B, j * K, K, y, start, m, S[j], G, d)
             model_add_outer(G, Zt, X, start, m, start + ROW_BLOCK, hi)
 

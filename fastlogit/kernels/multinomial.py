@@ -6,18 +6,46 @@ buffers the caller allocates and reduces in order.  Nothing of size n x K
 is ever formed.
 
 Rows go in blocks of ROW_BLOCK: the block's K scores per row (register
-blocked over rows for dense X, see :mod:`.rows`), its softmax and
-residuals, then one gradient update for the block while it is in L2.
+blocked over rows and classes for dense X, see :mod:`.rows`), its softmax
+and residuals, then one gradient update for the block while it is in L2.
 
 ``X`` is a 2-d C-contiguous float32/float64 array or a CSR tuple
 ``(data, indices, indptr)``; ``W`` is float64 (K, d), ``b`` float64 (K,),
 ``y`` integer class indices in [0, K), ``sw`` float64 (n,) or None.
 """
 
-from numba import prange
+from numba import njit, prange
 
-from .rows import ROW_BLOCK, Threaded, add_outer_rows, n_rows, scores_rows, thread_rows
-from .special import softmax_row
+from .rows import (
+    REDUCTION_FLAGS,
+    ROW_BLOCK,
+    Threaded,
+    add_outer_rows,
+    model_add_outer,
+    model_scores,
+    n_rows,
+    scores_rows,
+    thread_rows,
+)
+from .special import SOFTMAX_BLOCK_ROWS, softmax_block, softmax_row
+
+
+@njit(cache=True, fastmath=REDUCTION_FLAGS, error_model="numpy")
+def _block_sums(B, K, m, G, d):
+    """A block's weighted loss (returned) and intercept gradients (added to
+    ``G[:, d]``) after :func:`.special.softmax_block`."""
+    li = B[B.shape[0] - SOFTMAX_BLOCK_ROWS + 5]
+    tw = B[B.shape[0] - SOFTMAX_BLOCK_ROWS + 6]
+    loss = 0.0
+    for q in range(m):
+        loss += tw[q] * li[q]
+    for c in range(K):
+        z = B[c]
+        g_b = 0.0
+        for q in range(m):
+            g_b += z[q]
+        G[c, d] += g_b
+    return loss
 
 
 @Threaded
@@ -26,43 +54,29 @@ def loss_grad(X, y, W, b, sw, n_threads, parts, loss_parts, scratch):
 
     parts: (n_threads, K, d + 1) float64, overwritten: thread t's gradient
     for class k in parts[t, k, :d], its intercept gradient in [t, k, d].
-    loss_parts: (n_threads,).  scratch: (n_threads, ROW_BLOCK + 3, K)
-    float64: a block's scores (then residuals) and three rows of K.
-    Sums go through per-block partials: rounding grows with the block
-    count, not with n.
+    loss_parts: (n_threads,).  scratch: (n_threads, K + SOFTMAX_BLOCK_ROWS,
+    ROW_BLOCK) float64: a block's scores class-major (then its residuals)
+    and the per-row rows of :func:`.special.softmax_block`.  Dense rows go
+    4 at a time for 2 classes at a time (:func:`.rows.model_scores`,
+    :func:`.rows.model_add_outer`, the next block prefetched), the softmax
+    class by class across the block's rows (vectorized).  Sums go through
+    per-block partials: rounding grows with the block count, not with n.
     """
     n = n_rows(X)
     K, d = W.shape
     for t in prange(n_threads):
         G = parts[t]
         G[:] = 0.0
-        Z = scratch[t, :ROW_BLOCK]
-        e = scratch[t, ROW_BLOCK]
-        e_lo = scratch[t, ROW_BLOCK + 1]
-        g_b = scratch[t, ROW_BLOCK + 2]
+        B = scratch[t]
+        Zt = B[:K]
         lo, hi = thread_rows(n, n_threads, t)
         loss = 0.0
         for start in range(lo, hi, ROW_BLOCK):
-            m_rows = min(ROW_BLOCK, hi - start)
-            scores_rows(X, start, m_rows, W, b, Z)
-            block_loss = 0.0
-            g_b[:] = 0.0
-            for r in range(m_rows):
-                yi = y[start + r]
-                wi = sw[start + r] if sw is not None else 1.0
-                zy = Z[r, yi]
-                m, L = softmax_row(Z, r, e, e_lo)
-                # logsumexp(z) - z[y] = (m - z[y]) + L: both >= 0, no cancellation.
-                block_loss += wi * ((m - zy) + L)
-                for k in range(K):
-                    Z[r, k] = wi * e[k]
-                    g_b[k] += Z[r, k]
-                Z[r, yi] -= wi
-                g_b[yi] -= wi
-            loss += block_loss
-            for k in range(K):
-                G[k, d] += g_b[k]
-            add_outer_rows(G, Z, X, start, m_rows)
+            m = min(ROW_BLOCK, hi - start)
+            model_scores(X, start, m, W, b, Zt)
+            softmax_block(B, 0, K, y, None, sw, start, m, 0)
+            loss += _block_sums(B, K, m, G, d)
+            model_add_outer(G, Zt, X, start, m, start + ROW_BLOCK, hi)
         loss_parts[t] = loss
 
 

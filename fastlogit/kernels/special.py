@@ -429,3 +429,84 @@ def softmax_rows_into_parallel(a, out, log):
         lo = b * ROWWISE_BLOCK
         hi = min(lo + ROWWISE_BLOCK, n)
         softmax_rows_into(a[lo:hi], out[lo:hi], log)
+
+
+#: Rows after a block's score rows that :func:`softmax_block` needs: per row of X,
+#: its max score, argmax, true-class score, two compensated sums, loss and
+#: training and held-out weights.
+SOFTMAX_BLOCK_ROWS = 8
+
+
+@njit(cache=True, error_model="numpy")
+def softmax_block(B, c0, K, y, fold, sw, start, m, j):
+    """Model j's softmax over a block of m rows (X's rows start .. start + m - 1),
+    model-major, vectorized across rows.
+
+    ``B[c0 + c, :m]`` holds the model's class-c scores and is overwritten
+    with its training residuals ``tw * (p_c - [y == c])`` (0 on held-out
+    rows: those whose ``fold`` id is j; ``fold`` None: no row is held out);
+    ``B[-SOFTMAX_BLOCK_ROWS:]`` receives per row: the max score, its
+    (first) argmax, the true class's score, the compensated sum of the
+    other classes' exponentials (two rows: sum, then the probabilities'
+    common factor), the loss ``logsumexp(z) - z[y]``, and the training and
+    held-out weights.  The arithmetic is :func:`.special.softmax_row`'s
+    (exact shifts, compensated sum leaving out the max's own exact 1),
+    done class by class over the rows so that every loop vectorizes (a
+    row-by-row softmax of a few values does not): no fast-math flags here
+    (the compensated sums depend on the order of rounding).
+    """
+    n_rows_b = B.shape[0]
+    r0 = n_rows_b - SOFTMAX_BLOCK_ROWS
+    mx = B[r0]
+    jm = B[r0 + 1]
+    zy = B[r0 + 2]
+    s = B[r0 + 3]
+    s_lo = B[r0 + 4]
+    li = B[r0 + 5]
+    tw = B[r0 + 6]
+    hw = B[r0 + 7]
+    for q in range(m):
+        i = start + q
+        wi = sw[i] if sw is not None else 1.0
+        train = fold[i] != j if fold is not None else True
+        tw[q] = wi if train else 0.0
+        hw[q] = 0.0 if train else wi
+        mx[q] = B[c0, q]
+        s[q] = 0.0
+        s_lo[q] = 0.0
+        # (A gather, row by row: a select over the classes costs 10x more.)
+        zy[q] = B[c0 + y[i], q]
+    for c in range(1, K):
+        z = B[c0 + c]
+        for q in range(m):
+            mx[q] = max(mx[q], z[q])
+    # The first largest (numpy's argmax): the classes from the last down.
+    for c in range(K - 1, -1, -1):
+        z = B[c0 + c]
+        cf = float(c)
+        for q in range(m):
+            jm[q] = cf if z[q] == mx[q] else jm[q]
+    for c in range(K):
+        z = B[c0 + c]
+        cf = float(c)
+        for q in range(m):
+            v = z[q]
+            dv = v - mx[q]
+            e, e_lo = exp_nonpos(dv, _diff_err(v, mx[q], dv))
+            z[q] = e
+            # The max's own term (exactly 1) is left out of the sum: log1p below.
+            keep = jm[q] != cf
+            e = e if keep else 0.0
+            e_lo = e_lo if keep else 0.0
+            total = s[q] + e
+            s_lo[q] += _sum_err(s[q], e, total) + e_lo
+            s[q] = total
+    for q in range(m):
+        # logsumexp(z) - z[y] = (m - z[y]) + L: both >= 0, no cancellation.
+        li[q] = (mx[q] - zy[q]) + (math.log1p(s[q]) + s_lo[q] / (1.0 + s[q]))
+        s[q] = 1.0 / (1.0 + s[q])
+    for c in range(K):
+        z = B[c0 + c]
+        for q in range(m):
+            yc = tw[q] if y[start + q] == c else 0.0
+            z[q] = tw[q] * (z[q] * s[q]) - yc
