@@ -49,7 +49,7 @@ from sklearn.utils.validation import _check_method_params, _check_sample_weight,
 
 from . import solvers
 from .data import as_fold_ids, check_estimator_input, check_n_threads, check_two_classes
-from .model import _KERNEL_DTYPES, FULL_BATCH_SOLVERS, LogisticRegression
+from .model import _KERNEL_DTYPES, FULL_BATCH_SOLVERS, LogisticRegression, _is_dask
 from .objective import FoldObjective, Objective
 from .row_sources import ArrayRows, ChunkFoldRows, FoldRows
 from .sources import is_chunked_input, parquet_columns
@@ -695,7 +695,7 @@ class LogisticRegressionCV(LogisticRegression):
         else:
             l1_values = check_l1_ratios(self.l1_ratios)
         Cs = check_Cs(self.Cs)
-        if is_chunked_input(X):
+        if is_chunked_input(X) or _is_dask(X):
             return self._fit_streamed(X, y, sample_weight, Cs, l1_values, penalty, params)
         _raise_for_params(params, self, "fit")
         check_estimator_input(X)
@@ -800,7 +800,14 @@ class LogisticRegressionCV(LogisticRegression):
             max_iter=self.max_iter,
             n_threads=self.n_threads,
         )
-        rows, full_rows, features = self._chunk_fold_rows(X, y, sample_weight, fold, n_folds, seed, options)
+        if _is_dask(X):
+            rows, full_rows, features = self._dask_fold_rows(
+                X, y, sample_weight, fold, n_folds, seed, options
+            )
+        else:
+            rows, full_rows, features = self._chunk_fold_rows(
+                X, y, sample_weight, fold, n_folds, seed, options
+            )
         problem = _Problem.streamed(rows, full_rows, **common)
         scorer_name, scorer = _scorer_for(self.scoring, rows.classes)
         self._fit_problem(problem, Cs, l1_values, penalty, scorer_name, scorer, {}, None)
@@ -823,6 +830,36 @@ class LogisticRegressionCV(LogisticRegression):
         if fold is not None:
             fold, n_folds = _fold_array(fold, rows.n_samples)
         return ChunkFoldRows(rows, n_folds, fold=fold, seed=seed), rows, features
+
+    def _dask_fold_rows(self, X, y, sample_weight, fold, n_folds, seed, options):
+        from .distributed import dask_fold_rows
+
+        given = [name for name, value in options.items() if value is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)}= apply to Parquet data, not to dask arrays")
+        if isinstance(fold, str):
+            raise TypeError(
+                f"fold={fold!r} names a column: that needs Parquet data (a path), not a dask array"
+            )
+        if fold is not None:
+            if _is_dask(fold):
+                n_folds = int(fold.max().compute()) + 1
+            else:
+                fold, n_folds = _fold_array(fold, X.shape[0])
+        threads = 1 if self.n_threads is None else self.n_threads
+        rows, classes = dask_fold_rows(
+            X,
+            y,
+            sample_weight,
+            n_folds=n_folds,
+            fold=fold,
+            seed=seed,
+            class_weight=self.class_weight,
+            n_threads=threads,
+        )
+        # The refit's rows: the same blocks as an ordinary fit reads them.
+        full_rows, _, features = self._rows(X, y, sample_weight, classes=classes, for_fit=True)
+        return rows, full_rows, features
 
     def _store(self, problem, xs, n_iter, scores, Cs, l1_values, penalty, sw):
         """The fitted attributes, in scikit-learn's layouts."""

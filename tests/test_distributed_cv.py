@@ -306,3 +306,49 @@ def test_bad_inputs():
         fd.dask_fold_rows(dX, y[:-1], n_folds=3)
     with pytest.raises(ValueError, match="sample_weight must be nonnegative"):
         fd.dask_fold_rows(dX, y, -np.ones(n), n_folds=3)
+
+
+# -- LogisticRegressionCV on dask arrays: the in-memory CV over the same folds -------------
+
+
+def _cv_in_memory(X, y, fold, sample_weight=None, **kw):
+    from fastlogit import LogisticRegressionCV
+
+    splits = [(np.flatnonzero(fold != j), np.flatnonzero(fold == j)) for j in range(fold.max() + 1)]
+    return LogisticRegressionCV(cv=splits, **kw).fit(X, y, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("K", [2, 3])
+def test_logistic_regression_cv_equals_in_memory(K):
+    from fastlogit import LogisticRegressionCV
+
+    X, y, sw, _ = case_data(K, weighted=True)
+    kw = dict(Cs=5, tol=1e-9, max_iter=500, scoring="neg_log_loss", use_legacy_attributes=False)
+    fold = position_fold_ids(0, len(y), 4, seed=9)
+    expected = _cv_in_memory(X, y, fold, sw, **kw)
+    dX, dy, dsw = (da.from_array(a, chunks=500) for a in (X, y, sw))
+    got = LogisticRegressionCV(cv=4, random_state=9, **kw).fit(dX, dy, sample_weight=dsw)
+    assert got.C_ == expected.C_
+    np.testing.assert_allclose(got.scores_, expected.scores_, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(got.coefs_paths_, expected.coefs_paths_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(got.coef_, expected.coef_, rtol=1e-6, atol=1e-8)
+    # given ids: a dask array in X's row chunks
+    custom = np.random.default_rng(2).integers(0, 3, len(y))
+    expected = _cv_in_memory(X, y, custom, sw, **kw)
+    got = LogisticRegressionCV(**kw).fit(dX, dy, sample_weight=dsw, fold=da.from_array(custom, chunks=500))
+    assert got.C_ == expected.C_
+    np.testing.assert_allclose(got.scores_, expected.scores_, rtol=1e-7, atol=1e-10)
+    assert got.predict(dX).compute().shape == (len(y),)
+
+
+def test_logistic_regression_cv_bad_dask_options():
+    from fastlogit import LogisticRegressionCV
+
+    X, y, _, _ = case_data(2, weighted=False)
+    dX, dy = da.from_array(X, chunks=600), da.from_array(y, chunks=600)
+    with pytest.raises(ValueError, match="target="):
+        LogisticRegressionCV().fit(dX, dy, target="label")
+    with pytest.raises(TypeError, match="Parquet"):
+        LogisticRegressionCV().fit(dX, dy, fold="fold")
+    with pytest.raises(ValueError, match="scoring='roc_auc'"):
+        LogisticRegressionCV(scoring="roc_auc").fit(dX, dy)
