@@ -680,7 +680,7 @@ class ChunkFoldRows(_FoldSums):
             if np.count_nonzero(counts[j] > 0) < 2:
                 raise ValueError(
                     f"fold: the training set of fold {j} holds only one class "
-                    f"({self.classes[np.argmax(counts[j])]!r}); use more rows or other fold ids"
+                    f"({self.classes.tolist()[int(np.argmax(counts[j]))]!r}); use more rows or other fold ids"
                 )
 
     def _chunks(self):
