@@ -160,7 +160,7 @@ class KernelCalls:
             self._parts = np.empty((T, K, d + 1))
             self._loss_parts = np.empty(T)
             self._loss_scratch = np.empty((T, K + SOFTMAX_BLOCK_ROWS, block))
-            self._hessp_scratch = np.empty((T, 2 * block + 2, K))
+            self._hessp_scratch = np.empty((T, 2 * K + SOFTMAX_BLOCK_ROWS, block))
 
     def loss_grad(self, Xk, y, sw, coef, intercept):
         """``(loss, grad)`` summed over the rows; grad float64 (d + 1,) or (K, d + 1) (a new array)."""
@@ -260,7 +260,9 @@ class FoldKernelCalls:
         T, k, K = self.n_threads, self.n_folds, self.n_classes
         if hessp:
             if self._hessp_scratch is None:
-                shape = (T, 2, k, ROW_BLOCK) if self.binary else (T, 2 * ROW_BLOCK + 3, k, K)
+                shape = (
+                    (T, 2, k, ROW_BLOCK) if self.binary else (T, 2 * k * K + SOFTMAX_BLOCK_ROWS, ROW_BLOCK)
+                )
                 self._hessp_scratch = np.empty(shape)
             return self._hessp_scratch
         if self._loss_scratch is None:
@@ -304,8 +306,8 @@ class FoldKernelCalls:
         float64 (k, d + 1) binary, (k, K, d + 1) softmax (a new array)."""
         T = self.n_threads
         kernel = _folds.binary_hessp if self.binary else _folds.multinomial_hessp
-        W, b = self._models(coef, intercept)
-        V, v_b = self._models(vec_coef, vec_intercept)
+        # (The softmax kernel takes the (k, K, d) arrays: it needs k and K apart.)
+        W, b, V, v_b = coef, intercept, vec_coef, vec_intercept
         with numba_threads(T):
             kernel.on(T)(Xk, fold, W, b, V, v_b, sw, T, self._parts, self._scratch(True))
         return self._grad_layout(self._parts.sum(axis=0))

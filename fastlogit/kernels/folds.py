@@ -19,15 +19,14 @@ rows with per-block partial sums; nothing allocated grows with n.
 ``(data, indices, indptr)``; ``fold`` int64 (n,) with values in [0, k);
 ``sw`` float64 (n,) or None.  Inputs are trusted.
 
-The loss kernels keep a block's scores model-major (``scratch[t, 0]`` is
+The kernels keep a block's scores model-major (``scratch[t, 0]`` is
 (k, ROW_BLOCK) binary, ``scratch[t, :k K]`` (k K, ROW_BLOCK) softmax), so
 that one model's loss over the block's rows is a contiguous loop that
-vectorizes, and go through :func:`model_scores` and
-:func:`model_add_outer`: for dense rows, 4 rows by 2 score rows register
-blocks, the next block's rows prefetched during the gradient pass (the
-rows.py helpers, on the transposed views, for CSR).  The multinomial
-Hessian product uses :func:`.rows.scores_rows` and
-:func:`.rows.add_outer_rows` on a block's (ROW_BLOCK, k K) scores.
+vectorizes, and go through :func:`.rows.model_scores` and
+:func:`.rows.model_add_outer`: for dense rows, 4 rows by 2 score rows
+register blocks, the next block's rows prefetched during the gradient pass
+(the row-major helpers, on the transposed views, for CSR).  The softmax
+runs class by class across a block's rows (:func:`.special.softmax_block`).
 """
 
 from numba import njit, prange
@@ -36,14 +35,18 @@ from .rows import (
     REDUCTION_FLAGS,
     ROW_BLOCK,
     Threaded,
-    add_outer_rows,
     model_add_outer,
     model_scores,
     n_rows,
-    scores_rows,
     thread_rows,
 )
-from .special import SOFTMAX_BLOCK_ROWS, binary_loss_residual, sigmoid_slope, softmax_block, softmax_row
+from .special import (
+    SOFTMAX_BLOCK_ROWS,
+    binary_loss_residual,
+    sigmoid_slope,
+    softmax_block,
+    softmax_hessp_block,
+)
 
 #: Columns of ``stats[t]``: per model, the training loss, the held-out loss, the
 #: held-out weight of correct predictions and the held-out weight.
@@ -251,54 +254,37 @@ def binary_hessp(X, fold, W, b, V, v_b, sw, n_threads, parts, scratch):
 
 
 @Threaded
-def multinomial_hessp(X, fold, W, b, V, v_b, sw, n_threads, parts, scratch):
+def multinomial_hessp(X, fold, W3, b2, V3, v_b2, sw, n_threads, parts, scratch):
     """Per-thread sums of H_j @ (V_j, v_b_j) for every model j, H_j the Hessian of
     model j's softmax loss over its training rows at (W_j, b_j).
 
-    W, V: float64 (k * K, d), b, v_b: float64 (k * K,), model-major.  Per row
-    and model j != its fold, with p = softmax(z_j) and u = V_j x + v_b_j:
+    W3, V3: float64 C-contiguous (k, K, d), b2, v_b2: float64 (k, K).  Per
+    row and model j != its fold, with p = softmax(z_j) and u = V_j x + v_b_j:
     adds sw * p_c * (u_c - p.u) * [x, 1] to model j's class c.
-    parts: (n_threads, k * K, d + 1), overwritten.  scratch:
-    (n_threads, 2 * ROW_BLOCK + 3, k, K) float64: a block's scores, its
-    directions' scores (then the products), the block's intercept parts and
-    two rows whose first K entries are the softmax's scratch.
+    parts: (n_threads, k * K, d + 1), overwritten.  scratch: (n_threads,
+    2 k K + SOFTMAX_BLOCK_ROWS, ROW_BLOCK) float64: a block's scores and its
+    directions' scores (then the products), model-major, and the rows of
+    :func:`.special.softmax_block`.
     """
     n = n_rows(X)
-    kK, d = W.shape
-    k, K = scratch.shape[2], scratch.shape[3]
+    k, K, d = W3.shape
+    kK = k * K
+    W = W3.reshape((kK, d))
+    V = V3.reshape((kK, d))
+    b = b2.reshape(kK)
+    v_b = v_b2.reshape(kK)
     for t in prange(n_threads):
         G = parts[t]
         G[:] = 0.0
-        Z3 = scratch[t, :ROW_BLOCK]
-        U3 = scratch[t, ROW_BLOCK : 2 * ROW_BLOCK]
-        Z = Z3.reshape((ROW_BLOCK, kK))
-        U = U3.reshape((ROW_BLOCK, kK))
-        g_b = scratch[t, 2 * ROW_BLOCK]
-        e = scratch[t, 2 * ROW_BLOCK + 1, 0]
-        e_lo = scratch[t, 2 * ROW_BLOCK + 2, 0]
+        B = scratch[t]
+        Zt = B[:kK]
+        Ut = B[kK : 2 * kK]
         lo, hi = thread_rows(n, n_threads, t)
         for start in range(lo, hi, ROW_BLOCK):
-            m_rows = min(ROW_BLOCK, hi - start)
-            scores_rows(X, start, m_rows, W, b, Z)
-            scores_rows(X, start, m_rows, V, v_b, U)
-            g_b[:] = 0.0
-            for r in range(m_rows):
-                i = start + r
-                f = fold[i]
-                wi = sw[i] if sw is not None else 1.0
-                for j in range(k):
-                    ur = U3[r, j]
-                    if j == f:
-                        ur[:] = 0.0
-                        continue
-                    softmax_row(Z3[r], j, e, e_lo)
-                    pu = 0.0
-                    for c in range(K):
-                        pu += e[c] * ur[c]
-                    for c in range(K):
-                        ur[c] = wi * e[c] * (ur[c] - pu)
-                        g_b[j, c] += ur[c]
+            m = min(ROW_BLOCK, hi - start)
+            model_scores(X, start, m, W, b, Zt)
+            model_scores(X, start, m, V, v_b, Ut)
             for j in range(k):
-                for c in range(K):
-                    G[j * K + c, d] += g_b[j, c]
-            add_outer_rows(G, U, X, start, m_rows)
+                softmax_block(B, j * K, K, None, fold, sw, start, m, j)
+                softmax_hessp_block(B, j * K, kK + j * K, K, m, G, j * K, d)
+            model_add_outer(G, Ut, X, start, m, start + ROW_BLOCK, hi)

@@ -20,14 +20,13 @@ from .rows import (
     REDUCTION_FLAGS,
     ROW_BLOCK,
     Threaded,
-    add_outer_rows,
     model_add_outer,
     model_scores,
     n_rows,
     scores_rows,
     thread_rows,
 )
-from .special import SOFTMAX_BLOCK_ROWS, softmax_block, softmax_row
+from .special import SOFTMAX_BLOCK_ROWS, softmax_block, softmax_hessp_block
 
 
 @njit(cache=True, fastmath=REDUCTION_FLAGS, error_model="numpy")
@@ -87,32 +86,25 @@ def hessp(X, W, b, V, v_b, sw, n_threads, parts, scratch):
     Per row, with p = softmax(z) and u = V x + v_b: adds
     sw * p_k * (u_k - p.u) * [x, 1] to class k.
     parts: (n_threads, K, d + 1), overwritten;
-    scratch: (n_threads, 2 * ROW_BLOCK + 2, K).
+    scratch: (n_threads, 2 K + SOFTMAX_BLOCK_ROWS, ROW_BLOCK): a block's
+    scores and direction scores, class-major, and softmax_block's rows.
     """
     n = n_rows(X)
     K, d = W.shape
     for t in prange(n_threads):
         G = parts[t]
         G[:] = 0.0
-        Z = scratch[t, :ROW_BLOCK]
-        U = scratch[t, ROW_BLOCK : 2 * ROW_BLOCK]
-        e = scratch[t, 2 * ROW_BLOCK]
-        e_lo = scratch[t, 2 * ROW_BLOCK + 1]
+        B = scratch[t]
+        Zt = B[:K]
+        Ut = B[K : 2 * K]
         lo, hi = thread_rows(n, n_threads, t)
         for start in range(lo, hi, ROW_BLOCK):
-            m_rows = min(ROW_BLOCK, hi - start)
-            scores_rows(X, start, m_rows, W, b, Z)
-            scores_rows(X, start, m_rows, V, v_b, U)
-            for r in range(m_rows):
-                softmax_row(Z, r, e, e_lo)
-                pu = 0.0
-                for k in range(K):
-                    pu += e[k] * U[r, k]
-                wi = sw[start + r] if sw is not None else 1.0
-                for k in range(K):
-                    Z[r, k] = wi * e[k] * (U[r, k] - pu)
-                    G[k, d] += Z[r, k]
-            add_outer_rows(G, Z, X, start, m_rows)
+            m = min(ROW_BLOCK, hi - start)
+            model_scores(X, start, m, W, b, Zt)
+            model_scores(X, start, m, V, v_b, Ut)
+            softmax_block(B, 0, K, None, None, sw, start, m, 0)
+            softmax_hessp_block(B, 0, K, K, m, G, 0, d)
+            model_add_outer(G, Ut, X, start, m, start + ROW_BLOCK, hi)
 
 
 @Threaded

@@ -444,7 +444,8 @@ def softmax_block(B, c0, K, y, fold, sw, start, m, j):
 
     ``B[c0 + c, :m]`` holds the model's class-c scores and is overwritten
     with its training residuals ``tw * (p_c - [y == c])`` (0 on held-out
-    rows: those whose ``fold`` id is j; ``fold`` None: no row is held out);
+    rows: those whose ``fold`` id is j; ``fold`` None: no row is held out),
+    or with ``y`` None with the probabilities p_c (no loss);
     ``B[-SOFTMAX_BLOCK_ROWS:]`` receives per row: the max score, its
     (first) argmax, the true class's score, the compensated sum of the
     other classes' exponentials (two rows: sum, then the probabilities'
@@ -474,8 +475,10 @@ def softmax_block(B, c0, K, y, fold, sw, start, m, j):
         mx[q] = B[c0, q]
         s[q] = 0.0
         s_lo[q] = 0.0
-        # (A gather, row by row: a select over the classes costs 10x more.)
-        zy[q] = B[c0 + y[i], q]
+    if y is not None:
+        for q in range(m):
+            # (A gather, row by row: a select over the classes costs 10x more.)
+            zy[q] = B[c0 + y[start + q], q]
     for c in range(1, K):
         z = B[c0 + c]
         for q in range(m):
@@ -501,6 +504,14 @@ def softmax_block(B, c0, K, y, fold, sw, start, m, j):
             total = s[q] + e
             s_lo[q] += _sum_err(s[q], e, total) + e_lo
             s[q] = total
+    if y is None:  # the probabilities (the Hessian products' case)
+        for q in range(m):
+            s[q] = 1.0 / (1.0 + s[q])
+        for c in range(K):
+            z = B[c0 + c]
+            for q in range(m):
+                z[q] *= s[q]
+        return
     for q in range(m):
         # logsumexp(z) - z[y] = (m - z[y]) + L: both >= 0, no cancellation.
         li[q] = (mx[q] - zy[q]) + (math.log1p(s[q]) + s_lo[q] / (1.0 + s[q]))
@@ -510,3 +521,34 @@ def softmax_block(B, c0, K, y, fold, sw, start, m, j):
         for q in range(m):
             yc = tw[q] if y[start + q] == c else 0.0
             z[q] = tw[q] * (z[q] * s[q]) - yc
+
+
+@njit(cache=True, error_model="numpy")
+def softmax_hessp_block(B, c0, u0, K, m, G, g0, d):
+    """A block's softmax Hessian products after :func:`softmax_block` with ``y`` None.
+
+    ``B[c0 + c, :m]`` holds the probabilities p_c, ``B[u0 + c, :m]`` the
+    direction's class-c scores u_c, overwritten with ``tw * p_c * (u_c - p.u)``
+    (tw the rows' training weights, 0 on held-out rows); their sums are added
+    to ``G[g0 + c, d]`` (the intercepts' products).  Class by class across
+    the rows, as :func:`softmax_block`.
+    """
+    r0 = B.shape[0] - SOFTMAX_BLOCK_ROWS
+    pu = B[r0 + 5]
+    tw = B[r0 + 6]
+    for q in range(m):
+        pu[q] = 0.0
+    for c in range(K):
+        z = B[c0 + c]
+        u = B[u0 + c]
+        for q in range(m):
+            pu[q] += z[q] * u[q]
+    for c in range(K):
+        z = B[c0 + c]
+        u = B[u0 + c]
+        for q in range(m):
+            u[q] = tw[q] * z[q] * (u[q] - pu[q])
+        g_b = 0.0
+        for q in range(m):
+            g_b += u[q]
+        G[g0 + c, d] += g_b
