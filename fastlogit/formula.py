@@ -83,7 +83,10 @@ def check_frame(data, name="X"):
     if module in ("polars", "pyarrow"):
         hint = "; convert it with .to_pandas()"
     elif module in ("dask", "dask_expr"):
-        hint = "; formulas on dask DataFrames are not supported yet: .compute() a frame that fits in memory"
+        hint = (
+            "; a formula model takes a dask DataFrame in fit, predict and inference (score takes a "
+            "pandas DataFrame: .compute() one that fits in memory)"
+        )
     else:
         hint = ""
     raise TypeError(
@@ -148,7 +151,7 @@ class FormulaSpec:
         has no left side; False: no labels.  ``na_action``: "drop" rows with
         a missing value (counted in ``n_dropped``) or "raise".
         """
-        data = check_frame(data, name)
+        data = _plain_strings(check_frame(data, name))
         self._check_columns(data, name, labels)
         for column, dtype in self.numeric_columns.items():
             if column in data.columns and not _is_numeric(data[column]):
@@ -249,20 +252,10 @@ def build(formula, data, *, y=None, na_action="drop", name="X"):
     formulaic = import_formulaic()
     formula = check_formula(formula)
     na_action = check_na_action(na_action)
-    data = check_frame(data, name)
-    try:
-        parsed = formulaic.Formula(formula, _ordering="none")
-    except formulaic.errors.FormulaicError as exc:
-        raise ValueError(f"formula={formula!r} cannot be parsed: {exc}") from None
-    if hasattr(parsed, "rhs"):
-        lhs, rhs = list(parsed.lhs), parsed.rhs
-    else:
-        lhs, rhs = [], parsed
+    data = _plain_strings(check_frame(data, name))
+    lhs, rhs = _parse(formulaic, formula, data, name)
     label, label_column, label_spec = _left_side(formulaic, lhs, data, formula)
-    missing = sorted(str(c) for c in _lookup_names(rhs) - set(map(str, data.columns)))
-    if missing:
-        raise ValueError(f"{name} has no column {', '.join(map(repr, missing))}, used by formula={formula!r}")
-    categorical = _categorical_factors(formulaic, rhs, data, formula)
+    categorical = _categorical_factors(formulaic, rhs, data, formula, name)
     terms = _statsmodels_order(list(rhs), categorical)
     model_spec = formulaic.ModelSpec.from_spec(
         formulaic.Formula(terms, _ordering="none"),
@@ -287,6 +280,166 @@ def build(formula, data, *, y=None, na_action="drop", name="X"):
     if len(rows) == 0:
         raise ValueError(f"every row of {name} has a missing value in a variable of formula={formula!r}")
     return spec, Design(X, y_values[rows], rows, len(data) - len(rows))
+
+
+def build_from_levels(formula, sample, levels, *, na_action="drop", name="X", first=None):
+    """The :class:`FormulaSpec` of ``formula`` on data read in parts (the row groups
+    of a Parquet file, the partitions of a dask DataFrame), fixed before any part is
+    encoded, so that every part is encoded with the same columns.
+
+    What a spec learns from its training frame is the levels of its categorical
+    factors; they come from ``levels``, one pass over the columns those factors
+    read.  The spec is then fitted by formulaic on a small frame holding each of
+    those columns' distinct values (a categorical column with its categories, in
+    their order): formulaic orders the levels as it would on the whole frame
+    (sorted values, or a categorical's own order), so the columns, their names
+    and the dropped reference levels are the in-memory fit's.
+
+    Parameters
+    ----------
+    formula : str, as for :func:`build` (a left side naming the label column, or
+        an expression of columns; without one the labels are given apart).
+    sample : a pandas DataFrame with the data's columns and dtypes (zero rows
+        are enough).
+    levels : callable, ``levels(columns) -> {column: distinct values}``: the
+        distinct non-missing values of each column (a categorical column: its
+        categories, in order), over all the data.  Called once.
+    na_action : "drop" or "raise", as for :func:`build`.
+    name : what error messages call the data (e.g. the file).
+    first : None for a dense design (``spec.dense``), or a callable,
+        ``first(columns)`` -> a frame of those columns over some rows of the
+        data (e.g. the first row group), whose design's density chooses dense
+        or CSR as :func:`build` does.
+
+    Raises ``ValueError`` naming the column for a column the formula needs that
+    ``sample`` lacks, a categorical column without a non-missing value, a
+    categorical factor that reads more than one column (``C(a + b)``: compute
+    the column first), and stateful transforms (``center``, ``scale``, ``bs``,
+    ...), whose state needs the whole data at once.
+    """
+    formulaic = import_formulaic()
+    formula = check_formula(formula)
+    na_action = check_na_action(na_action)
+    sample = _plain_strings(check_frame(sample, name))
+    columns = {str(c) for c in sample.columns}
+    lhs, rhs = _parse(formulaic, formula, sample, name)
+    label_column = None
+    if len(lhs) == 1 and len(lhs[0].factors) == 1:
+        factor = next(iter(lhs[0].factors))
+        if getattr(factor.eval_method, "value", None) == "lookup":
+            label_column = str(factor.expr)
+    if label_column is not None and label_column not in columns:
+        raise ValueError(f"{name} has no column {label_column!r}, the formula's left side")
+    categorical = _categorical_factors(formulaic, rhs, sample.iloc[:0], formula, name)
+    level_columns = set()
+    for term in rhs:
+        for factor in term.factors:
+            if str(factor) not in categorical:
+                continue
+            used = _factor_columns(factor, columns)
+            if len(used) != 1:
+                raise ValueError(
+                    f"formula={formula!r}: the categorical factor {str(factor)!r} reads "
+                    f"{len(used)} columns ({', '.join(map(repr, sorted(used)))}); on data read in parts "
+                    "(Parquet, dask) a categorical factor must read one column: compute the combined "
+                    "column first"
+                )
+            level_columns |= used
+    found = levels(sorted(level_columns)) if level_columns else {}
+    for column in sorted(level_columns):
+        if len(found.get(column, ())) == 0:
+            raise ValueError(
+                f"column {column!r} of {name} has no non-missing value: a categorical factor "
+                "of the formula needs at least one level"
+            )
+    read = {c for term in [*lhs, *rhs] for f in term.factors for c in _factor_columns(f, columns)}
+    probe = _probe(sample, read, found)
+    label, label_column, label_spec = _left_side(formulaic, lhs, probe, formula)
+    model_spec = formulaic.ModelSpec.from_spec(
+        formulaic.Formula(_statsmodels_order(list(rhs), categorical), _ordering="none"),
+        output="sparse" if categorical else "numpy",
+        na_action=na_action,
+    )
+    try:
+        model_spec = model_spec.get_model_matrix(probe, context={}).model_spec
+    except (ValueError, formulaic.errors.FormulaicError) as exc:
+        raise _named_error(exc, name, f"formula={formula!r} cannot be evaluated on {name}") from None
+    stateful = sorted(model_spec.transform_state)
+    if label_spec is not None:
+        stateful += sorted(label_spec.transform_state)
+    if stateful:
+        raise ValueError(
+            f"formula={formula!r} uses stateful transform(s) {', '.join(map(repr, stateful))}, whose "
+            f"state needs the whole data at once; on data read in parts ({name}) compute those "
+            "columns first"
+        )
+    numeric = {
+        str(c): str(sample[c].dtype)
+        for c in model_spec.required_variables
+        if c in sample.columns and _is_numeric(sample[c])
+    }
+    dense = True
+    if categorical and first is not None:
+        rows = first(sorted(map(str, model_spec.required_variables)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            raw = model_spec.get_model_matrix(rows, context={}, na_action="drop")
+        dense = _density(raw) > DENSE_ABOVE_DENSITY
+    return FormulaSpec(formula, model_spec, label, label_column, label_spec, dense, numeric)
+
+
+def _parse(formulaic, formula, data, name):
+    """``(lhs terms, rhs)`` of ``formula``; ``ValueError`` for a formula that does not
+    parse or a column it names that ``data`` lacks."""
+    try:
+        parsed = formulaic.Formula(formula, _ordering="none")
+    except formulaic.errors.FormulaicError as exc:
+        raise ValueError(f"formula={formula!r} cannot be parsed: {exc}") from None
+    if hasattr(parsed, "rhs"):
+        lhs, rhs = list(parsed.lhs), parsed.rhs
+    else:
+        lhs, rhs = [], parsed
+    missing = sorted(str(c) for c in _lookup_names(rhs) - set(map(str, data.columns)))
+    if missing:
+        raise ValueError(f"{name} has no column {', '.join(map(repr, missing))}, used by formula={formula!r}")
+    return lhs, rhs
+
+
+def _factor_columns(factor, columns):
+    """The columns (of ``columns``) that the factor reads."""
+    if getattr(factor.eval_method, "value", None) == "lookup":
+        return {str(factor.expr)} & columns
+    if getattr(factor.eval_method, "value", None) != "python":
+        return set()
+    from formulaic.utils.variables import get_expression_variables
+
+    return {str(v) for v in get_expression_variables(factor.expr)} & columns
+
+
+def _probe(sample, read, levels):
+    """A frame over the columns ``read`` with ``sample``'s dtypes: each column of
+    ``levels`` holds its distinct values (padded by repeating the last), the others
+    a placeholder (zeros, empty strings)."""
+    import pandas as pd
+
+    n = max([1] + [len(v) for v in levels.values()])
+    columns = {}
+    for column in sample.columns:
+        if str(column) not in read:
+            continue
+        dtype = sample[column].dtype
+        values = list(levels.get(str(column), ()))
+        if isinstance(dtype, pd.CategoricalDtype):
+            categories = values or list(dtype.categories)
+            fill = values + values[-1:] * (n - len(values)) if values else [None] * n
+            columns[column] = pd.Categorical(fill, categories=categories, ordered=dtype.ordered)
+        elif values:
+            columns[column] = pd.Series(values + values[-1:] * (n - len(values)), dtype=dtype)
+        elif _is_numeric(sample[column]) or pd.api.types.is_bool_dtype(dtype):
+            columns[column] = pd.Series(np.zeros(n), dtype=dtype)
+        else:
+            columns[column] = pd.Series([""] * n, dtype=dtype)
+    return pd.DataFrame(columns, index=pd.RangeIndex(n))
 
 
 def _labels(left, data, y, *, labels, na_action, name):
@@ -368,7 +521,7 @@ def _lookup_names(terms):
     }
 
 
-def _categorical_factors(formulaic, rhs, data, formula):
+def _categorical_factors(formulaic, rhs, data, formula, name="X"):
     """The factors formulaic encodes as categories, from a zero-row copy of the frame
     (what makes a factor categorical is its dtype or ``C()``, not its rows)."""
     with warnings.catch_warnings():
@@ -378,7 +531,7 @@ def _categorical_factors(formulaic, rhs, data, formula):
                 data.iloc[:0], context={}
             )
         except (ValueError, formulaic.errors.FormulaicError) as exc:
-            raise _named_error(exc, "X", f"formula={formula!r} cannot be evaluated") from None
+            raise _named_error(exc, name, f"formula={formula!r} cannot be evaluated") from None
     return {
         factor
         for factor, (kind, _) in probe.model_spec.encoder_state.items()
@@ -411,6 +564,25 @@ def _density(X):
     n, d = X.shape
     nnz = X.nnz if hasattr(X, "nnz") else np.count_nonzero(X)
     return nnz / max(n * d, 1)
+
+
+def _plain_strings(data):
+    """``data`` with its ``string`` columns (pandas' StringDtype with ``pd.NA``, dask's
+    default for text) as ``str`` columns, which formulaic encodes as categories (it
+    would read ``string`` as numbers); other frames as they are."""
+    import pandas as pd
+
+    strings = [
+        c
+        for c, dtype in data.dtypes.items()
+        if isinstance(dtype, pd.StringDtype) and getattr(dtype, "na_value", pd.NA) is pd.NA
+    ]
+    if not strings:
+        return data
+    data = data.copy(deep=False)
+    for column in strings:
+        data[column] = data[column].astype("str")
+    return data
 
 
 def _is_numeric(series):

@@ -140,7 +140,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         ``fit_intercept`` must stay True or be False, and a formula with an
         intercept refuses ``fit_intercept=False``).  Columns and names in
         statsmodels' order and spelling (``Intercept``, ``C(x2)[T.b]``,
-        ``x1:x3``).
+        ``x1:x3``).  Out of core and on a cluster, :meth:`fit` and
+        :meth:`inference` also take a Parquet path (``weight=`` a column)
+        and a dask DataFrame, with the in-memory fit's result (see
+        :mod:`fastlogit.formula_scale`).
     na_action : {"drop", "raise"}, default "drop"
         With a formula: rows with a missing value in a variable of the
         formula are dropped by :meth:`fit`, :meth:`score` and
@@ -272,6 +275,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         (``encoded``: ``X`` is already its design matrix)."""
         spec = getattr(self, "formula_spec_", None)
         if spec is not None and not reset and not encoded:  # a frame, encoded as the training frame was
+            if isinstance(X, (str, os.PathLike)):
+                from .formula_scale import parquet_design
+
+                return parquet_design(spec, X)
             return spec.design(X, labels=False, na_action="raise").X
         if isinstance(X, (str, os.PathLike)):
             # Predicting from a .npy file: memory-mapped, read in place.
@@ -351,9 +358,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """
         self._check_params()
         spec = design = None
-        if self.formula is not None:
-            spec, design = self._formula_design(X, y)
-            X, y, sample_weight = design.X, design.y, _kept(sample_weight, design, "sample_weight")
+        if self.formula is not None:  # a frame, a Parquet path or a dask DataFrame: its design
+            spec, design = self._formula_design(
+                X, y, sample_weight, target=target, features=features, weight=weight
+            )
+            X, y, sample_weight, weight = design.X, design.y, design.sample_weight, None
         fit_intercept = self.fit_intercept if spec is None else spec.fit_intercept
         if classes is not None:
             classes = as_classes(classes)
@@ -394,11 +403,19 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.classes_, self.solver_ = classes, solver
         return self
 
-    def _formula_design(self, X, y):
-        """``(FormulaSpec, Design)`` of :attr:`formula` on the training frame ``X``."""
-        from .formula import build
+    def _formula_design(self, X, y, sample_weight=None, *, target=None, features=None, weight=None):
+        """``(FormulaSpec, FormulaData)`` of :attr:`formula` on the training data ``X``
+        (a frame, a Parquet path or a dask DataFrame; see :mod:`fastlogit.formula_scale`)."""
+        from .formula_scale import formula_data
 
-        spec, design = build(self.formula, X, y=y, na_action=self.na_action)
+        if target is not None or features is not None:
+            raise ValueError(
+                "target= and features= do not apply to a formula model: the formula's left side "
+                "names the label column and its right side the features"
+            )
+        spec, design = formula_data(
+            self.formula, X, y, sample_weight, na_action=self.na_action, weight=weight
+        )
         if spec.fit_intercept and not self.fit_intercept:
             raise ValueError(
                 f"fit_intercept=False, but formula={self.formula!r} has an intercept: with a formula "
@@ -718,10 +735,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         check_is_fitted(self)
         if hasattr(self, "formula_spec_"):
-            raise TypeError(
-                "X is a dask collection, but this model was fitted on a formula: formulas take pandas "
-                "DataFrames (dask DataFrames are not supported yet; predict partition by partition)"
-            )
+            from .formula_scale import predict_dask_frame
+
+            return predict_dask_frame(self, X, method)
         return predict_dask(self, X, method)
 
     def decision_function(self, X):
@@ -837,11 +853,25 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         alpha = check_alpha(alpha)
         cov_type = check_cov_type(cov_type)
         spec = getattr(self, "formula_spec_", None)
-        if spec is not None:  # a frame: encoded as the training frame, rows dropped as in fit
-            design = spec.design(X, y=y, labels=True, na_action=self.na_action)
-            X, y, sample_weight = design.X, design.y, _kept(sample_weight, design, "sample_weight")
+        if spec is not None:  # encoded as the training data, rows dropped as in fit
+            from .formula_scale import formula_data
+
+            if source_options.get("target") is not None or source_options.get("features") is not None:
+                raise ValueError(
+                    "target= and features= do not apply to a formula model: the formula names them"
+                )
+            _, design = formula_data(
+                spec.formula,
+                X,
+                y,
+                sample_weight,
+                na_action=self.na_action,
+                spec=spec,
+                weight=source_options.pop("weight", None),
+            )
+            X, y, sample_weight = design.X, design.y, design.sample_weight
             if groups is not None and not isinstance(groups, str):
-                groups = _kept(groups, design, "groups")
+                groups = design.kept(groups, "groups")
         objective = self._objective_for(X, y, sample_weight, encoded=spec is not None, **source_options)
         if isinstance(groups, str):  # a column of the Parquet data
             source = getattr(objective.sources[0], "source", None)

@@ -34,6 +34,7 @@ LAYERS = {
     "fastlogit.matrix": 3,
     "fastlogit.sources": 3,
     "fastlogit.row_sources": 4,
+    "fastlogit.formula_scale": 4,
     "fastlogit.functions": 4,
     "fastlogit.objective": 5,
     "fastlogit.distributed": 5,

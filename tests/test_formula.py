@@ -355,13 +355,18 @@ def test_non_frames_raise_type_error(fitted):
         LogisticRegression(formula="y ~ x1").partial_fit(data, data.y, classes=[0, 1])
 
 
-def test_dask_frames_are_refused_by_a_formula_model(fitted):
-    dd = pytest.importorskip("dask.dataframe")
+def test_dask_arrays_are_refused_by_a_formula_model(fitted):
+    # dask DataFrames are fitted and predicted (tests/test_formula_scale.py); a dask
+    # array has no columns for the formula to read.
+    da = pytest.importorskip("dask.array")
     data, model = fitted
+    X = da.from_array(data[["x1", "x2"]].to_numpy(), chunks=100)
     with pytest.raises(TypeError, match="fitted on a formula"):
-        model.predict(dd.from_pandas(data, npartitions=2))
-    with pytest.raises(TypeError, match="dask DataFrames are not supported yet"):
-        LogisticRegression(formula="y ~ x1").fit(dd.from_pandas(data, npartitions=2))
+        model.predict(X)
+    with pytest.raises(TypeError, match="dask DataFrame"):
+        LogisticRegression(formula="y ~ x1").fit(X)
+    with pytest.raises(TypeError, match="score takes a pandas DataFrame"):
+        model.score(pytest.importorskip("dask.dataframe").from_pandas(data, npartitions=2))
 
 
 def test_missing_formulaic_raises_import_error_with_the_extra(monkeypatch):
