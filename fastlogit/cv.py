@@ -189,15 +189,18 @@ class _Problem:
         ``rows`` (:class:`~fastlogit.row_sources.ChunkFoldRows` or
         :class:`~fastlogit.distributed.DaskFoldRows`), ``full_rows`` the same
         data's row source for the refit.  L2 paths on the fused solvers, scored
-        by the fused scorers only (the caller checks)."""
+        by the fused scorers only (the caller checks); ``rows`` None: one path
+        over ``full_rows``, any penalty and solver."""
         self = cls.__new__(cls)
         self.X = self.y = self.splits = self.fold = None
-        self.classes = rows.classes
-        self.K, self.d, self.n = rows.n_classes, rows.n_features, rows.n_samples
+        some = rows if rows is not None else full_rows
+        self.classes = some.classes
+        self.K, self.d, self.n = some.n_classes, some.n_features, some.n_samples
         self.sw = self.score_sw = None
         self.fit_intercept, self.solver, self.tol, self.max_iter = fit_intercept, solver, tol, max_iter
         self.n_threads = n_threads
-        self.n_folds = rows.n_folds
+        # Without fold-fused rows: one path over all of full_rows (any penalty).
+        self.n_folds = rows.n_folds if rows is not None else 1
         self.rows, self.full_rows = rows, full_rows
         self._set_layout()
         return self
@@ -276,6 +279,8 @@ class _Problem:
         return xs, n_iter, converged, held
 
     def _fold_rows(self, j):
+        if self.X is None:  # streamed, one path over all rows
+            return self.full_rows
         train, _ = self.splits[j]
         weights = _split_weights(self.n, train)
         if self.sw is not None:
@@ -371,13 +376,20 @@ class LogisticPath:
     test_accuracy: np.ndarray = None
 
 
-def _l1_path_start(X, y_enc, K, sw, l1_ratio, fit_intercept, n_threads):
+def _l1_path_start(rows, l1_ratio, fit_intercept):
     """The largest C whose L1 / elastic-net solution has every coefficient 0:
     ``l1_ratio / (S max |grad|)``, the gradient of the mean log-loss at zero
-    coefficients and the intercepts that are optimal there (one pass)."""
-    objective = Objective([ArrayRows(X, y_enc, sw, K, n_threads)], C=np.inf, fit_intercept=fit_intercept)
-    counts = np.bincount(y_enc, weights=sw, minlength=K)
-    p = np.clip(counts / counts.sum(), 1e-300, None)
+    coefficients and the intercepts that are optimal there.  Two passes over
+    any row source: the classes' weights from the intercepts' gradient at
+    zero (``S / K - S_k``), then the gradient at that model."""
+    K = rows.n_classes
+    probe = Objective([rows], C=np.inf, fit_intercept=True)
+    _, g = probe.loss_grad(np.zeros(probe.n_params))
+    S = probe.weight_sum
+    g_b = g[probe.n_coef :] * S
+    counts = np.array([S / 2 + g_b[0], S / 2 - g_b[0]]) if K == 2 else S / K - g_b
+    p = np.clip(counts / S, 1e-300, None)
+    objective = Objective([rows], C=np.inf, fit_intercept=fit_intercept)
     intercept = None
     if fit_intercept:
         intercept = math.log(p[1] / p[0]) if K == 2 else np.log(p)
@@ -389,6 +401,18 @@ def _l1_path_start(X, y_enc, K, sw, l1_ratio, fit_intercept, n_threads):
     if top == 0.0:
         return 1.0
     return l1_ratio / (objective.weight_sum * top)
+
+
+def _path_Cs(Cs, l1_ratio, rows, fit_intercept):
+    """``Cs`` as a float array: an int with an L1 term gives that many values over
+    L1_PATH_DECADES from the largest C whose model is empty (two passes over
+    ``rows``); else as :func:`check_Cs`."""
+    if isinstance(Cs, Integral) and not isinstance(Cs, bool) and l1_ratio > 0:
+        if Cs < 1:
+            raise ValueError(f"Cs must be a positive int or a list of positive floats, got Cs={Cs}")
+        start = _l1_path_start(rows, l1_ratio, fit_intercept)
+        return start * np.logspace(0.0, L1_PATH_DECADES, int(Cs))
+    return check_Cs(Cs)
 
 
 def logistic_path(
@@ -406,13 +430,17 @@ def logistic_path(
     fold=None,
     n_threads=None,
     verbose=0,
+    **source_options,
 ):
     """Coefficients along a path of decreasing penalty (increasing ``C``), warm-started.
 
     Parameters
     ----------
-    X : (n, d) array-like or sparse matrix (in memory).
-    y : (n,) labels, two classes (sigmoid) or more (softmax).
+    X : (n, d) array-like or sparse matrix in memory, or what
+        ``LogisticRegression.fit`` streams (a chunk source, a ``.npy`` path, a
+        memmap, a Parquet file or directory) or a Dask array.
+    y : (n,) labels, two classes (sigmoid) or more (softmax); None for data
+        that holds its labels (chunk sources, Parquet).
     Cs : int or list of floats > 0.  A list is fitted in its order.  An int:
         for ``l1_ratio = 0``, scikit-learn's grid ``np.logspace(-4, 4, Cs)``;
         with an L1 term, ``Cs`` values from the largest C whose solution is
@@ -428,20 +456,36 @@ def logistic_path(
         scored on its own; with an L2 penalty all folds are fitted together,
         one pass over X per evaluation for all of them.
     verbose : a progress bar over the path when true.
+    **source_options : ``target=``, ``features=``, ``weight=`` for Parquet data
+        (as ``LogisticRegression.fit``).  Out-of-core and Dask data: any
+        penalty and solver without ``fold``; with ``fold`` (an array aligned
+        with the rows, a Parquet column name, or a dask array in X's row
+        chunks) the L2 per-fold paths of the fused solvers.
 
     Returns
     -------
     :class:`LogisticPath`.
     """
-    from .model import LogisticRegression as _LR
-
     if solver not in FULL_BATCH_SOLVERS:
         raise ValueError(f"solver must be one of {sorted(FULL_BATCH_SOLVERS)} for a path, got {solver!r}")
     if not isinstance(l1_ratio, Real) or not 0.0 <= float(l1_ratio) <= 1.0:
         raise ValueError(f"l1_ratio must be a float in [0, 1], got {l1_ratio!r}")
     l1_ratio = float(l1_ratio)
     check_n_threads(n_threads)
-    helper = _LR(fit_intercept=fit_intercept, class_weight=class_weight, n_threads=n_threads)
+    # (LogisticRegressionCV reads every kind of data as the path needs it.)
+    helper = LogisticRegressionCV(fit_intercept=fit_intercept, class_weight=class_weight, n_threads=n_threads)
+    common = dict(fit_intercept=fit_intercept, solver=solver, tol=tol, max_iter=max_iter, n_threads=n_threads)
+    if is_chunked_input(X) or _is_dask(X):
+        problem, fold = _streamed_path_problem(
+            helper, X, y, sample_weight, fold, l1_ratio, source_options, common
+        )
+        Cs = _path_Cs(Cs, l1_ratio, problem.full_rows, fit_intercept)
+        return _run_path(problem, Cs, l1_ratio, fold, verbose)
+    if source_options:
+        raise TypeError(
+            f"{', '.join(sorted(source_options))}= apply to out-of-core or dask data, not to an "
+            "in-memory array"
+        )
     X, y = validate_data(helper, X, y, accept_sparse="csr", dtype=_KERNEL_DTYPES, order="C")
     check_classification_targets(y)
     classes, y_enc = np.unique(y, return_inverse=True)
@@ -450,13 +494,7 @@ def logistic_path(
     sw = helper._sample_weights(X, y_enc, classes, sample_weight, require_two_classes=True)
     score_sw = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float64)
     n = X.shape[0]
-    if isinstance(Cs, Integral) and not isinstance(Cs, bool) and l1_ratio > 0:
-        if Cs < 1:
-            raise ValueError(f"Cs must be a positive int or a list of positive floats, got Cs={Cs}")
-        start = _l1_path_start(X, y_enc, len(classes), sw, l1_ratio, fit_intercept, n_threads)
-        Cs = start * np.logspace(0.0, L1_PATH_DECADES, int(Cs))
-    else:
-        Cs = check_Cs(Cs)
+    Cs = _path_Cs(Cs, l1_ratio, ArrayRows(X, y_enc, sw, len(classes), n_threads), fit_intercept)
     if fold is None:
         splits = [(np.arange(n), np.zeros(0, dtype=np.intp))]
     else:
@@ -468,32 +506,42 @@ def logistic_path(
         if n_folds < 2:
             raise ValueError(f"fold must hold at least 2 distinct fold ids, got {n_folds}")
         splits = [(np.flatnonzero(fold != j), np.flatnonzero(fold == j)) for j in range(n_folds)]
-    problem = _Problem(
-        X,
-        y_enc,
-        classes,
-        sw,
-        score_sw,
-        splits,
-        fit_intercept=fit_intercept,
-        solver=solver,
-        tol=tol,
-        max_iter=max_iter,
-        n_threads=n_threads,
-    )
+    problem = _Problem(X, y_enc, classes, sw, score_sw, splits, **common)
+    return _run_path(problem, Cs, l1_ratio, fold, verbose)
+
+
+def _run_path(problem, Cs, l1_ratio, fold, verbose):
+    """The :class:`LogisticPath` of ``problem`` (one split, or one per fold when ``fold`` is not None)."""
     with _progress_bar(verbose, len(Cs)) as bar:
         xs, n_iter, _, held = problem.path(Cs, l1_ratio, bar)
-    k = len(splits)
-    coefs = np.empty((k, len(Cs), problem.layout.n_scores, X.shape[1]))
+    k = problem.n_folds
+    coefs = np.empty((k, len(Cs), problem.layout.n_scores, problem.d))
     intercepts = np.empty((k, len(Cs), problem.layout.n_scores))
     for j in range(k):
         for c in range(len(Cs)):
             coefs[j, c], intercepts[j, c] = problem.estimator_params(xs[j, c])
     if fold is None:
-        return LogisticPath(Cs, coefs[0], intercepts[0], n_iter[0], classes)
+        return LogisticPath(Cs, coefs[0], intercepts[0], n_iter[0], problem.classes)
     test_loss = -problem.scores(xs, "neg_log_loss", None, {}, held) if problem.rows is not None else None
     test_accuracy = problem.scores(xs, "accuracy", None, {}, held) if problem.rows is not None else None
-    return LogisticPath(Cs, coefs, intercepts, n_iter, classes, test_loss, test_accuracy)
+    return LogisticPath(Cs, coefs, intercepts, n_iter, problem.classes, test_loss, test_accuracy)
+
+
+def _streamed_path_problem(helper, X, y, sample_weight, fold, l1_ratio, source_options, common):
+    """``(problem, fold)`` of :func:`logistic_path` on out-of-core or Dask data: one
+    path over all rows (any penalty and solver), or with ``fold`` the per-fold
+    L2 paths on the fused solvers (as :class:`LogisticRegressionCV`)."""
+    if fold is None:
+        rows, _, _ = helper._rows(X, y, sample_weight, classes=None, for_fit=True, **source_options)
+        return _Problem.streamed(None, rows, **common), None
+    if l1_ratio > 0 or common["solver"] not in FOLD_FUSED_SOLVERS:
+        raise ValueError(
+            "fold= with out-of-core or dask data runs L2 paths (l1_ratio=0) on the solvers "
+            f"{', '.join(map(repr, FOLD_FUSED_SOLVERS))}; got l1_ratio={l1_ratio:g}, "
+            f"solver={common['solver']!r}"
+        )
+    rows, full_rows, _ = helper._fold_rows_of(X, y, sample_weight, fold, 0, 0, dict(source_options))
+    return _Problem.streamed(rows, full_rows, **common), fold
 
 
 class _progress_bar:
@@ -800,19 +848,20 @@ class LogisticRegressionCV(LogisticRegression):
             max_iter=self.max_iter,
             n_threads=self.n_threads,
         )
-        if _is_dask(X):
-            rows, full_rows, features = self._dask_fold_rows(
-                X, y, sample_weight, fold, n_folds, seed, options
-            )
-        else:
-            rows, full_rows, features = self._chunk_fold_rows(
-                X, y, sample_weight, fold, n_folds, seed, options
-            )
+        rows, full_rows, features = self._fold_rows_of(X, y, sample_weight, fold, n_folds, seed, options)
         problem = _Problem.streamed(rows, full_rows, **common)
         scorer_name, scorer = _scorer_for(self.scoring, rows.classes)
         self._fit_problem(problem, Cs, l1_values, penalty, scorer_name, scorer, {}, None)
         self._set_features(*features)
         return self
+
+    def _fold_rows_of(self, X, y, sample_weight, fold, n_folds, seed, options):
+        """``(fold_rows, full_rows, features)`` of out-of-core or Dask data: the
+        fold-fused rows (fold ids ``fold``, else ``n_folds`` folds from the rows'
+        positions and ``seed``) and all rows, for the refit."""
+        if _is_dask(X):
+            return self._dask_fold_rows(X, y, sample_weight, fold, n_folds, seed, options)
+        return self._chunk_fold_rows(X, y, sample_weight, fold, n_folds, seed, options)
 
     def _chunk_fold_rows(self, X, y, sample_weight, fold, n_folds, seed, options):
         if isinstance(fold, str):

@@ -187,3 +187,47 @@ def test_quiet_at_default_settings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         LogisticRegressionCV().fit(ArrayChunks(X, y, chunk_rows=100), None)
+
+
+# -- logistic_path on out-of-core data ----------------------------------------------------
+
+
+@pytest.mark.parametrize("l1_ratio, solver", [(0.0, "newton"), (1.0, "auto"), (0.5, "proximal")])
+def test_logistic_path_of_chunks_equals_in_memory(l1_ratio, solver):
+    from fastlogit import logistic_path
+
+    X, y = data("binary")
+    kw = dict(Cs=5, l1_ratio=l1_ratio, solver=solver, tol=1e-10, max_iter=2000)
+    expected = logistic_path(X, y, **kw)
+    got = logistic_path(ArrayChunks(X, y, chunk_rows=100), None, **kw)
+    np.testing.assert_allclose(got.Cs, expected.Cs, rtol=1e-12)  # the L1 start from the chunks
+    # (FISTA stops at the tolerance, not at machine precision: chunked sums round
+    # otherwise, so its iterates differ at the 1e-8 level.)
+    atol = 1e-7 if solver == "proximal" else 1e-9
+    np.testing.assert_allclose(got.coefs, expected.coefs, rtol=1e-6, atol=atol)
+    np.testing.assert_allclose(got.intercepts, expected.intercepts, rtol=1e-6, atol=atol)
+
+
+def test_logistic_path_per_fold_of_parquet_equals_in_memory(tmp_path):
+    from fastlogit import logistic_path
+
+    X, y = data("K3")
+    names = [f"x{j}" for j in range(X.shape[1])]
+    fold = position_fold_ids(0, len(y), 3, seed=4)
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.table({**{n: X[:, j] for j, n in enumerate(names)}, "label": y, "f": fold}), path)
+    expected = logistic_path(X, y, Cs=4, fold=fold, tol=1e-10, max_iter=1000)
+    got = logistic_path(str(path), None, Cs=4, fold="f", target="label", tol=1e-10, max_iter=1000)
+    np.testing.assert_allclose(got.coefs, expected.coefs, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(got.test_loss, expected.test_loss, rtol=1e-9)
+    np.testing.assert_allclose(got.test_accuracy, expected.test_accuracy, rtol=1e-12)
+
+
+def test_logistic_path_bad_streamed_options():
+    from fastlogit import logistic_path
+
+    X, y = data("binary")
+    with pytest.raises(ValueError, match="l1_ratio=1"):
+        logistic_path(ArrayChunks(X, y), None, l1_ratio=1.0, fold=np.arange(len(y)) % 3)
+    with pytest.raises(TypeError, match="target= apply to out-of-core"):
+        logistic_path(X, y, target="label")
