@@ -672,7 +672,7 @@ class DaskRows(_HeldBlocks):
 
     @property
     def fused_newton(self):
-        """Binary (each block's :class:`ArrayRows` fuses where its X is dense)."""
+        """Binary (each block's :class:`ArrayRows` fuses, dense or CSR)."""
         return self.binary
 
     def loss_grad_hessian(self, coef, intercept):

@@ -291,7 +291,7 @@ class Objective:
     @property
     def fused_newton(self):
         """Whether :meth:`loss_grad_hessian` reads the data once (every source's
-        ``fused_newton``: binary, dense); else it costs a gradient and a Hessian."""
+        ``fused_newton``: binary); else it costs a gradient and a Hessian."""
         return all(source.fused_newton for source in self.sources)
 
     def loss_grad_hessian(self, x):
@@ -324,9 +324,13 @@ class Objective:
 
     @property
     def hessian_flops(self):
-        """Multiply-adds of one exact :meth:`hessian`: n (d + 1)^2 per pair of classes."""
+        """Multiply-adds of one exact :meth:`hessian`: per pair of classes, each
+        source's ``hessian_entries`` (binary CSR in memory: the sum over rows of
+        (nonzeros + 1)^2), else n (d + 1)^2."""
         pairs = 1 if self.binary else self.n_classes * (self.n_classes + 1) // 2
-        return self.n_samples * (self.n_features + 1) ** 2 * pairs
+        dense = (self.n_features + 1) ** 2
+        entries = sum(getattr(source, "hessian_entries", source.n_samples * dense) for source in self.sources)
+        return entries * pairs
 
     def score_outer(self, x):
         """``sum_i s_i g_i g_i^T`` over every source's rows, ``g_i`` row i's score

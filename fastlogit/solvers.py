@@ -654,7 +654,7 @@ def auto(objective, x0, *, max_iter=100, tol=1e-4, callback=None, polish=True):
     Newton with the exact Hessian when that Hessian is cheap
     (:attr:`Objective.hessian_flops` at most ``AUTO_NEWTON_FLOPS``: small n
     or small d; with an L1 term :func:`proximal_newton`), or when a Newton
-    step costs a few passes (:attr:`Objective.fused_newton`: binary, dense),
+    step costs a few passes (:attr:`Objective.fused_newton`: binary),
     it can be solved by Cholesky and the columns' units are far apart
     (:meth:`Objective.column_spread` above ``AUTO_SPREAD``, one data pass to
     find out); otherwise, with an

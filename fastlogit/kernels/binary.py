@@ -11,10 +11,9 @@ allocated grows with n.
 a float, ``sw`` a float64 (n,) array or None.  Inputs are trusted.
 """
 
-import numpy as np
 from numba import njit, prange
 
-from .rows import ROW_BLOCK, Threaded, axpy_row, dot_row, n_rows, row_into, thread_rows
+from .rows import ROW_BLOCK, Threaded, axpy_row, dot_row, hessian_flush, hessian_row, n_rows, thread_rows
 from .special import binary_loss_residual, sigmoid_slope
 
 
@@ -59,11 +58,13 @@ def loss_grad(X, y, w, b, sw, n_threads, parts, scratch):
 def loss_grad_hessian(X, y, w, b, sw, n_threads, parts, hess_parts, scratch):
     """Per-thread sums of the binary log-loss, its gradient and its Hessian: one pass.
 
-    The Newton step's whole input from one read of X.  Each block of
-    ROW_BLOCK rows is copied as ``[x, 1]`` (CSR rows scattered into zeros)
-    and as ``s h [x, 1]`` (``h = sigmoid'(z)``) into per-thread scratch
-    while the loss and gradient are summed, then added to the thread's
-    Hessian by one BLAS product of the two blocks, from cache.
+    The Newton step's whole input from one read of X.  Dense X: each block
+    of ROW_BLOCK rows is copied as ``[x, 1]`` and as ``s h [x, 1]``
+    (``h = sigmoid'(z)``) into per-thread scratch while the loss and
+    gradient are summed, then added to the thread's Hessian by one BLAS
+    product of the two blocks, from cache.  CSR: each row's nonzeros' outer
+    product goes into the thread's Hessian directly, O(nnz^2) per row
+    (:func:`.rows.hessian_row`).
 
     parts: (n_threads, d + 2) float64 as in :func:`loss_grad`.
     hess_parts: (n_threads, d + 1, d + 1) float64, overwritten: thread t's
@@ -97,13 +98,8 @@ def loss_grad_hessian(X, y, w, b, sw, n_threads, parts, hess_parts, scratch):
                 loss += li
                 g_b += ri
                 axpy_row(g, ri, X, i)
-                a = A[k]
-                row_into(a, X, i)
-                a[d] = 1.0
-                s = S[k]
-                for j in range(d + 1):
-                    s[j] = h * a[j]
-            H += np.dot(A[:m].T, S[:m])
+                hessian_row(H, A, S, k, X, i, h)
+            hessian_flush(H, A, S, m, X)
         g[d] = g_b
         g[d + 1] = loss
 

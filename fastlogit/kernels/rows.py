@@ -9,6 +9,7 @@ in float64 whatever the data's dtype.
 
 import types as _pytypes
 
+import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
@@ -134,28 +135,68 @@ def _axpy_row(g, r, X, i):
     return lambda g, r, X, i: _axpy_dense(g, r, X, i)
 
 
-def row_into(out, X, i):
-    """out[:d] = X[i, :] as float64 (a CSR row scattered into zeros: all of out)."""
+def hessian_row(H, A, S, k, X, i, h):
+    """Row i's part of ``sum_i h_i [x_i, 1][x_i, 1]^T`` (H float64 (d + 1, d + 1)).
+
+    Dense: row k of the block scratch ``A`` gets ``[x_i, 1]`` and of ``S``
+    ``h [x_i, 1]``; :func:`hessian_flush` adds the block with one BLAS
+    product.  CSR: the row's nonzeros' outer product is added to H directly,
+    O(nnz_i^2) (a scattered dense row would cost O(d^2) in the product).
+    """
     raise NotImplementedError("only callable from Numba-compiled code")
 
 
-@overload(row_into, jit_options={"cache": True, "error_model": "numpy"})
-def _row_into(out, X, i):
+def hessian_flush(H, A, S, m, X):
+    """Add the block of :func:`hessian_row`'s m scratch rows to H (dense X; CSR: nothing)."""
+    raise NotImplementedError("only callable from Numba-compiled code")
+
+
+@overload(hessian_row, jit_options={"cache": True, "error_model": "numpy"})
+def _hessian_row(H, A, S, k, X, i, h):
     if _is_csr(X):
 
-        def row_into_csr(out, X, i):
+        def hessian_row_csr(H, A, S, k, X, i, h):
             data, indices, indptr = X
-            out[:] = 0.0
-            for k in range(indptr[i], indptr[i + 1]):
-                out[indices[k]] = data[k]
+            d = H.shape[0] - 1
+            lo, hi = indptr[i], indptr[i + 1]
+            for p in range(lo, hi):
+                jp = indices[p]
+                vp = h * data[p]
+                H[jp, jp] += vp * data[p]
+                # Each pair once, added to both halves: exactly symmetric, half the work.
+                for q in range(p + 1, hi):
+                    v = vp * data[q]
+                    jq = indices[q]
+                    H[jp, jq] += v
+                    H[jq, jp] += v
+                H[jp, d] += vp
+                H[d, jp] += vp
+            H[d, d] += h
 
-        return row_into_csr
+        return hessian_row_csr
 
-    def row_into_dense(out, X, i):
-        for j in range(X.shape[1]):
-            out[j] = X[i, j]
+    def hessian_row_dense(H, A, S, k, X, i, h):
+        a = A[k]
+        d = a.shape[0] - 1
+        for j in range(d):
+            a[j] = X[i, j]
+        a[d] = 1.0
+        s = S[k]
+        for j in range(d + 1):
+            s[j] = h * a[j]
 
-    return row_into_dense
+    return hessian_row_dense
+
+
+@overload(hessian_flush, jit_options={"cache": True, "error_model": "numpy"})
+def _hessian_flush(H, A, S, m, X):
+    if _is_csr(X):
+        return lambda H, A, S, m, X: None
+
+    def hessian_flush_dense(H, A, S, m, X):
+        H += np.dot(A[:m].T, S[:m])
+
+    return hessian_flush_dense
 
 
 def scores_rows(X, i, m, W, b, Z):
