@@ -21,6 +21,8 @@ import pytest
 import fastlogit
 from fastlogit.kernels import binary as _binary
 from fastlogit.kernels import multinomial as _multinomial
+from fastlogit.kernels.rows import ROW_BLOCK
+from fastlogit.kernels.special import SOFTMAX_BLOCK_ROWS
 from fastlogit.matrix import MIN_WORK_PER_THREAD, KernelCalls, threads_for
 
 
@@ -56,7 +58,8 @@ def test_serial_twin_gives_the_parallel_kernels_bits(K):
     else:
         y = rng.integers(0, K, n).astype(np.intp)
         args = (X, y, rng.standard_normal((K, d)), rng.standard_normal(K), sw, T)
-        outs = [(np.empty((T, K, d + 1)), np.empty(T), np.empty((T, 259, K))) for _ in range(2)]
+        scratch = (T, K + SOFTMAX_BLOCK_ROWS, ROW_BLOCK)  # as matrix.KernelCalls sizes it
+        outs = [(np.empty((T, K, d + 1)), np.empty(T), np.empty(scratch)) for _ in range(2)]
         _multinomial.loss_grad.serial(*args, *outs[0])
         _multinomial.loss_grad.parallel(*args, *outs[1])
     for a, b in zip(outs[0][:-1], outs[1][:-1]):
