@@ -43,6 +43,7 @@ NOT_FORMULA_CONSTANTS = {
     "OP_SIGMOID": "an op code of elementwise_into's dispatch, not a number of a formula",
     "OP_LOG_SIGMOID": "an op code of elementwise_into's dispatch, not a number of a formula",
     "OP_LOG1PEXP": "an op code of elementwise_into's dispatch, not a number of a formula",
+    "SOFTMAX_BLOCK_ROWS": "scratch rows of softmax_block's per-row buffers, a layout, not a formula",
 }
 C_PREFIX = "FL_"
 
