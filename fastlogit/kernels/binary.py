@@ -13,7 +13,17 @@ a float, ``sw`` a float64 (n,) array or None.  Inputs are trusted.
 
 from numba import njit, prange
 
-from .rows import ROW_BLOCK, Threaded, axpy_row, dot_row, hessian_flush, hessian_row, n_rows, thread_rows
+from .rows import (
+    ROW_BLOCK,
+    Threaded,
+    axpy_row,
+    dot_row,
+    hessian_finish,
+    hessian_flush,
+    hessian_row,
+    n_rows,
+    thread_rows,
+)
 from .special import binary_loss_residual, sigmoid_slope
 
 
@@ -100,6 +110,7 @@ def loss_grad_hessian(X, y, w, b, sw, n_threads, parts, hess_parts, scratch):
                 axpy_row(g, ri, X, i)
                 hessian_row(H, A, S, k, X, i, h)
             hessian_flush(H, A, S, m, X)
+        hessian_finish(H, X)
         g[d] = g_b
         g[d + 1] = loss
 

@@ -140,8 +140,9 @@ def hessian_row(H, A, S, k, X, i, h):
 
     Dense: row k of the block scratch ``A`` gets ``[x_i, 1]`` and of ``S``
     ``h [x_i, 1]``; :func:`hessian_flush` adds the block with one BLAS
-    product.  CSR: the row's nonzeros' outer product is added to H directly,
-    O(nnz_i^2) (a scattered dense row would cost O(d^2) in the product).
+    product.  CSR: the row's nonzeros' outer product is added to H's upper
+    triangle directly, each pair once, O(nnz_i^2) (a scattered dense row
+    would cost O(d^2) in the product); :func:`hessian_finish` mirrors it.
     """
     raise NotImplementedError("only callable from Numba-compiled code")
 
@@ -149,6 +150,25 @@ def hessian_row(H, A, S, k, X, i, h):
 def hessian_flush(H, A, S, m, X):
     """Add the block of :func:`hessian_row`'s m scratch rows to H (dense X; CSR: nothing)."""
     raise NotImplementedError("only callable from Numba-compiled code")
+
+
+def hessian_finish(H, X):
+    """After the last row: CSR rows filled only H's upper triangle; copy it below."""
+    raise NotImplementedError("only callable from Numba-compiled code")
+
+
+@overload(hessian_finish, jit_options={"cache": True, "error_model": "numpy"})
+def _hessian_finish(H, X):
+    if not _is_csr(X):
+        return lambda H, X: None
+
+    def hessian_finish_csr(H, X):
+        n = H.shape[0]
+        for a in range(n):
+            for b in range(a + 1, n):
+                H[b, a] = H[a, b]
+
+    return hessian_finish_csr
 
 
 @overload(hessian_row, jit_options={"cache": True, "error_model": "numpy"})
@@ -163,14 +183,17 @@ def _hessian_row(H, A, S, k, X, i, h):
                 jp = indices[p]
                 vp = h * data[p]
                 H[jp, jp] += vp * data[p]
-                # Each pair once, added to both halves: exactly symmetric, half the work.
+                # Each pair once, into the upper triangle (hessian_finish mirrors it).
                 for q in range(p + 1, hi):
                     v = vp * data[q]
                     jq = indices[q]
-                    H[jp, jq] += v
-                    H[jq, jp] += v
+                    if jq > jp:
+                        H[jp, jq] += v
+                    elif jq < jp:
+                        H[jq, jp] += v
+                    else:  # a repeated column index: its two cross terms
+                        H[jp, jp] += 2.0 * v
                 H[jp, d] += vp
-                H[d, jp] += vp
             H[d, d] += h
 
         return hessian_row_csr
