@@ -110,6 +110,24 @@ class Design(NamedTuple):
     rows: np.ndarray
     n_dropped: int
 
+    def kept(self, values, name):
+        """``values`` (one per row of the frame, or None) at the rows kept."""
+        return kept_rows(values, self.rows, self.n_dropped, name)
+
+
+def kept_rows(values, rows, n_dropped, name):
+    """``values`` (one per row of a frame, or None) at its kept ``rows`` (``n_dropped``
+    rows dropped for missing values); ValueError naming ``name`` for a wrong length."""
+    if values is None:
+        return None
+    values = np.asarray(values)
+    n = len(rows) + n_dropped
+    if values.ndim != 1 or len(values) != n:
+        raise ValueError(
+            f"{name} must have one value per row of the data frame ({n}), got shape {values.shape}"
+        )
+    return values if n_dropped == 0 else values[rows]
+
 
 class FormulaSpec:
     """What a model fitted on a formula keeps of it: enough to encode new frames

@@ -35,8 +35,8 @@ import os
 
 import numpy as np
 
-from .formula import build, build_from_levels, check_na_action
-from .sources import ChunkSource
+from .formula import build, build_from_levels, check_na_action, kept_rows
+from .sources import ChunkSource, parquet_dataset
 
 
 class FormulaData:
@@ -63,15 +63,9 @@ class FormulaData:
     def kept(self, values, name):
         """``values`` (one per row of the frame, or None) at the rows kept (in memory;
         other data: as they are)."""
-        if values is None or self.rows is None:
+        if self.rows is None:
             return values
-        values = np.asarray(values)
-        n = len(self.rows) + self.n_dropped
-        if values.ndim != 1 or len(values) != n:
-            raise ValueError(
-                f"{name} must have one value per row of the data frame ({n}), got shape {values.shape}"
-            )
-        return values if self.n_dropped == 0 else values[self.rows]
+        return kept_rows(values, self.rows, self.n_dropped, name)
 
 
 def formula_data(formula, X, y=None, sample_weight=None, *, na_action="drop", spec=None, weight=None):
@@ -134,15 +128,8 @@ class FormulaParquetChunks(ChunkSource):
     """
 
     def __init__(self, path, formula=None, *, weight=None, na_action="drop", spec=None):
-        try:
-            import pyarrow.dataset as ds
-        except ImportError:
-            raise ImportError('reading Parquet needs pyarrow: pip install "fastlogit[parquet]"') from None
-        self.path = os.fspath(path)
-        if not os.path.exists(self.path):
-            raise FileNotFoundError(f"no such Parquet file or directory: {self.path!r}")
+        self.path, self._dataset = parquet_dataset(path)
         self.na_action = check_na_action(na_action)
-        self._dataset = ds.dataset(self.path, format="parquet")
         self._schema = self._dataset.schema
         names = list(self._schema.names)
         if weight is not None:

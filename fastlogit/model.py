@@ -780,7 +780,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         from sklearn.metrics import accuracy_score
 
         design = spec.design(X, y=y, labels=True, na_action=self.na_action)
-        sw = _kept(sample_weight, design, "sample_weight")
+        sw = design.kept(sample_weight, "sample_weight")
         return float(accuracy_score(design.y, self._labels_of(self._scores(design.X)), sample_weight=sw))
 
     def predict_proba(self, X):
@@ -944,19 +944,6 @@ def logit(formula, data, *, sample_weight=None, **params):
     """
     params.setdefault("C", np.inf)
     return LogisticRegression(formula=formula, **params).fit(data, sample_weight=sample_weight)
-
-
-def _kept(values, design, name):
-    """``values`` (one per row of the frame, or None) at the rows a formula kept."""
-    if values is None:
-        return None
-    values = np.asarray(values)
-    n = len(design.rows) + design.n_dropped
-    if values.ndim != 1 or len(values) != n:
-        raise ValueError(
-            f"{name} must have one value per row of the data frame ({n}), got shape {values.shape}"
-        )
-    return values if design.n_dropped == 0 else values[design.rows]
 
 
 def _is_dask(X):

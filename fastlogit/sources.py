@@ -182,6 +182,19 @@ def _check_unchanged(path, size):
         )
 
 
+def parquet_dataset(path, format="parquet"):
+    """``(path, pyarrow.dataset.Dataset)`` of a Parquet file or directory: ImportError
+    naming the extra without pyarrow, FileNotFoundError naming a missing path."""
+    try:
+        import pyarrow.dataset as ds
+    except ImportError:
+        raise ImportError('reading Parquet needs pyarrow: pip install "fastlogit[parquet]"') from None
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such Parquet file or directory: {path!r}")
+    return path, ds.dataset(path, format=format)
+
+
 class ParquetChunks(ChunkSource):
     """Row groups of a Parquet file or dataset (a directory of files), streamed with pyarrow.
 
@@ -199,14 +212,7 @@ class ParquetChunks(ChunkSource):
     """
 
     def __init__(self, path, target, features=None, weight=None):
-        try:
-            import pyarrow.dataset as ds
-        except ImportError:
-            raise ImportError('reading Parquet needs pyarrow: pip install "fastlogit[parquet]"') from None
-        self.path = os.fspath(path)
-        if not os.path.exists(self.path):
-            raise FileNotFoundError(f"no such Parquet file or directory: {self.path!r}")
-        dataset = ds.dataset(self.path, format="parquet")
+        self.path, dataset = parquet_dataset(path)
         names = list(dataset.schema.names)
         if not isinstance(target, str):
             raise TypeError(f"target must name the label column (a str), got {target!r}")
@@ -290,13 +296,8 @@ class ParquetChunks(ChunkSource):
 def parquet_columns(path, exclude=()):
     """The column names of the Parquet file or dataset ``path``, in order, less ``exclude``
     (the default feature columns when some columns are labels, weights or fold ids)."""
-    try:
-        import pyarrow.dataset as ds
-    except ImportError:
-        raise ImportError('reading Parquet needs pyarrow: pip install "fastlogit[parquet]"') from None
-    if not os.path.exists(os.fspath(path)):
-        raise FileNotFoundError(f"no such Parquet file or directory: {os.fspath(path)!r}")
-    return [c for c in ds.dataset(os.fspath(path), format="parquet").schema.names if c not in exclude]
+    _, dataset = parquet_dataset(path)
+    return [c for c in dataset.schema.names if c not in exclude]
 
 
 def _pa_numeric(kind):
