@@ -1,0 +1,177 @@
+"""PNG plots of time to equal accuracy and of the fitted probabilities (matplotlib, Agg).
+
+- :func:`convergence_plot`: the objective gap against time, one line per
+  library-solver (:func:`fastlogit.bench.ladder.convergence_curve`), what
+  benchopt draws.
+- :func:`reliability_plot`: binned fitted probabilities against the true
+  posterior (:func:`fastlogit.bench.calibration.calibration_summary`).
+- :func:`calibration_learning_plot`: how far the fitted probabilities are
+  from the truth, against the training size
+  (:func:`fastlogit.bench.calibration.calibration_learning_curve`).
+
+matplotlib is optional, as for :mod:`fastlogit.bench.plots` (its
+:func:`~fastlogit.bench.plots.pyplot` imports it).  Every function writes
+``path`` and returns the (closed) figure, whose axes, titles and legends a
+caller or a test can read.  Legends sit outside the axes, so they cover no
+line, and the figure is saved with its legend (``bbox_inches="tight"``).
+"""
+
+import math
+
+from .ladder import FASTLOGIT_PREFIX, RTOL
+from .plots import pyplot
+
+#: Where a gap of 0 (the best objective itself) is drawn on the log axis: a
+#: relative difference of objectives below float64's resolution (2.2e-16)
+#: is not measured.
+GAP_FLOOR = 1e-16
+#: Markers cycled through the lines, so lines of one colour still differ.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
+
+
+def _legend_outside(ax):
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+
+
+def _save(plt, fig, path):
+    fig.savefig(path, dpi=110, bbox_inches="tight")  # keeps the legend outside the axes
+    plt.close(fig)
+    return fig
+
+
+def convergence_plot(curves, path, *, title, rtol=RTOL, skipped=()):
+    """Relative objective gap against time, log-log, one line per library-solver.
+
+    Parameters
+    ----------
+    curves : ``{name: [(seconds, gap), ...]}`` as
+        :func:`~fastlogit.bench.ladder.convergence_curve` returns it.  Gaps
+        of 0 are drawn at :data:`GAP_FLOOR` (the axis label says so).
+    path : where the PNG goes.
+    title : the figure's title (name the problem).
+    rtol : "equal accuracy", drawn as a horizontal line.
+    skipped : names not drawn (skipped records), listed under the axes.
+
+    Returns
+    -------
+    matplotlib Figure (closed).
+    """
+    drawn = {name: points for name, points in curves.items() if points}
+    if not drawn:
+        raise ValueError("curves: no library-solver has a point to draw")
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for index, (name, points) in enumerate(drawn.items()):
+        seconds = [s for s, _ in points]
+        gaps = [max(gap, GAP_FLOOR) for _, gap in points]
+        ours = name.startswith(FASTLOGIT_PREFIX)
+        ax.plot(
+            seconds,
+            gaps,
+            marker=MARKERS[index % len(MARKERS)],
+            linestyle="-" if ours else "--",
+            linewidth=2.0 if ours else 1.2,
+            label=name,
+        )
+    ax.axhline(rtol, color="grey", linestyle=":", linewidth=1, label=f"equal accuracy ({rtol:g})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("fit time (s, best of the repeats at each tolerance)")
+    ax.set_ylabel(f"objective gap to the best reached (relative; 0 drawn at {GAP_FLOOR:g})")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    _legend_outside(ax)
+    if skipped:
+        fig.text(0.01, -0.02, "not drawn (skipped): " + ", ".join(skipped), fontsize=7, va="top", wrap=True)
+    return _save(plt, fig, path)
+
+
+def reliability_plot(series, path, *, title):
+    """Fitted probability (binned) against the true posterior, with the diagonal.
+
+    Parameters
+    ----------
+    series : ``{label: reliability}``, each the ``reliability`` dict of
+        :func:`~fastlogit.bench.calibration.calibration_summary` (one model,
+        or one training size).  Each is drawn as the bins' mean true
+        posterior (solid) and observed frequency (dotted, the same colour)
+        against their mean fitted probability.
+    path : where the PNG goes.
+    title : the figure's title.
+
+    Returns
+    -------
+    matplotlib Figure (closed).
+    """
+    if not series:
+        raise ValueError("series: nothing to draw")
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 6))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="fitted = true (perfect)")
+    for index, (label, bins) in enumerate(series.items()):
+        (line,) = ax.plot(
+            bins["mean_fitted"],
+            bins["mean_true"],
+            marker=MARKERS[index % len(MARKERS)],
+            label=f"{label}: true posterior",
+        )
+        ax.plot(
+            bins["mean_fitted"],
+            bins["observed"],
+            color=line.get_color(),
+            linestyle=":",
+            marker=".",
+            alpha=0.7,
+            label=f"{label}: observed frequency",
+        )
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("fitted probability (mean in each bin)")
+    ax.set_ylabel("true posterior probability / observed frequency (mean in each bin)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    _legend_outside(ax)
+    return _save(plt, fig, path)
+
+
+def calibration_learning_plot(curves, path, *, title):
+    """Expected excess log-loss and mean |fitted - true| against the training size n.
+
+    Parameters
+    ----------
+    curves : ``{label: curve}``, each a list of dicts from
+        :func:`~fastlogit.bench.calibration.calibration_learning_curve`.
+    path : where the PNG goes.
+    title : the figure's title.
+
+    Returns
+    -------
+    matplotlib Figure (closed), two panels side by side, log-log.
+    """
+    if not any(curves.values()):
+        raise ValueError("curves: nothing to draw")
+    plt = pyplot()
+    fig, (ax_loss, ax_diff) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for index, (label, rows) in enumerate(curves.items()):
+        n = [row["n"] for row in rows]
+        marker = MARKERS[index % len(MARKERS)]
+        # An exact fit has no excess: a log axis cannot draw 0, so such a point is left out.
+        loss = [row["excess_log_loss"] if row["excess_log_loss"] > 0 else math.nan for row in rows]
+        ax_loss.plot(n, loss, marker=marker, label=label)
+        ax_diff.plot(n, [row["mean_abs_diff"] for row in rows], marker=marker, label=label)
+    for ax, ylabel in (
+        (ax_loss, "expected excess log-loss over Bayes (nats)"),
+        (ax_diff, "mean |fitted - true posterior|"),
+    ):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("training rows n")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+    ax_loss.set_title("log-loss gap to the Bayes posterior")
+    ax_diff.set_title("probability error")
+    fig.suptitle(title)
+    _legend_outside(ax_diff)
+    fig.tight_layout()
+    return _save(plt, fig, path)
