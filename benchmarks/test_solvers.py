@@ -33,9 +33,11 @@ SHAPES = [
     ("binary raw columns", 300_000, 30, 2, "dense", 0.0, True),
     ("binary", 1_000_000, 100, 2, "dense", 0.0, False),
     ("K=5", 200_000, 30, 5, "dense", 0.0, False),
+    ("K=5 raw columns", 200_000, 30, 5, "dense", 0.0, True),
     ("K=10", 100_000, 100, 10, "dense", 0.0, False),
     ("binary text-like CSR", 200_000, 10_000, 2, "csr", 0.0, False),
     ("binary L1", 100_000, 1_000, 2, "dense", 1.0, False),
+    ("binary L1 raw columns", 100_000, 100, 2, "dense", 1.0, True),
 ]
 SOLVERS = {0.0: ("auto", "lbfgs", "newton"), 1.0: ("auto", "proximal", "newton")}
 

@@ -347,22 +347,31 @@ def binary_hessian_sum(X, w, b, sw):
 COLUMN_SAMPLE = 1 << 13
 
 
-def column_moments(X, sw):
+def column_moments(X, sw, sample=True):
     """``(weight, sum_i s_i x_i, sum_i s_i x_i**2)`` over a sample of rows: the columns' units.
 
     Every ``ceil(n / COLUMN_SAMPLE)``-th row (all of them for small X), so
-    the cost is O(COLUMN_SAMPLE d) whatever n; ``weight`` is the sample's
-    weight sum, the moments float64 (d,).  For a solver's choice, not for
-    arithmetic on the data.
+    the cost is O(COLUMN_SAMPLE d) whatever n; with ``sample=False`` every
+    row, in blocks of COLUMN_SAMPLE rows (extra memory O(COLUMN_SAMPLE d)).
+    ``weight`` is the rows' weight sum, the moments float64 (d,).  For a
+    solver's choices (and its preconditioner), not for arithmetic on the data.
     """
     n = X.shape[0]
-    step = max(1, -(-n // COLUMN_SAMPLE))
-    sample = X[::step] if isinstance(X, np.ndarray) else X[np.arange(0, n, step)]
-    sample = sample.astype(np.float64)
-    w = np.ones(sample.shape[0]) if sw is None else np.ascontiguousarray(sw[::step], dtype=np.float64)
-    if isinstance(sample, np.ndarray):
-        return float(w.sum()), w @ sample, w @ (sample * sample)
-    return float(w.sum()), sample.T @ w, sample.multiply(sample).T @ w
+    if not sample:
+        parts = [_moments(X[lo : lo + COLUMN_SAMPLE], sw, lo, 1) for lo in range(0, n, COLUMN_SAMPLE)]
+        return tuple(sum(part[k] for part in parts) for k in range(3)) if parts else _moments(X, sw, 0, 1)
+    return _moments(X, sw, 0, max(1, -(-n // COLUMN_SAMPLE)))
+
+
+def _moments(X, sw, lo, step):
+    """:func:`column_moments` of every ``step``-th row of ``X``, whose first row is row ``lo`` of ``sw``'s."""
+    n = X.shape[0]
+    rows = X[::step] if isinstance(X, np.ndarray) else X[np.arange(0, n, step)]
+    rows = rows.astype(np.float64)
+    w = np.ones(rows.shape[0]) if sw is None else sw[lo : lo + n : step].astype(np.float64)
+    if isinstance(rows, np.ndarray):
+        return float(w.sum()), w @ rows, w @ (rows * rows)
+    return float(w.sum()), rows.T @ w, rows.multiply(rows).T @ w
 
 
 def add_weighted_gram(H, Xb, c):

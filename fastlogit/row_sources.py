@@ -443,10 +443,13 @@ class ChunkRows:
             counts = np.zeros(len(self.classes))
         n = n_chunks = 0
         labels, sums = [], {}
+        moments = None
         for i, chunk in enumerate(self._raw()):
             X, y, sw = self._unpack(i, chunk)
             n += X.shape[0]
             n_chunks += 1
+            part = column_moments(X, sw, sample=False)
+            moments = part if moments is None else tuple(a + b for a, b in zip(moments, part))
             self.has_weights |= sw is not None
             if classes is None:
                 uniq, inverse = np.unique(y, return_inverse=True)
@@ -459,6 +462,7 @@ class ChunkRows:
         if n == 0:
             raise ValueError(f"the chunk source {self.name} yielded no rows")
         self.n_samples, self.n_chunks = n, n_chunks
+        self._moments = moments
         if classes is None:
             self.classes = np.unique(np.concatenate(labels))
             counts = np.array([sums[c] for c in self.classes.tolist()])
@@ -625,9 +629,10 @@ class ChunkRows:
         return total
 
     def column_moments(self):
-        """Weighted column sums over a sample of the first chunk's rows (no pass over the data)."""
-        X, _, _, sw = next(self.chunks())
-        return column_moments(X, sw)
+        """Weighted column sums over every row (sample weights, not class weights), summed
+        in the constructor's pass: the columns' units seen whole, not in one chunk, so a
+        solver's choices match those in memory (which samples rows spread over all of X)."""
+        return self._moments
 
     def check_finite(self):
         """Raise ValueError naming the chunk (and row/column) holding NaN or infinity."""
@@ -643,6 +648,8 @@ class ChunkRows:
         new.__dict__.update(self.__dict__)
         new.columns = columns
         new.n_features = len(columns)
+        weight, first, second = self._moments
+        new._moments = (weight, first[features], second[features])
         new._set_calls()
         return new
 

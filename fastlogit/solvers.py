@@ -80,7 +80,7 @@ def _notify(callback, n_iter, loss):
         callback(n_iter, loss)
 
 
-def lbfgs(objective, x0, *, max_iter=100, tol=1e-4, callback=None):
+def lbfgs(objective, x0, *, max_iter=100, tol=1e-4, callback=None, precondition=True):
     """Minimize a smooth ``objective`` with scipy's L-BFGS-B.
 
     Parameters
@@ -88,12 +88,21 @@ def lbfgs(objective, x0, *, max_iter=100, tol=1e-4, callback=None):
     objective : :class:`~fastlogit.objective.Objective` without an L1 term.
     x0 : float64 (n_params,) starting point.
     max_iter : int, L-BFGS-B iterations at most.
-    tol : float, ``gtol``: stop when ``max |grad| <= tol``.  ``ftol`` is one
-        machine epsilon: L-BFGS-B also stops when an iteration changes the
-        value by less than its last bit, when nothing more can be resolved.
-        (scikit-learn's 64 epsilons stopped digits at max|grad| = 2e-8 with
-        tol=1e-10, 1e-5 from the optimum; one epsilon reaches 6e-10.)
+    tol : float: stop when ``max |grad| <= tol`` (the gradient in the
+        objective's own parameters, whatever ``precondition``).  ``ftol`` is
+        one machine epsilon: L-BFGS-B also stops when an iteration changes
+        the value by less than its last bit, when nothing more can be
+        resolved.  (scikit-learn's 64 epsilons stopped digits at max|grad| =
+        2e-8 with tol=1e-10, 1e-5 from the optimum; one epsilon reaches 6e-10.)
     callback : ``callback(n_iter, loss)`` after each iteration, or None.
+    precondition : bool.  True runs L-BFGS-B on the parameters of
+        standardized columns when the columns' units are more than
+        ``PRECONDITION_SPREAD`` apart (:meth:`Objective.column_scaling`, from
+        a sample of rows: O(n_params) per evaluation, no copy of X), so raw columns
+        in disparate units or with large offsets converge in about as many
+        iterations as standardized ones (300 000 x 30, units over 5 decades
+        and offsets to 100: did not converge in 1000 iterations without it).
+        The objective, ``tol`` and the result are in the original units.
 
     Each function evaluation is one fused pass over the data.
     """
@@ -101,33 +110,69 @@ def lbfgs(objective, x0, *, max_iter=100, tol=1e-4, callback=None):
 
     if objective.l1_strength:
         raise ValueError("lbfgs needs a smooth objective; an L1 term needs the proximal solver")
+    scaling = _scaling(objective, precondition)
+    to_x = (lambda v: v) if scaling is None else scaling.to_x
+    last = {}  # the last evaluation: its point (in v) and gradient (in x)
+
+    def loss_grad(v):
+        x = to_x(v)
+        f, g = objective.loss_grad(x)
+        last["v"], last["x"], last["g"] = v.copy(), x, g
+        return f, (g if scaling is None else scaling.grad_to_v(g))
+
+    def at(v):
+        """``(x, grad)`` at ``v``: the last evaluation's (L-BFGS-B's accepted
+        point is the last it evaluated), else one more pass."""
+        if "v" not in last or not np.array_equal(last["v"], v):
+            loss_grad(np.array(v, dtype=np.float64))
+        return last["x"], last["g"]
+
     curve = []
+    stopped = []
 
     def record(intermediate_result):
         curve.append(float(intermediate_result.fun))
         _notify(callback, len(curve), curve[-1])
+        # tol is checked here, on the gradient in x (L-BFGS-B's own gtol, 0,
+        # would read the gradient in v): True stops L-BFGS-B.
+        x, g = at(intermediate_result.x)
+        if objective.optimality(x, g) <= tol:
+            stopped.append(True)
+            return True
+        return False
 
+    v0 = np.array(x0, dtype=np.float64) if scaling is None else scaling.to_v(x0)
     with serial_blas():
+        if objective.optimality(*at(v0)) <= tol:
+            return SolverResult(last["x"], 0, True, [], "")
         res = minimize(
-            objective.loss_grad,
-            np.array(x0, dtype=np.float64),
+            loss_grad,
+            v0,
             method="L-BFGS-B",
             jac=True,
-            callback=record,
-            options={"maxiter": max_iter, "maxls": 50, "gtol": tol, "ftol": EPS},
+            callback=_halting(record),
+            options={"maxiter": max_iter, "maxls": 50, "gtol": 0.0, "ftol": EPS},
         )
-    x = np.ascontiguousarray(res.x, dtype=np.float64)
-    # status 0: gtol met, or ftol: the value stopped changing in float64, which
-    # can happen before max|grad| <= tol (on digits at tol=1e-10 it stopped at
-    # 6e-10); then tol was not reached and the result says so.  1: iteration
-    # or evaluation limit.  2: the line search found no decrease.
-    grad_max = float(np.abs(res.jac).max()) if res.jac.size else 0.0
-    # status 0 with max|grad| above tol: the value stopped changing in float64
-    # (ftol is one epsilon).  With a gradient below sqrt(eps) that is the
-    # optimum to machine precision (digits at tol=1e-10: 1.5e-9, 2e-14 above
-    # the optimum), not a failure to converge.
-    converged = res.status == 0 and grad_max <= max(tol, MACHINE_PRECISION_GRAD)
-    if res.status == 1:
+        x, g = at(res.x)
+    if scaling is not None:
+        x = _off_null_space(objective, x)
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    grad_max = float(np.abs(g).max()) if g.size else 0.0
+    # status 0: the value stopped changing in float64 (ftol is one epsilon),
+    # possibly before max|grad| <= tol (on digits at tol=1e-10 it stopped at
+    # 6e-10).  With a gradient below sqrt(eps) in the standardized parameters
+    # that is the optimum to machine precision (digits at tol=1e-10: 1.5e-9,
+    # 2e-14 above the optimum), not a failure to converge: on raw columns in
+    # large units the gradient in x can stay above tol there (a column in
+    # units of 1e3 turns a displacement that moves F by less than its last
+    # bit into a gradient of 1e-6).  1: iteration or evaluation limit.  2: the
+    # line search found no decrease (or the callback stopped it: tol met).
+    g_scaled = g if scaling is None else scaling.grad_to_v(g)
+    at_precision = res.status == 0 and float(np.abs(g_scaled).max(initial=0.0)) <= MACHINE_PRECISION_GRAD
+    converged = bool(stopped) or grad_max <= tol or at_precision
+    if converged:
+        message = ""
+    elif res.status == 1:
         message = (
             f"lbfgs reached max_iter={max_iter} iterations without max|grad| <= tol={tol}; "
             "increase max_iter, or scale the data (e.g. StandardScaler)"
@@ -145,6 +190,17 @@ def lbfgs(objective, x0, *, max_iter=100, tol=1e-4, callback=None):
             "reaches tighter tolerances), or scale the data"
         )
     return SolverResult(x, int(res.nit), converged, curve, message)
+
+
+def _halting(record):
+    """``record`` as a scipy callback that stops the minimizer when it returns True
+    (scipy >= 1.11: a callback taking ``intermediate_result`` may raise StopIteration)."""
+
+    def callback(intermediate_result):
+        if record(intermediate_result):
+            raise StopIteration
+
+    return callback
 
 
 def _cg(hessp, g, forcing, max_iter):
@@ -375,7 +431,7 @@ WORKING_SET_MIN = 10
 WORKING_SET_MAX_FRACTION = 0.5
 
 
-def proximal(objective, x0, *, max_iter=100, tol=1e-4, callback=None):
+def proximal(objective, x0, *, max_iter=100, tol=1e-4, callback=None, precondition=True):
     """Minimize ``objective`` (smooth part + L1 term) by accelerated proximal gradient.
 
     Parameters
@@ -399,9 +455,106 @@ def proximal(objective, x0, *, max_iter=100, tol=1e-4, callback=None):
 
     Each FISTA step costs two fused passes (at y and at the new iterate).
     Extra memory: a copy of the working set's columns, less than half of X.
+
+    With ``precondition`` (the default), when the columns' units are more
+    than ``PRECONDITION_SPREAD`` apart, FISTA runs on the parameters of
+    standardized columns (:class:`~fastlogit.objective.ScaledObjective`:
+    no copy of X, the L1 term's thresholds scaled per column), so columns
+    in disparate units do not slow it down; ``tol`` and the result are in
+    the objective's own parameters.
     """
+    scaling = _scaling(objective, precondition)
     with serial_blas():
-        return _proximal(objective, x0, max_iter=max_iter, tol=tol, callback=callback)
+        if scaling is None:
+            return _proximal(objective, x0, max_iter=max_iter, tol=tol, callback=callback)
+        scaled = ScaledObjective(objective, scaling)
+        res = _proximal(scaled, scaling.to_v(x0), max_iter=max_iter, tol=tol, callback=callback)
+    res.x = _off_null_space(objective, scaling.to_x(res.x))  # a zero in v is a zero in x
+    return res
+
+
+#: Spread of the columns' units (:meth:`Objective.column_spread`) above which
+#: :func:`lbfgs` and :func:`proximal` run on standardized parameters.  Below
+#: it they take the plain steps (on standardized data, scikit-learn's own
+#: iterates), which converge as well there.
+PRECONDITION_SPREAD = 10.0
+
+
+def _scaling(objective, precondition):
+    """The :class:`~fastlogit.objective.ColumnScaling` a first-order solver runs on, or None."""
+    if not precondition or objective.column_spread() <= PRECONDITION_SPREAD:
+        return None
+    return objective.column_scaling()
+
+
+def _off_null_space(objective, x):
+    """``x`` without its component along the objective's exact flat directions
+    (:meth:`Objective.null_space`): the same value, and the representative an
+    unscaled solver started at 0 returns (its steps, made of gradients, never
+    leave the complement).  Steps in a :class:`ColumnScaling`'s parameters do
+    leave it (the softmax intercepts' common shift moves with ``W @ shift``)."""
+    N = objective.null_space()
+    if not N.shape[1]:
+        return x
+    return x - N @ (N.T @ x)
+
+
+class ScaledObjective:
+    """An :class:`~fastlogit.objective.Objective` seen in the parameters ``v`` of a
+    :class:`~fastlogit.objective.ColumnScaling`.
+
+    Its value at ``v`` is the objective's at ``scaling.to_x(v)`` (the same
+    numbers: only the parameters change), its gradient and the L1 term's
+    proximal map are those in ``v``, and :meth:`optimality` measures the
+    objective's own optimality at ``to_x(v)``, so a solver's ``tol`` means
+    what it means on the objective.  What :func:`proximal` reads of an objective.
+    """
+
+    def __init__(self, objective, scaling):
+        self.objective, self.scaling = objective, scaling
+        for name in ("n_features", "n_scores", "n_coef", "n_params", "l1_strength", "l2_strength"):
+            setattr(self, name, getattr(objective, name))
+
+    @property
+    def n_passes(self):
+        return self.objective.n_passes
+
+    @n_passes.setter
+    def n_passes(self, value):
+        self.objective.n_passes = value
+
+    def loss_grad(self, v):
+        f, g = self.objective.loss_grad(self.scaling.to_x(v))
+        return f, self.scaling.grad_to_v(g)
+
+    def l1_penalty(self, v):
+        return self.objective.l1_penalty(self.scaling.to_x(v))
+
+    def value(self, v):
+        return self.objective.value(self.scaling.to_x(v))
+
+    def optimality(self, v, grad):
+        return self.objective.optimality(self.scaling.to_x(v), self.scaling.grad_to_x(grad))
+
+    def prox(self, v, step):
+        """Soft-thresholding of each coefficient at ``step * l1_strength / scale_j``
+        (``|w_kj| = |v_kj| / scale_j``); intercepts pass unchanged."""
+        out = np.array(v, dtype=np.float64)
+        if self.l1_strength:
+            w = out[: self.n_coef].reshape(self.n_scores, self.n_features)
+            threshold = step * self.l1_strength / self.scaling.scale
+            np.copysign(np.maximum(np.abs(w) - threshold, 0.0), w, out=w)
+        return out
+
+    def lipschitz(self, max_iter=10, rtol=1e-3):
+        """As :meth:`~fastlogit.objective.Objective.lipschitz`, of the gradient in ``v``."""
+        return self.objective.lipschitz(max_iter, rtol, scaling=self.scaling)
+
+    def select_features(self, features):
+        return ScaledObjective(self.objective.select_features(features), self.scaling.restricted(features))
+
+    def feature_index(self, features):
+        return self.objective.feature_index(features)
 
 
 def _proximal(objective, x0, *, max_iter, tol, callback):
@@ -629,18 +782,13 @@ PROXIMAL_NEWTON_ROUNDS = 5
 #: threads, 2.6x without (benchmarks/test_contention.py, one run each).
 PARALLEL_HESSIAN_FLOPS = 1 << 27
 
-#: Multiply-adds of one exact Hessian below which :func:`auto` starts with
-#: Newton: the Hessian then costs no more than a few fused passes (about
-#: 30 ms on this 2-core machine), and Newton converges in a handful of
-#: steps whatever the columns' units and correlations.
+#: Multiply-adds of one exact Hessian up to which :func:`auto` starts with
+#: Newton on columns in disparate units: the Hessian then costs no more than
+#: a few fused passes (about 30 ms on this 2-core machine), and Newton
+#: converges in a handful of steps whatever the columns' units, where even
+#: preconditioned first-order steps can need dozens (raw breast cancer,
+#: wine, an unpenalized formula design with a 200-level categorical).
 AUTO_NEWTON_FLOPS = 1 << 27
-
-#: Spread of the columns' units (:meth:`Objective.column_spread`) above which
-#: :func:`auto` starts with Newton when its steps are fused passes (binary,
-#: dense) solved by Cholesky: raw columns spanning 5 orders of magnitude
-#: made L-BFGS need 55 iterations and Newton 5 (300 000 x 30, in
-#: benchmarks/test_solvers.py).
-AUTO_SPREAD = 100.0
 
 #: L-BFGS iterations :func:`auto` gives a smooth problem before it hands the
 #: iterate to Newton: well-conditioned problems converge well within this
@@ -653,25 +801,25 @@ def auto(objective, x0, *, max_iter=100, tol=1e-4, callback=None, polish=True):
 
     Newton with the exact Hessian when that Hessian is cheap
     (:attr:`Objective.hessian_flops` at most ``AUTO_NEWTON_FLOPS``: small n
-    or small d; with an L1 term :func:`proximal_newton`), or when a Newton
-    step costs a few passes (:attr:`Objective.fused_newton`: binary),
-    it can be solved by Cholesky and the columns' units are far apart
-    (:meth:`Objective.column_spread` above ``AUTO_SPREAD``, one data pass to
-    find out); otherwise, with an
-    L1 term, :func:`proximal`, and without one L-BFGS, the cheapest per pass on large data,
-    for at most ``AUTO_LBFGS_ITER`` iterations, and if it has not met
-    ``tol`` by then (ill-conditioned: raw columns in disparate units,
-    strongly correlated columns), Newton from L-BFGS's iterate, which then
-    needs only a few steps.  ``max_iter`` bounds the iterations of both
+    or small d) and either there is an L1 term (:func:`proximal_newton`:
+    FISTA has no Newton to hand over to, and crawls on nearly separable
+    classes) or the columns' units are far apart
+    (:meth:`Objective.column_spread` above ``PRECONDITION_SPREAD``, from a
+    sample of rows); otherwise, with an L1 term, :func:`proximal`, and
+    without one L-BFGS, both on standardized
+    parameters when the columns need it and the cheapest per pass (on
+    well-scaled small data too: 2 000 x 20, 9 iterations of L-BFGS beat 5
+    Newton steps), L-BFGS for at most ``AUTO_LBFGS_ITER`` iterations, and if
+    it has not met ``tol`` by then (ill-conditioned: strongly correlated
+    columns, nearly separable classes), Newton from L-BFGS's iterate, which
+    then needs only a few steps.  ``max_iter`` bounds the iterations of both
     together; ``solver`` on the result says which ran ("newton", "lbfgs" or
     "lbfgs+newton").  ``polish=False`` skips the final Newton step of
     :func:`_polished` (the cross-validation paths, whose k-fold Hessian costs
     k blocked passes, polish only the refit).
     """
-    newton_first = objective.hessian_flops <= AUTO_NEWTON_FLOPS or (
-        objective.fused_newton
-        and objective.n_params <= NEWTON_CHOLESKY_MAX_PARAMS
-        and objective.column_spread() > AUTO_SPREAD
+    newton_first = objective.hessian_flops <= AUTO_NEWTON_FLOPS and (
+        objective.l1_strength > 0 or objective.column_spread() > PRECONDITION_SPREAD
     )
     if newton_first:
         res = newton(objective, x0, max_iter=max_iter, tol=tol, callback=callback)

@@ -134,20 +134,28 @@ def raw_columns_problem():
     return X, y
 
 
-def test_auto_starts_with_newton_on_raw_columns_in_disparate_units():
+def test_auto_runs_preconditioned_lbfgs_on_large_raw_columns():
+    # Too many rows for a cheap Hessian, columns in disparate units: L-BFGS on standardized
+    # parameters converges on its own, where plain L-BFGS-B did not in 1000 iterations.
     X, y = raw_columns_problem()
     obj = objective_of(X, y)
-    assert obj.hessian_flops > solvers.AUTO_NEWTON_FLOPS and obj.column_spread() > solvers.AUTO_SPREAD
+    assert obj.hessian_flops > solvers.AUTO_NEWTON_FLOPS and obj.column_spread() > solvers.PRECONDITION_SPREAD
     assert objective_of((X - X.mean(0)) / X.std(0), y).column_spread() < 1.1  # standardized: 1 (sampled)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model = LogisticRegression().fit(X, y)
-    assert model.solver_ == "newton" and model.converged_
+    assert model.solver_.startswith("lbfgs") and model.converged_ and model.n_iter_[0] < 40
+
+
+def test_auto_starts_with_newton_on_small_raw_columns_and_lbfgs_on_small_scaled_ones():
+    X, y = spector()
+    assert LogisticRegression().fit(X, y).solver_ == "newton"
+    assert LogisticRegression().fit(StandardScaler().fit_transform(X), y).solver_.startswith("lbfgs")
 
 
 def test_auto_hands_an_unconverged_lbfgs_to_newton(monkeypatch):
     X, y = raw_columns_problem()
-    monkeypatch.setattr(solvers, "AUTO_SPREAD", np.inf)  # lbfgs first, whatever the columns
+    monkeypatch.setattr(solvers, "AUTO_LBFGS_ITER", 3)  # lbfgs stopped before it converges
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model = LogisticRegression(tol=1e-8).fit(X, y)
@@ -170,3 +178,53 @@ def test_lbfgs_at_machine_precision_is_converged_not_a_warning():
     obj = objective_of(X, y)
     best = obj.value(solvers.newton(obj, np.zeros(obj.n_params), tol=1e-12, max_iter=200).x)
     assert obj.value(obj.pack(model.coef_, model.intercept_)) - best <= 1e-12 * best
+
+
+@pytest.mark.parametrize("K", [2, 3])
+def test_preconditioned_first_order_solvers_do_not_care_about_units(K):
+    # Columns over 5 decades with offsets up to 100: plain L-BFGS-B does not converge in
+    # 300 iterations; on the parameters of standardized columns it needs about as many
+    # iterations as on standardized data, and reaches the same optimum.
+    rng = np.random.default_rng(3)
+    n, d = 5000, 8
+    Z = rng.standard_normal((n, d))
+    P = np.exp(Z @ rng.standard_normal((d, K)))
+    P /= P.sum(axis=1, keepdims=True)
+    y = (P.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1).clip(0, K - 1)
+    X = Z * np.logspace(-2, 3, d) + np.linspace(0, 100, d)
+    raw, standardized = objective_of(X, y), objective_of(Z, y)
+    best = raw.value(solvers.newton(raw, np.zeros(raw.n_params), tol=1e-10).x)
+    plain = solvers.lbfgs(raw, np.zeros(raw.n_params), tol=1e-6, max_iter=300, precondition=False)
+    assert not plain.converged
+    scaled = solvers.lbfgs(raw, np.zeros(raw.n_params), tol=1e-6, max_iter=300)
+    reference = solvers.lbfgs(standardized, np.zeros(raw.n_params), tol=1e-6, max_iter=300)
+    assert scaled.converged and scaled.n_iter <= 2 * reference.n_iter + 5
+    assert raw.value(scaled.x) - best <= 1e-10 * abs(best)
+
+
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+def test_preconditioned_proximal_on_raw_columns(l1_ratio):
+    X, y = spector()
+    obj = objective_of(X, y, C=1.0, l1_ratio=l1_ratio)
+    best = obj.value(solvers.proximal_newton(obj, np.zeros(obj.n_params), tol=1e-10, max_iter=200).x)
+    res = solvers.proximal(obj, np.zeros(obj.n_params), tol=1e-8, max_iter=300)
+    assert res.converged and res.n_iter < 100
+    assert obj.value(res.x) - best <= 1e-10 * abs(best)
+    plain = solvers.proximal(obj, np.zeros(obj.n_params), tol=1e-8, max_iter=300, precondition=False)
+    assert not plain.converged
+
+
+def test_column_scaling_is_an_exact_change_of_parameters():
+    from fastlogit.objective import ColumnScaling
+
+    rng = np.random.default_rng(0)
+    for q, fit_intercept, blocks in [(1, True, 1), (3, True, 2), (3, False, 1), (1, False, 3)]:
+        d = 5
+        scaling = ColumnScaling(rng.normal(size=d) * 10, rng.uniform(0.1, 100, d), q, fit_intercept, blocks)
+        n = blocks * (q * d + (q if fit_intercept else 0))
+        v, g = rng.normal(size=n), rng.normal(size=n)
+        x = scaling.to_x(v)
+        np.testing.assert_allclose(scaling.to_v(x), v, rtol=1e-12, atol=1e-12)
+        # grad_to_v is the transpose of to_x (a linear map): <g, T v> = <T^T g, v>
+        np.testing.assert_allclose(g @ x, scaling.grad_to_v(g) @ v, rtol=1e-12)
+        np.testing.assert_allclose(scaling.grad_to_x(scaling.grad_to_v(g)), g, rtol=1e-12, atol=1e-12)

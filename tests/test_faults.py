@@ -160,15 +160,17 @@ def test_ctrl_c_stops_sgd_between_segments_and_leaves_the_estimator_as_it_was(
 
 @pytest.fixture(scope="module")
 def ill_conditioned_data():
-    """Columns scaled from 1e-3 to 1e3 and a weak penalty: L-BFGS needs over
-    10,000 iterations (~85 s here) at tol=0, far more than the test waits.
-    (Separable data stops sooner: its line search fails after ~70.)"""
+    """Nearly collinear columns (singular values from 1e-3 to 1) and a weak penalty:
+    L-BFGS needs thousands of iterations at tol=0, far more than the test waits.
+    (Columns merely in disparate units no longer do: lbfgs standardizes them.
+    Separable data stops sooner: its line search fails after ~70.)"""
     rng = np.random.default_rng(1)
     n, d = 200_000, 50
-    X = rng.standard_normal((n, d))
-    y = (X @ rng.standard_normal(d) + rng.logistic(size=n) > 0).astype(np.int64)
-    X *= np.logspace(-3, 3, d)
-    return X, y
+    Z = rng.standard_normal((n, d))
+    y = (Z @ rng.standard_normal(d) + rng.logistic(size=n) > 0).astype(np.int64)
+    Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    X = (Z * np.logspace(-3, 0, d)) @ Q  # every column mixes every scale
+    return np.ascontiguousarray(X), y
 
 
 @pytest.mark.parametrize("previous_fit", [False, True], ids=["unfitted", "refit"])

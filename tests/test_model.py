@@ -225,13 +225,19 @@ def test_l1_and_elastic_net_equal_scikit_learns_saga(K, l1_ratio):
 
 
 def test_auto_solver_follows_the_documented_rule():
-    # Newton whenever the exact Hessian is cheap: binary or softmax, dense or sparse, any penalty.
+    # Newton when the exact Hessian is cheap and the columns' units far apart: binary or
+    # softmax, dense or sparse, any penalty.
     X, y = synthetic(n=500, d=10)
-    assert LogisticRegression().fit(X, y).solver_ == "newton"
-    assert LogisticRegression(l1_ratio=0.3).fit(X, y).solver_ == "newton"  # proximal Newton
-    assert LogisticRegression().fit(scipy.sparse.csr_matrix(X), y).solver_ == "newton"
+    raw = X * np.logspace(-2, 2, 10) + 50.0
+    assert LogisticRegression().fit(raw, y).solver_ == "newton"
+    assert LogisticRegression(l1_ratio=0.3).fit(raw, y).solver_ == "newton"  # proximal Newton
+    assert LogisticRegression().fit(scipy.sparse.csr_matrix(raw), y).solver_ == "newton"
     X3, y3 = synthetic(n=500, d=10, K=3)
-    assert LogisticRegression().fit(X3, y3).solver_ == "newton"
+    assert LogisticRegression().fit(X3 * np.logspace(-2, 2, 10), y3).solver_ == "newton"
+    # Well-scaled small data: lbfgs, cheaper than Newton there (a final Newton step at
+    # loose tol); with an L1 term still proximal Newton.
+    assert LogisticRegression().fit(X, y).solver_ in ("lbfgs", "lbfgs+newton")
+    assert LogisticRegression(l1_ratio=0.3).fit(X, y).solver_ == "newton"
     # Otherwise lbfgs (handing over to newton when it does not converge), or proximal for L1.
     big, y_big = synthetic(n=1 + solvers.AUTO_NEWTON_FLOPS // 11**2, d=10)
     assert LogisticRegression().fit(big, y_big).solver_ in ("lbfgs", "lbfgs+newton")

@@ -340,15 +340,22 @@ def test_column_moments_are_weighted_sums_over_a_sample_of_rows(weighted):
     for source, rtol in ((dense, 1e-13), (csr, 1e-6)):
         for got, expected in zip(source.column_moments(), sums(every_4th)):
             np.testing.assert_allclose(got, expected, rtol=rtol)
-    # Chunks: a sample of the first chunk (all of its 70 rows), no pass over the rest.
+    # Chunks: every row, summed in the constructor's pass (no pass of its own).
     chunks = ChunkRows(
         [
             (X[lo : lo + 70], y[lo : lo + 70], None if sw is None else sw[lo : lo + 70])
             for lo in range(0, 700, 70)
         ]
     )
-    for got, expected in zip(chunks.column_moments(), sums(np.arange(70))):
+    for got, expected in zip(chunks.column_moments(), sums(np.arange(700))):
         np.testing.assert_allclose(got, expected, rtol=1e-13)
+    for got, expected in zip(chunks.select_features([3, 1]).column_moments(), sums(np.arange(700))):
+        np.testing.assert_allclose(got, expected if np.ndim(expected) == 0 else expected[[3, 1]], rtol=1e-13)
+    # Every row in blocks, as a chunk source's pass sums them.
+    from fastlogit.matrix import column_moments
+
+    for got, expected in zip(column_moments(X, sw, sample=False), sums(np.arange(len(y)))):
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
     S, first, second = sums(every_4th)
     spread = Objective([dense]).column_spread()
     mean = first / S
