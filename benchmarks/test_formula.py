@@ -6,8 +6,9 @@ categorical and one interaction, ``y ~ x0 + ... + x9 + C(g) + C(h) + x0:x1``
 (215 coefficients), unpenalized, formula processing included in every time:
 
 - ``fastlogit``: ``fastlogit.logit(formula, frame)`` (its default solver,
-  ``C=inf``), the design built by formulaic (sparse: the categoricals'
-  dummies as CSR columns);
+  ``C=inf``), the design encoded by formulaic and held split: the numeric
+  columns and the interaction dense, each categorical as one int32 code per
+  row (:class:`fastlogit.split.SplitRows`);
 - ``glum``: ``GeneralizedLinearRegressor(family="binomial", formula=...,
   alpha=0, drop_first=True)`` (IRLS; glum's tabmat keeps categoricals as
   codes);

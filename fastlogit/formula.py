@@ -26,6 +26,31 @@ categorical factor, and otherwise a CSR matrix unless at least half of its
 entries are non-zero (a few numeric columns beside a categorical of a few
 levels), where a dense array is both smaller and faster to multiply.
 
+Asked for (``split=True``, what the estimator asks in memory), a design with
+categorical terms comes as a :class:`SplitMatrix` instead: a dense block and
+one int32 code per row and categorical term (the arrays of
+:class:`fastlogit.split.SplitDesign`), never a column per level.  The rule
+(:func:`split_layout`, fixed on the training frame and kept in the spec):
+
+- a term made only of categorical factors (``C(g)``, a string or category
+  column ``g``, ``C(g, Treatment("c"))``; ``C(g):C(h)`` when its columns are
+  the pairs of levels) whose columns hold at most one 1 per row and nothing
+  else, treatment or full-rank coding, is held as codes: the index of the
+  row's column within the term's, -1 for none (the reference level);
+- every other column (numeric terms, interactions with numbers, other
+  contrasts such as ``Sum``) goes to the dense block, in formula order;
+- the split design is used when at least one term is held as codes and the
+  dense block is either more than DENSE_ABOVE_DENSITY non-zero or at most
+  SPLIT_SPARSE_DENSE_COLUMNS wide.  Otherwise (``x:C(g)`` over many levels,
+  whose columns are mostly zeros) the design stays CSR (or dense) as above.
+
+The codes are read off formulaic's own encoding of each frame (so levels,
+names, reference levels, dropped rows and errors are formulaic's); a new
+frame on which a coded term's columns are not indicators (a contrast that
+codes a level absent from the training frame otherwise) is given as CSR.  The split design's
+columns are stored dense block first; ``SplitMatrix.column_order`` puts them
+back in the formula's order (``feature_names``).
+
 formulaic is imported on first use, never by ``import fastlogit``.  This
 module imports nothing of fastlogit: it sees data frames and returns arrays.
 """
@@ -42,6 +67,11 @@ NA_ACTIONS = ("drop", "raise")
 #: The design stays dense when more than this fraction of its entries are non-zero:
 #: CSR stores 12 bytes per non-zero (value and column index) against 8 per dense entry.
 DENSE_ABOVE_DENSITY = 0.5
+
+#: A split design keeps a dense block that is mostly zeros when it has at most this many
+#: columns (``x1:h`` over a few levels beside numeric columns): a row then reads at most
+#: this many dense values, as cheap as its CSR nonzeros' values and column indices.
+SPLIT_SPARSE_DENSE_COLUMNS = 32
 
 INSTALL_HINT = 'formulas need formulaic: pip install "fastlogit[formula]"'
 
@@ -94,11 +124,135 @@ def check_frame(data, name="X"):
     )
 
 
+class SplitMatrix:
+    """A formula's design as a dense block and categorical codes (see the module's rule).
+
+    The arrays of :class:`fastlogit.split.SplitDesign` (which this module,
+    a leaf, does not import): ``SplitDesign(m.dense, m.codes.T, m.n_levels,
+    column_order=m.column_order)`` is the matrix.
+
+    Attributes
+    ----------
+    dense : float64 (n, p), C-ordered: the columns not held as codes.
+    codes : int32 (n, m), C-ordered: per coded term, the index of the row's
+        column among the term's columns, -1 for none (the reference level).
+    n_levels : int64 (m,): the coded terms' column counts.
+    column_order : intp (d,): the design's column e (``feature_names[e]``) is
+        stored column ``column_order[e]``, stored columns being the dense
+        block's, then each coded term's.
+    """
+
+    def __init__(self, dense, codes, n_levels, column_order):
+        self.dense = dense
+        self.codes = codes
+        self.n_levels = np.asarray(n_levels, dtype=np.int64)
+        self.column_order = column_order
+
+    @property
+    def shape(self):
+        return (self.dense.shape[0], len(self.column_order))
+
+
+class SplitLayout:
+    """Which columns of a formula's design (formulaic's, the intercept included) are
+    held as codes: fixed on the training frame (:func:`split_layout`), applied to
+    every frame the spec encodes (:meth:`encode`).
+
+    Attributes
+    ----------
+    blocks : list of ``(lo, hi)``: the columns ``lo .. hi - 1`` of each coded term.
+    dense_columns : intp, the other columns but the intercept, in order.
+    column_order : intp (d,): as :attr:`SplitMatrix.column_order`.
+    """
+
+    def __init__(self, blocks, dense_columns, features, n_columns):
+        self.blocks = [(int(lo), int(hi)) for lo, hi in blocks]
+        self.dense_columns = np.asarray(dense_columns, dtype=np.intp)
+        stored = np.concatenate([self.dense_columns] + [np.arange(lo, hi) for lo, hi in self.blocks])
+        # features: formulaic's column of each design column (the intercept left out)
+        where = np.full(n_columns, -1, dtype=np.intp)
+        where[stored] = np.arange(len(stored))
+        self.column_order = where[np.asarray(features, dtype=np.intp)]
+
+    def encode(self, X):
+        """formulaic's design ``X`` of a frame (CSC, the kept rows) as a :class:`SplitMatrix`,
+        or None when a coded term's columns are not indicators on these rows."""
+        import scipy.sparse as sp
+
+        X = sp.csc_matrix(X)
+        n = X.shape[0]
+        codes = np.empty((n, len(self.blocks)), dtype=np.int32)
+        for j, (lo, hi) in enumerate(self.blocks):
+            column = indicator_codes(X, lo, hi)
+            if column is None:
+                return None
+            codes[:, j] = column
+        dense = X[:, self.dense_columns].toarray() if len(self.dense_columns) else np.empty((n, 0))
+        dense = np.ascontiguousarray(dense, dtype=np.float64)
+        n_levels = [hi - lo for lo, hi in self.blocks]
+        return SplitMatrix(dense, codes, n_levels, self.column_order)
+
+
+def indicator_codes(X, lo, hi):
+    """The columns ``lo .. hi - 1`` of the CSC matrix ``X`` as int32 codes (n,): the
+    index of each row's non-zero among them, -1 for a row without one; None unless
+    every row has at most one non-zero there and it is 1."""
+    start, stop = X.indptr[lo], X.indptr[hi]
+    values = X.data[start:stop]
+    rows = X.indices[start:stop]
+    columns = np.repeat(np.arange(hi - lo, dtype=np.int32), np.diff(X.indptr[lo : hi + 1]))
+    nonzero = values != 0.0
+    if not nonzero.all():  # (stored zeros are no level)
+        values, rows, columns = values[nonzero], rows[nonzero], columns[nonzero]
+    if not np.all(values == 1.0):
+        return None
+    codes = np.full(X.shape[0], -1, dtype=np.int32)
+    codes[rows] = columns
+    if np.count_nonzero(codes >= 0) != len(rows):  # a row with two non-zeros in the term
+        return None
+    return codes
+
+
+def split_layout(model_spec, X, categorical):
+    """The :class:`SplitLayout` of formulaic's design ``X`` (sparse) of the training frame
+    by the module's rule, or None when the design stays CSR or dense.  ``categorical``:
+    the factors formulaic encodes as categories."""
+    import scipy.sparse as sp
+
+    if not categorical or not sp.issparse(X):
+        return None
+    X = sp.csc_matrix(X)
+    n = X.shape[0]
+    blocks, others, features = [], [], []
+    at = 0
+    for part in model_spec.structure:
+        lo, hi = at, at + len(part.columns)
+        at = hi
+        term = part.term
+        if term.degree == 0:
+            continue
+        features.extend(range(lo, hi))
+        coded = all(str(f) in categorical for f in term.factors) and hi > lo
+        if coded and indicator_codes(X, lo, hi) is not None:
+            blocks.append((lo, hi))
+        else:
+            others.extend(range(lo, hi))
+    if not blocks:
+        return None
+    width = len(others)
+    if width > SPLIT_SPARSE_DENSE_COLUMNS:
+        nnz = int(np.diff(X.indptr)[others].sum())
+        if nnz / max(n * width, 1) <= DENSE_ABOVE_DENSITY:
+            return None
+    return SplitLayout(blocks, others, features, X.shape[1])
+
+
 class Design(NamedTuple):
     """A frame encoded by a :class:`FormulaSpec`.
 
     X : float64 (n_kept, d), C-ordered ndarray or CSR matrix, without the
-        intercept column.
+        intercept column; with ``split=True`` and a spec whose design splits
+        (:attr:`FormulaSpec.split`), a :class:`SplitMatrix`.
     y : (n_kept,) labels, or None when asked for no labels (or the formula
         has no left side).
     rows : intp (n_kept,), the positions of the kept rows in the frame.
@@ -146,10 +300,15 @@ class FormulaSpec:
     dense : whether designs are dense arrays (else CSR).
     numeric_columns : the frame's columns the formula read as numbers, with
         their training dtypes.
+    split : the :class:`SplitLayout` of designs asked for as split
+        (``split=True``), or None when they stay dense or CSR (the module's rule).
     """
 
-    def __init__(self, formula, model_spec, label, label_column, label_spec, dense, numeric_columns):
+    def __init__(
+        self, formula, model_spec, label, label_column, label_spec, dense, numeric_columns, split=None
+    ):
         self.formula = formula
+        self.split = split
         self.model_spec = model_spec
         self.label = label
         self.label_column = label_column
@@ -161,13 +320,15 @@ class FormulaSpec:
         self.fit_intercept = bool(self._intercept)
         self.feature_names = [n for j, n in enumerate(names) if j not in self._intercept]
 
-    def design(self, data, *, y=None, labels, na_action, name="X"):
+    def design(self, data, *, y=None, labels, na_action, name="X", split=False):
         """``data`` encoded as the training frame was: a :class:`Design`.
 
         ``labels``: also evaluate the left side (``y`` must then be None), or
         take ``y`` (an array, one label per row of ``data``) when the formula
         has no left side; False: no labels.  ``na_action``: "drop" rows with
-        a missing value (counted in ``n_dropped``) or "raise".
+        a missing value (counted in ``n_dropped``) or "raise".  ``split``:
+        X as a :class:`SplitMatrix` when the spec's designs split (else, and
+        by default, dense or CSR).
         """
         data = _plain_strings(check_frame(data, name))
         self._check_columns(data, name, labels)
@@ -192,7 +353,12 @@ class FormulaSpec:
                 raise _named_error(
                     exc, name, f"{name} cannot be encoded by the formula {self.formula!r}"
                 ) from None
-        X, rows = self._finish(X, len(data), drop)
+        layout = getattr(self, "split", None)  # (None in a spec pickled before split designs)
+        coded = layout.encode(X) if split and layout is not None else None
+        if coded is not None:
+            X, rows = coded, _kept_positions(len(data), drop, coded.shape[0])
+        else:
+            X, rows = self._finish(X, len(data), drop)
         if y_values is not None:
             y_values = y_values[rows]
         return Design(X, y_values, rows, len(data) - len(rows))
@@ -222,10 +388,7 @@ class FormulaSpec:
             X = np.asarray(X)[:, keep]
         if self.dense:
             X = np.ascontiguousarray(X, dtype=np.float64)
-        rows = np.setdiff1d(np.arange(n, dtype=np.intp), np.fromiter(drop, dtype=np.intp, count=len(drop)))
-        if X.shape[0] != len(rows):  # pragma: no cover - formulaic reports every row it drops
-            raise RuntimeError(f"formulaic kept {X.shape[0]} rows but reported {len(rows)}")
-        return X, rows
+        return X, _kept_positions(n, drop, X.shape[0])
 
     def _unseen_levels(self, data, name, warning):
         """The ``ValueError`` for category levels never seen in training."""
@@ -250,7 +413,15 @@ class FormulaSpec:
         return ValueError(f"{name} has category levels never seen in training: {warning}")
 
 
-def build(formula, data, *, y=None, na_action="drop", name="X"):
+def _kept_positions(n, drop, n_kept):
+    """The positions of a frame's ``n`` rows less those in ``drop``: intp (n_kept,)."""
+    rows = np.setdiff1d(np.arange(n, dtype=np.intp), np.fromiter(drop, dtype=np.intp, count=len(drop)))
+    if n_kept != len(rows):  # pragma: no cover - formulaic reports every row it drops
+        raise RuntimeError(f"formulaic kept {n_kept} rows but reported {len(rows)}")
+    return rows
+
+
+def build(formula, data, *, y=None, na_action="drop", name="X", split=False):
     """Parse ``formula`` on the training frame ``data``: ``(spec, design)``.
 
     Parameters
@@ -262,6 +433,9 @@ def build(formula, data, *, y=None, na_action="drop", name="X"):
     y : (n,) labels when the formula has no left side, else None.
     na_action : "drop" (formulaic's rule: rows with a missing value in a
         variable of the formula are dropped and counted) or "raise".
+    split : give X as a :class:`SplitMatrix` when the design splits (the
+        module's rule; :attr:`FormulaSpec.split` says so for every frame
+        the spec encodes); by default, and otherwise, dense or CSR.
 
     Returns
     -------
@@ -293,8 +467,13 @@ def build(formula, data, *, y=None, na_action="drop", name="X"):
         for c in model_spec.required_variables
         if c in data.columns and _is_numeric(data[c])
     }
-    spec = FormulaSpec(formula, model_spec, label, label_column, label_spec, dense, numeric)
-    X, rows = spec._finish(X, len(data), drop)
+    layout = split_layout(model_spec, X, categorical)
+    spec = FormulaSpec(formula, model_spec, label, label_column, label_spec, dense, numeric, layout)
+    coded = layout.encode(X) if split and layout is not None else None
+    if coded is not None:
+        X, rows = coded, _kept_positions(len(data), drop, coded.shape[0])
+    else:
+        X, rows = spec._finish(X, len(data), drop)
     if len(rows) == 0:
         raise ValueError(f"every row of {name} has a missing value in a variable of formula={formula!r}")
     return spec, Design(X, y_values[rows], rows, len(data) - len(rows))

@@ -29,6 +29,10 @@ refused here.
 
 :func:`formula_data` is the estimator's one entry: a formula (or a fitted
 spec) and the data, whatever its kind, to the design the row sources take.
+A frame in memory can come as a split design (categorical terms as codes,
+``split=True``; see :mod:`fastlogit.formula`); Parquet row groups and dask
+partitions stay dense or CSR (their row sources, ChunkRows and DaskRows,
+take arrays).
 """
 
 import os
@@ -68,7 +72,9 @@ class FormulaData:
         return kept_rows(values, self.rows, self.n_dropped, name)
 
 
-def formula_data(formula, X, y=None, sample_weight=None, *, na_action="drop", spec=None, weight=None):
+def formula_data(
+    formula, X, y=None, sample_weight=None, *, na_action="drop", spec=None, weight=None, split=False
+):
     """``(spec, FormulaData)``: the design of ``formula`` on ``X``.
 
     ``X``: a pandas DataFrame, a path to a Parquet file or directory, or a
@@ -76,7 +82,10 @@ def formula_data(formula, X, y=None, sample_weight=None, *, na_action="drop", sp
     to encode with (prediction, inference), or None to fit one (training).
     ``y``: the labels when the formula has no left side.  ``sample_weight``:
     one weight per row (in memory, dask), or for Parquet ``weight=`` the name
-    of a weight column.
+    of a weight column.  ``split``: a frame's design as a
+    :class:`~fastlogit.formula.SplitMatrix` when it splits (see
+    :mod:`fastlogit.formula`); Parquet and dask designs are dense or CSR
+    whatever it says.
     """
     na_action = check_na_action(na_action)
     if isinstance(X, (str, os.PathLike)):
@@ -95,9 +104,9 @@ def formula_data(formula, X, y=None, sample_weight=None, *, na_action="drop", sp
         )
         return spec, FormulaData(X, y, sample_weight, n_dropped=n_dropped)
     if spec is None:
-        spec, design = build(formula, X, y=y, na_action=na_action)
+        spec, design = build(formula, X, y=y, na_action=na_action, split=split)
     else:
-        design = spec.design(X, y=y, labels=True, na_action=na_action)
+        design = spec.design(X, y=y, labels=True, na_action=na_action, split=split)
     data = FormulaData(design.X, design.y, None, n_dropped=design.n_dropped, rows=design.rows)
     data.sample_weight = data.kept(sample_weight, "sample_weight")
     return spec, data

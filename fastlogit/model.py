@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
 from . import solvers
 from .data import (
@@ -35,6 +35,8 @@ from .matrix import elementwise, predict_raw, softmax_rows
 from .objective import Objective
 from .row_sources import ArrayRows, ChunkRows
 from .sources import _load_npy, as_chunk_source, is_chunked_input
+from .split import SplitDesign, SplitRows
+from .split import predict_raw as split_predict_raw
 
 #: The keyword arguments of fit() and inference() that describe a data source (Parquet's columns).
 SOURCE_OPTIONS = frozenset({"target", "features", "weight"})
@@ -140,7 +142,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         ``fit_intercept`` must stay True or be False, and a formula with an
         intercept refuses ``fit_intercept=False``).  Columns and names in
         statsmodels' order and spelling (``Intercept``, ``C(x2)[T.b]``,
-        ``x1:x3``).  Out of core and on a cluster, :meth:`fit` and
+        ``x1:x3``).  In memory, categorical terms (``C(x2)``, string and
+        category columns) are held as codes, one int32 per row, not as a
+        column per level (:class:`fastlogit.split.SplitRows`; the rule is
+        :mod:`fastlogit.formula`'s), except for ``solver="sgd"``.  Out of
+        core and on a cluster, :meth:`fit` and
         :meth:`inference` also take a Parquet path (``weight=`` a column)
         and a dask DataFrame, with the in-memory fit's result (see
         :mod:`fastlogit.formula_scale`).
@@ -270,16 +276,20 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 "needs a number, e.g. tol=1e-4"
             )
 
-    def _validate_X(self, X, reset, encoded=False):
+    def _validate_X(self, X, reset, encoded=False, split=False):
         """``X`` as the kernels take it; a formula model's frames encoded first
-        (``encoded``: ``X`` is already its design matrix)."""
+        (``encoded``: ``X`` is already its design matrix; ``split``: a frame's
+        design as a :class:`~fastlogit.split.SplitDesign` when the formula's
+        designs split, else dense or CSR)."""
         spec = getattr(self, "formula_spec_", None)
+        if isinstance(X, SplitDesign) and encoded:
+            return X
         if spec is not None and not reset and not encoded:  # a frame, encoded as the training frame was
             if isinstance(X, (str, os.PathLike)):
                 from .formula_scale import parquet_design
 
                 return parquet_design(spec, X)
-            return spec.design(X, labels=False, na_action="raise").X
+            return _split_design(spec.design(X, labels=False, na_action="raise", split=split).X, spec)
         if isinstance(X, (str, os.PathLike)):
             # Predicting from a .npy file: memory-mapped, read in place.
             if not os.fspath(X).endswith(".npy"):
@@ -413,9 +423,18 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 "target= and features= do not apply to a formula model: the formula's left side "
                 "names the label column and its right side the features"
             )
+        # In memory, a design with categorical terms is held split (codes: SplitRows), but
+        # for SGD, whose minibatch loop reads dense or CSR rows.
         spec, design = formula_data(
-            self.formula, X, y, sample_weight, na_action=self.na_action, weight=weight
+            self.formula,
+            X,
+            y,
+            sample_weight,
+            na_action=self.na_action,
+            weight=weight,
+            split=self.solver != "sgd",
         )
+        design.X = _split_design(design.X, spec)
         if spec.fit_intercept and not self.fit_intercept:
             raise ValueError(
                 f"fit_intercept=False, but formula={self.formula!r} has an intercept: with a formula "
@@ -443,7 +462,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """The row source of ``(X, y, sample_weight)``: ``(rows, classes, features)``.
 
         The one way from :meth:`fit`'s (and :meth:`inference`'s) data to the
-        objective: in memory an :class:`~fastlogit.row_sources.ArrayRows`,
+        objective: in memory an :class:`~fastlogit.row_sources.ArrayRows` (a
+        formula's split design: :class:`~fastlogit.split.SplitRows`),
         streamed a :class:`~fastlogit.row_sources.ChunkRows`, on a cluster a
         :class:`~fastlogit.distributed.DaskRows`.  ``classes``: the labels
         (given, or the fitted ``classes_``), or None to discover them.
@@ -493,20 +513,26 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                     f"{', '.join(given)}= apply to chunked, Parquet or dask data, not to an "
                     "in-memory array (its labels are y)"
                 )
-            # NaN or inf in X surfaces as a ValueError at the first evaluation of a
-            # full-batch solver (see Objective.data_loss_grad) or after the first SGD
-            # epoch (fit_sgd's check_finite), so scikit-learn's separate finiteness
-            # scan, as long as one fused pass (42 ms vs 30 ms at 1e6 x 100), is skipped.
-            check_estimator_input(X)
-            X, y = validate_data(
-                self,
-                X,
-                y,
-                accept_sparse="csr",
-                dtype=_KERNEL_DTYPES,
-                order="C",
-                ensure_all_finite=False,
-            )
+            if isinstance(X, SplitDesign):  # a formula's design: its labels, one per row
+                y = column_or_1d(y, warn=True)
+                if len(y) != X.n_samples:
+                    raise ValueError(f"y has {len(y)} labels for {X.n_samples} rows of X")
+                self._set_features(X.n_features, None)
+            else:
+                # NaN or inf in X surfaces as a ValueError at the first evaluation of a
+                # full-batch solver (see Objective.data_loss_grad) or after the first SGD
+                # epoch (fit_sgd's check_finite), so scikit-learn's separate finiteness
+                # scan, as long as one fused pass (42 ms vs 30 ms at 1e6 x 100), is skipped.
+                check_estimator_input(X)
+                X, y = validate_data(
+                    self,
+                    X,
+                    y,
+                    accept_sparse="csr",
+                    dtype=_KERNEL_DTYPES,
+                    order="C",
+                    ensure_all_finite=False,
+                )
             check_classification_targets(y)
             classes, y_enc = np.unique(y, return_inverse=True)
             check_two_classes(classes)
@@ -518,6 +544,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             X = self._validate_X(X, reset=False, encoded=encoded)
             y_enc = self._encode(y, classes, X.shape[0])
         sw = self._sample_weights(X, y_enc, classes, sample_weight, require_two_classes=True)
+        if isinstance(X, SplitDesign):
+            return SplitRows(X, y_enc, sw, len(classes), self.n_threads), classes, None
         return ArrayRows(X, y_enc, sw, len(classes), self.n_threads), classes, None
 
     def _set_features(self, n_features, names):
@@ -746,14 +774,16 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if _is_dask(X):
             return self._predict_dask(X, "decision_function")
         check_is_fitted(self)
-        return self._scores(self._validate_X(X, reset=False))
+        return self._scores(self._validate_X(X, reset=False, split=True))
 
     def _scores(self, X):
-        """:meth:`decision_function` of an already validated matrix."""
+        """:meth:`decision_function` of an already validated matrix (or split design)."""
         coef = np.ascontiguousarray(self.coef_, dtype=np.float64)
         intercept = np.ascontiguousarray(self.intercept_, dtype=np.float64)
         if coef.shape[0] == 1:
             coef, intercept = coef[0], float(intercept[0])
+        if isinstance(X, SplitDesign):
+            return split_predict_raw(X, coef, intercept, check_n_threads(self.n_threads))
         return predict_raw(X, coef, intercept, check_n_threads(self.n_threads))
 
     def predict(self, X):
@@ -779,9 +809,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             return super().score(X, y, sample_weight=sample_weight)
         from sklearn.metrics import accuracy_score
 
-        design = spec.design(X, y=y, labels=True, na_action=self.na_action)
+        design = spec.design(X, y=y, labels=True, na_action=self.na_action, split=True)
         sw = design.kept(sample_weight, "sample_weight")
-        return float(accuracy_score(design.y, self._labels_of(self._scores(design.X)), sample_weight=sw))
+        z = self._scores(_split_design(design.X, spec))
+        return float(accuracy_score(design.y, self._labels_of(z), sample_weight=sw))
 
     def predict_proba(self, X):
         """Class probabilities, float64 (n, K), columns in ``classes_`` order.
@@ -868,8 +899,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 na_action=self.na_action,
                 spec=spec,
                 weight=source_options.pop("weight", None),
+                split=True,
             )
-            X, y, sample_weight = design.X, design.y, design.sample_weight
+            X, y, sample_weight = _split_design(design.X, spec), design.y, design.sample_weight
             if groups is not None and not isinstance(groups, str):
                 groups = design.kept(groups, "groups")
         objective = self._objective_for(X, y, sample_weight, encoded=spec is not None, **source_options)
@@ -944,6 +976,24 @@ def logit(formula, data, *, sample_weight=None, **params):
     """
     params.setdefault("C", np.inf)
     return LogisticRegression(formula=formula, **params).fit(data, sample_weight=sample_weight)
+
+
+def _split_design(X, spec):
+    """A formula's :class:`~fastlogit.formula.SplitMatrix` as the
+    :class:`~fastlogit.split.SplitDesign` that :class:`~fastlogit.split.SplitRows`
+    reads (columns named and ordered as the formula's); any other ``X`` as it is."""
+    from .formula import SplitMatrix
+
+    if not isinstance(X, SplitMatrix):
+        return X
+    return SplitDesign(
+        X.dense,
+        X.codes.T,
+        X.n_levels,
+        names=spec.feature_names,
+        n_samples=X.shape[0],
+        column_order=X.column_order,
+    )
 
 
 def _is_dask(X):

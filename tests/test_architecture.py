@@ -29,14 +29,17 @@ LAYERS = {
     "fastlogit.kernels.binary": 1,
     "fastlogit.kernels.multinomial": 1,
     "fastlogit.kernels.folds": 1,
+    "fastlogit.kernels.split": 1,
     "fastlogit.kernels": 2,
     "fastlogit.reference": 1,
+    "fastlogit.reference_split": 2,
     "fastlogit.matrix": 3,
     "fastlogit.sources": 3,
     "fastlogit.row_sources": 4,
     "fastlogit.formula_scale": 4,
     "fastlogit.functions": 4,
     "fastlogit.objective": 5,
+    "fastlogit.split": 5,
     "fastlogit.distributed": 5,
     "fastlogit.sgd": 6,
     "fastlogit.model": 7,
@@ -155,10 +158,14 @@ def test_every_row_source_implements_the_protocol():
     import numpy as np
 
     from fastlogit.row_sources import ArrayRows, ChunkRows, RowSource
+    from fastlogit.split import SplitDesign, SplitRows
 
     X, y = np.eye(4), np.array([0, 1, 0, 1])
     assert isinstance(ArrayRows(X, y), RowSource)
     assert isinstance(ChunkRows([(X, y)]), RowSource)
+    design = SplitDesign(X[:, :2], [np.array([0, -1, 1, 0])], [2], column_order=[3, 0, 2, 1])
+    assert isinstance(SplitRows(design, y), RowSource)
+    assert isinstance(SplitRows(design, np.array([0, 1, 2, 1]), n_classes=3), RowSource)
     members = [m for m in vars(RowSource) if not m.startswith("_")] + list(RowSource.__annotations__)
     distributed = pytest.importorskip("fastlogit.distributed")
     for member in members:

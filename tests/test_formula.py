@@ -438,3 +438,263 @@ def test_no_warning_on_clean_frames():
         warnings.simplefilter("error")
         model = LogisticRegression(formula="y ~ x1 + C(g) + x1:x2", C=np.inf, solver="newton").fit(data)
         model.predict_proba(data.iloc[:10])
+
+
+# -- the split design: categorical terms as codes --------------------------------------
+
+#: Formulas whose designs split: (formula, the coded terms' column counts, dense block width).
+SPLIT_FORMULAS = [
+    ("y ~ x1 + x2 + C(g) + x1:x2", [4], 3),
+    ("y ~ x1 + x2 + g + h + x1:g", [4, 2], 6),  # x1:g's 4 columns in the dense block
+    ("y ~ x2 + g:x1 + h", [2], 6),
+    ("y ~ C(g) + x1 + x2 - 1", [5], 2),  # no intercept: the first categorical in full
+    ("y ~ C(g) + C(h) - 1", [5, 2], 0),
+    ("y ~ C(g, Treatment('c')) + x1", [4], 1),
+    ("y ~ C(g):C(h) + C(g) + C(h)", [4, 2, 8], 0),  # the interaction's columns: pairs of levels
+]
+
+
+def split_design_of(X):
+    from fastlogit.split import SplitDesign
+
+    return SplitDesign(X.dense, X.codes.T, X.n_levels, column_order=X.column_order, n_samples=X.shape[0])
+
+
+def as_dense(X):
+    return X.toarray() if scipy.sparse.issparse(X) else np.asarray(X)
+
+
+@pytest.mark.parametrize("formula, levels, width", SPLIT_FORMULAS)
+def test_split_design_is_the_csr_design_as_codes(formula, levels, width):
+    from fastlogit.formula import SplitMatrix
+
+    data = frame_with_missing()
+    spec, csr = build(formula, data)
+    split_spec, split = build(formula, data, split=True)
+    assert split_spec.feature_names == spec.feature_names
+    assert isinstance(split.X, SplitMatrix)
+    X = split.X
+    assert X.codes.dtype == np.int32 and X.codes.shape == (len(split.rows), len(levels))
+    assert X.n_levels.tolist() == levels and X.dense.shape[1] == width
+    assert X.dense.dtype == np.float64 and X.dense.flags.c_contiguous
+    np.testing.assert_array_equal(split.rows, csr.rows)
+    assert split.n_dropped == csr.n_dropped
+    np.testing.assert_array_equal(split.y, csr.y)
+    np.testing.assert_array_equal(split_design_of(X).to_dense(), as_dense(csr.X))
+    # New frames (rows reordered, columns reordered, the label column absent) alike.
+    new = data.iloc[np.random.default_rng(2).permutation(len(data))][["h", "x2", "g", "x1"]].dropna()
+    expected = spec.design(new, labels=False, na_action="raise").X
+    encoded = split_spec.design(new, labels=False, na_action="raise", split=True).X
+    assert isinstance(encoded, SplitMatrix)
+    np.testing.assert_array_equal(split_design_of(encoded).to_dense(), as_dense(expected))
+
+
+def test_the_reference_level_is_code_minus_one_and_without_intercept_the_first_categorical_is_full():
+    data = categorical_frame()
+    _, design = build("y ~ x1 + C(g) + h", data, split=True)
+    levels = np.array(["a", "b", "c", "d", "e"])
+    codes = design.X.codes
+    np.testing.assert_array_equal(codes[:, 0], np.searchsorted(levels, data.g) - 1)  # "a" -> -1
+    np.testing.assert_array_equal(codes[:, 1], np.searchsorted(["p", "q", "r"], data.h) - 1)
+    _, design = build("y ~ C(g) + h + x1 - 1", data, split=True)
+    np.testing.assert_array_equal(design.X.codes[:, 0], np.searchsorted(levels, data.g))
+    np.testing.assert_array_equal(design.X.codes[:, 1], np.searchsorted(["p", "q", "r"], data.h) - 1)
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "y ~ x1 + x2 + x1:x2",  # no categorical
+        "y ~ C(g, Sum) + x1",  # not indicators: Sum contrasts code the last level -1
+        "y ~ C(g):C(h) + x1",  # the interaction's columns hold two ones in a row
+    ],
+)
+def test_designs_that_do_not_split_stay_dense_or_csr(formula):
+    data = categorical_frame()
+    spec, design = build(formula, data, split=True)
+    assert spec.split is None
+    assert isinstance(design.X, np.ndarray) or scipy.sparse.isspmatrix_csr(design.X)
+
+
+def test_a_wide_sparse_dense_block_keeps_the_whole_design_csr():
+    rng = np.random.default_rng(5)
+    n = 3000
+    data = pd.DataFrame(
+        {"x": rng.normal(size=n), "g": rng.integers(0, 60, n).astype(str), "y": rng.integers(0, 2, n)}
+    )
+    # x:C(g) is 60 columns, one non-zero per row: past SPLIT_SPARSE_DENSE_COLUMNS and mostly zeros.
+    spec, design = build("y ~ C(g) + x:C(g)", data, split=True)
+    assert spec.split is None and scipy.sparse.isspmatrix_csr(design.X)
+    spec, design = build("y ~ C(g) + x", data, split=True)
+    assert spec.split is not None and design.X.n_levels.tolist() == [59]
+
+
+def test_indicator_codes_refuse_anything_but_at_most_one_1_per_row():
+    from fastlogit.formula import indicator_codes
+
+    def csc(rows):
+        return scipy.sparse.csc_matrix(np.array(rows, dtype=float))
+
+    X = csc([[0, 1, 0, 7.5], [0, 0, 0, 1], [1, 0, 0, 0]])
+    np.testing.assert_array_equal(indicator_codes(X, 0, 3), [1, -1, 0])
+    assert indicator_codes(X, 1, 4) is None  # 7.5 is not an indicator
+    assert indicator_codes(csc([[1, 1], [0, 0]]), 0, 2) is None  # two levels in a row
+    stored_zero = csc([[1, 0], [0, 1]])
+    stored_zero.data[0] = 0.0  # a stored zero is no level
+    np.testing.assert_array_equal(indicator_codes(stored_zero, 0, 2), [-1, 1])
+
+
+def test_a_new_frame_whose_codes_do_not_apply_is_encoded_as_csr(monkeypatch):
+    from fastlogit.formula import SplitLayout
+
+    data = categorical_frame()
+    model = LogisticRegression(formula="y ~ x1 + C(g) + h", C=np.inf, solver="newton").fit(data)
+    expected = model.predict_proba(data)
+    monkeypatch.setattr(SplitLayout, "encode", lambda self, X: None)
+    design = model.formula_spec_.design(data, labels=False, na_action="raise", split=True)
+    assert scipy.sparse.isspmatrix_csr(design.X)
+    np.testing.assert_allclose(model.predict_proba(data), expected, rtol=1e-13)
+
+
+@pytest.fixture
+def row_sources(monkeypatch):
+    """The row sources the estimator builds, in order."""
+    import fastlogit.model
+
+    made = []
+
+    def spy(cls):
+        class Spy(cls):
+            def __init__(self, *args, **kwargs):
+                made.append(self)
+                super().__init__(*args, **kwargs)
+
+        return Spy
+
+    for name in ("ArrayRows", "SplitRows"):
+        monkeypatch.setattr(fastlogit.model, name, spy(getattr(fastlogit.model, name)))
+    return made
+
+
+def three_class_frame(n=900, seed=3):
+    data = categorical_frame(n, seed)
+    rng = np.random.default_rng(seed)
+    effect = data.g.map(dict(a=0.0, b=0.6, c=-0.4, d=0.9, e=-0.8)).to_numpy()
+    z = np.column_stack([0 * effect, 0.5 * data.x1 + effect, -0.7 * data.x2 + 0.3 * data.x1 * data.x2])
+    P = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    data["y"] = np.array(["lo", "mid", "hi"])[(P.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1)]
+    return data
+
+
+@pytest.mark.parametrize("frame", [categorical_frame, three_class_frame], ids=["binary", "K=3"])
+@pytest.mark.parametrize("C", [np.inf, 2.0], ids=["unpenalized", "C=2"])
+def test_a_formula_fit_on_split_rows_equals_the_fit_on_the_csr_design(frame, C, row_sources):
+    from fastlogit.split import SplitRows
+
+    data = frame()
+    formula = "y ~ x1 + x2 + C(g) + h + x1:x2"
+    weights = np.random.default_rng(4).uniform(0.2, 3.0, len(data))
+    model = LogisticRegression(formula=formula, C=C, solver="newton", tol=1e-12, max_iter=200)
+    model.fit(data, sample_weight=weights)
+    assert len(row_sources) == 1 and isinstance(row_sources[0], SplitRows)
+    _, design = build(formula, data)
+    ref = LogisticRegression(C=C, solver="newton", tol=1e-12, max_iter=200)
+    ref.fit(design.X, design.y, sample_weight=weights)
+    np.testing.assert_allclose(model.coef_, ref.coef_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(model.intercept_, ref.intercept_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(model.predict_proba(data), ref.predict_proba(design.X), rtol=1e-8, atol=1e-12)
+    assert model.score(data, sample_weight=weights) == ref.score(design.X, design.y, sample_weight=weights)
+    # Inference reads the split rows too and gives the CSR design's numbers.
+    del row_sources[:]
+    result = model.inference(data, sample_weight=weights, cov_type="HC0")
+    assert isinstance(row_sources[0], SplitRows)
+    expected = ref.inference(design.X, design.y, sample_weight=weights, cov_type="HC0")
+    np.testing.assert_allclose(result.std_err, expected.std_err, rtol=1e-8)
+    groups = np.arange(len(data)) % 13
+    clustered = model.inference(data, sample_weight=weights, cov_type="cluster", groups=groups)
+    expected = ref.inference(design.X, design.y, sample_weight=weights, cov_type="cluster", groups=groups)
+    np.testing.assert_allclose(clustered.std_err, expected.std_err, rtol=1e-8)
+
+
+def many_levels_frame(n, levels, seed=6):
+    rng = np.random.default_rng(seed)
+    g = rng.integers(0, levels, n)
+    data = pd.DataFrame({f"x{j}": rng.normal(size=n) for j in range(3)})
+    data["g"] = pd.Categorical(np.char.add("g", g.astype(str)))
+    z = 0.5 * data.x0 - 0.3 * data.x1 + 0.4 * rng.normal(size=levels)[g]
+    data["y"] = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(int)
+    return data
+
+
+def test_a_thousand_level_categorical_costs_codes_not_dummies(row_sources):
+    import tracemalloc
+
+    n, levels = 30_000, 1000
+    data = many_levels_frame(n, levels)
+    formula = "y ~ x0 + x1 + x2 + C(g)"
+    LogisticRegression(formula=formula, C=1.0, solver="newton").fit(data.iloc[:2000])  # (compiled)
+    del row_sources[:]
+    tracemalloc.start()
+    try:
+        model = LogisticRegression(formula=formula, C=1.0, solver="newton").fit(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    (rows,) = row_sources
+    design = rows.design
+    assert design.codes.dtype == np.int32 and design.codes.shape == (n, 1)
+    assert design.dense.shape == (n, 3) and design.n_features == 3 + levels - 1
+    held = [v for v in vars(design).values() if isinstance(v, np.ndarray)]
+    assert all(a.nbytes < 8 * n * 10 for a in held)  # no (n, levels) array anywhere
+    dummies = 8 * n * (levels - 1)  # the dense design's level columns alone: 240 MB
+    assert peak < dummies / 10, f"peak {peak / 2**20:.1f} MiB"
+    assert model.converged_ and len(model.feature_names_) == 3 + levels - 1
+
+
+def test_a_formula_fit_matches_glum_on_the_same_formula():
+    glum = pytest.importorskip("glum")
+    data = many_levels_frame(4000, 30, seed=8).assign(h=categorical_frame(4000).h)
+    formula = "y ~ x0 + x1 + x2 + C(g) + h + x0:x2"
+    model = fastlogit.logit(formula, data, solver="newton", tol=1e-12, max_iter=200)
+    peer = glum.GeneralizedLinearRegressor(
+        family="binomial", formula=formula, alpha=0, drop_first=True, gradient_tol=1e-12, max_iter=200
+    ).fit(data)
+    # glum names a level's column C(g)[g1] where statsmodels writes C(g)[T.g1].
+    theirs = dict(zip(peer.feature_names_, peer.coef_))
+    ours = [name.replace("[T.", "[") for name in model.feature_names_]
+    assert sorted(ours) == sorted(theirs)
+    np.testing.assert_allclose(model.coef_[0], [theirs[name] for name in ours], rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(model.intercept_[0], peer.intercept_, rtol=1e-6)
+    # Penalized: glum's alpha = 1 / (C S), the intercept not penalized (P2 identity over the columns).
+    C = 0.05
+    model = fastlogit.logit(formula, data, C=C, solver="newton", tol=1e-12)
+    peer = glum.GeneralizedLinearRegressor(
+        family="binomial",
+        formula=formula,
+        alpha=1 / (C * len(data)),
+        P2="identity",
+        drop_first=True,
+        gradient_tol=1e-12,
+        scale_predictors=False,
+    ).fit(data)
+    theirs = dict(zip(peer.feature_names_, peer.coef_))
+    np.testing.assert_allclose(model.coef_[0], [theirs[name] for name in ours], rtol=1e-6, atol=1e-8)
+
+
+def test_the_default_solver_converges_on_the_issues_kind_of_design():
+    # issue 22's shape, smaller: numeric columns, a 200-level and a 5-level categorical, an interaction.
+    rng = np.random.default_rng(9)
+    n = 20_000
+    data = pd.DataFrame({f"x{j}": rng.normal(size=n) for j in range(10)})
+    g, h = rng.integers(0, 200, n), rng.integers(0, 5, n)
+    z = data.x0 - 0.5 * data.x3 + 0.5 * rng.normal(size=200)[g] + 0.3 * rng.normal(size=5)[h]
+    data["g"], data["h"] = np.char.add("g", g.astype(str)), np.char.add("h", h.astype(str))
+    data["y"] = (rng.random(n) < 1 / (1 + np.exp(-(z + 0.2 * data.x0 * data.x1)))).astype(int)
+    formula = "y ~ " + " + ".join(f"x{j}" for j in range(10)) + " + C(g) + C(h) + x0:x1"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = fastlogit.logit(formula, data)
+    tight = fastlogit.logit(formula, data, solver="newton", tol=1e-12)
+    assert model.converged_
+    loss = model.inference(data).log_likelihood
+    assert loss == pytest.approx(tight.inference(data).log_likelihood, rel=1e-10)
