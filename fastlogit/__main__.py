@@ -53,15 +53,20 @@ def build_parser():
 
     bench = sub.add_parser(
         "bench",
-        help="time fastlogit against its NumPy reference and scikit-learn on built-in data",
-        description="Time fastlogit's kernels against fastlogit.reference and its fits and SGD "
-        "epoch against scikit-learn on seeded Gaussian data; print a table and write "
-        "results.json, report.md, report.html and PNG plots (these need matplotlib).",
+        help="time fastlogit against every peer library to equal accuracy, its NumPy "
+        "reference and scikit-learn, and check its probabilities against the truth",
+        description="Time every peer solver (scikit-learn, glum, scikit-learn-intelex where "
+        "installed) to equal accuracy on six problems; judge fastlogit's fitted probabilities "
+        "against the known Bayes posterior; time fastlogit's kernels against fastlogit.reference "
+        "and its fits and SGD epoch against scikit-learn on seeded Gaussian data. Prints the "
+        "headline and tables and writes results.json, report.md, report.html and PNG plots "
+        "(these need matplotlib).",
     )
     bench.add_argument(
         "--quick",
         action="store_true",
-        help="small sizes (10^4, 10^5 rows): under a minute on a quiet machine",
+        help="small sizes (10^4, 3x10^4 rows; peers on small problems, a short tolerance "
+        "ladder and their strongest solvers): meant to take about a minute on a quiet machine",
     )
     bench.add_argument(
         "--out",
@@ -75,19 +80,27 @@ def build_parser():
         type=_size,
         nargs="+",
         metavar="N",
-        help="numbers of rows to run (default 1e4 1e5 1e6; --quick: 1e4 1e5)",
+        help="numbers of rows to run (default 1e4 1e5 1e6; --quick: 1e4 3e4); the largest "
+        "also caps the peers' problems",
     )
     bench.add_argument(
         "--threads",
         type=_positive_int,
         metavar="N",
-        help="threads for Numba and BLAS (default: all Numba's threads)",
+        help="threads for Numba and BLAS (default: all Numba's threads); given, the peers' "
+        "processes get it too (default: each library's own)",
     )
     bench.add_argument(
         "--no-dask",
         action="store_true",
         help="skip the Dask comparison (fastlogit vs dask-glm on a local "
         "2-worker cluster at the largest size; it needs the dask extras)",
+    )
+    bench.add_argument(
+        "--no-peers",
+        action="store_true",
+        help="skip the time-to-equal-accuracy comparison with the peer libraries "
+        '(scikit-learn\'s solvers, and glum and scikit-learn-intelex: pip install "fastlogit[peers]")',
     )
     # For tests and experiments: not part of the documented interface.
     bench.add_argument("--repeats", type=_positive_int, help=argparse.SUPPRESS)
@@ -139,6 +152,13 @@ def _bench(args, parser):
     png = plots.available()
     if not png:  # said now, not after the measurements
         print(plots.MISSING)
+    absent = None
+    if not args.no_peers:
+        from .bench.equal_accuracy import absent_libraries
+
+        absent = absent_libraries()
+        for line in absent.values():  # said now too
+            print(line)
     plan = QUICK if args.quick else FULL
     results = run_bench(
         sizes=args.sizes or plan["sizes"],
@@ -149,6 +169,9 @@ def _bench(args, parser):
         quick=args.quick,
         progress=not args.no_progress,
         dask=not args.no_dask,
+        peers=not args.no_peers,
+        peer_threads=args.threads,
+        absent=absent,
     )
     print(console_summary(results))
     paths = write_bench_report(results, args.out, png=png)

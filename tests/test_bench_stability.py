@@ -105,7 +105,15 @@ def test_run_bench_stores_the_warning_when_the_load_is_high(monkeypatch):
     monkeypatch.setattr(os, "getloadavg", lambda: (99.0, 99.0, 99.0))
     monkeypatch.setattr(timing, "SETTLE_S", 0.0)
     results = run.run_bench(
-        sizes=[200], threads=1, kernel_repeats=2, fit_repeats=2, n_features=5, progress=False, dask=False
+        sizes=[200],
+        threads=1,
+        kernel_repeats=2,
+        fit_repeats=2,
+        n_features=5,
+        progress=False,
+        dask=False,
+        peers=False,
+        calibration=False,
     )
     assert "1-minute load average 99.00 at the start" in results["busy_warning"]
     assert results["load"]["start"] == results["load"]["end"] == 99.0

@@ -24,7 +24,8 @@ DATA = Path(__file__).parent / "data"
 RUN = DATA / "pytest_benchmark_special.json"
 BASELINE = DATA / "pytest_benchmark_special_baseline.json"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-TINY = ["--sizes", "200", "300", "--repeats", "2", "--features", "5", "--no-progress"]
+# --no-peers: the peers section (a process per library-solver) is tested in test_bench_report.py.
+TINY = ["--sizes", "200", "300", "--repeats", "2", "--features", "5", "--no-progress", "--no-peers"]
 
 
 def exit_status(argv):
@@ -80,19 +81,29 @@ def test_help_runs_as_a_module():
 
 
 def test_bench_writes_every_output_file(bench_run, capsys):
-    for name in ("results.json", "report.md", "report.html", "speedup.png", "fits.png", "memory.png"):
+    pngs = ("speedup.png", "fits.png", "memory.png", "reliability.png", "calibration.png")
+    for name in ("results.json", "report.md", "report.html", *pngs):
         assert (bench_run / name).stat().st_size > 0, name
-    for name in ("speedup.png", "fits.png", "memory.png"):
+    for name in pngs:
         assert_png(bench_run / name)
+    assert not list(bench_run.glob("convergence-*.png"))  # --no-peers
     md = (bench_run / "report.md").read_text()
     page = (bench_run / "report.html").read_text()
-    for text in ("binary_loss_grad", "multinomial lbfgs", "binary epoch", "speedup.png"):
+    for text in ("binary_loss_grad", "multinomial lbfgs", "binary epoch", "speedup.png", "reliability.png"):
         assert text in md and text in page
+    assert "Peers: skipped (--no-peers)." in md
 
 
 def test_results_json_schema(bench_run):
     results = json.loads((bench_run / "results.json").read_text())
-    assert results["schema"] == "fastlogit-bench/1"
+    assert results["schema"] == "fastlogit-bench/2"
+    assert results["peers"] == {"skipped": "skipped (--no-peers)"}
+    assert set(results["sections_s"]) == {"kernels, fits, SGD, out of core, Dask", "calibration"}
+    calibration = results["calibration"]
+    assert calibration["sizes"] == [200, 300]
+    for key in ("binary", "multinomial"):
+        assert [entry["n"] for entry in calibration[key]] == [200, 300]
+        assert all(entry["n_test"] == calibration["n_test"] for entry in calibration[key])
     assert results["settings"]["sizes"] == [200, 300]
     assert results["settings"]["threads"] == 1
     machine = results["machine"]

@@ -39,7 +39,7 @@ def _save(plt, fig, path):
     return fig
 
 
-def convergence_plot(curves, path, *, title, rtol=RTOL, skipped=()):
+def convergence_plot(curves, path, *, title, rtol=RTOL, skipped=(), note=None):
     """Relative objective gap against time, log-log, one line per library-solver.
 
     Parameters
@@ -51,6 +51,8 @@ def convergence_plot(curves, path, *, title, rtol=RTOL, skipped=()):
     title : the figure's title (name the problem).
     rtol : "equal accuracy", drawn as a horizontal line.
     skipped : names not drawn (skipped records), listed under the axes.
+    note : a line written under the axes (e.g. that the timings spread
+        widely), or None.
 
     Returns
     -------
@@ -81,8 +83,13 @@ def convergence_plot(curves, path, *, title, rtol=RTOL, skipped=()):
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     _legend_outside(ax)
+    below = []
     if skipped:
-        fig.text(0.01, -0.02, "not drawn (skipped): " + ", ".join(skipped), fontsize=7, va="top", wrap=True)
+        below.append("not drawn (skipped): " + ", ".join(skipped))
+    if note:
+        below.append(note)
+    if below:
+        fig.text(0.01, -0.02, "\n".join(below), fontsize=7, va="top", wrap=True)
     return _save(plt, fig, path)
 
 

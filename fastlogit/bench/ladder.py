@@ -25,6 +25,10 @@ solver ("fastlogit-auto") and named solvers ("fastlogit-lbfgs",
 (:mod:`fastlogit.bench.ladder_worker`) with its library's default threads,
 so one library's thread pools, caches and imports never touch another's
 timings; the data travel once through ``.npy`` files in a temporary folder.
+:func:`run_ladder_suite` runs several problems (:class:`LadderProblem`) with
+one process per library-solver, not one per library-solver and problem: a
+worker's start-up (Python, the library's imports: 1.5 to 2.5 s) is paid
+once, and a library-solver's problems run one after another in it.
 Inside the worker each rung is timed ``repeats`` times after warm-up fits
 (imports and Numba compilation excluded; see
 :func:`fastlogit.bench.ladder_worker.run`) and the best time is kept.
@@ -42,7 +46,8 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +71,8 @@ FASTLOGIT_SOLVERS = ("auto", "lbfgs", "newton", "proximal")
 FASTLOGIT_DEFAULT = FASTLOGIT_PREFIX + "auto"
 #: Lines of a crashed worker's stderr quoted in its record.
 STDERR_LINES = 5
+#: How often :func:`run_ladder_suite` looks at a worker's progress (seconds).
+POLL_S = 0.02
 
 
 # -- records -------------------------------------------------------------------------
@@ -221,7 +228,7 @@ def why_not(name, *, n_classes, C, l1_ratio, fit_intercept, sample_weight=False,
 # -- running the ladders -----------------------------------------------------------------
 
 
-def _check_settings(tols, repeats, max_iter, budget_s, timeout_s):
+def _check_settings(tols, repeats, max_iter, budget_s, timeout_s, repeat_limit_s=None):
     try:
         tols = [float(t) for t in np.atleast_1d(np.asarray(tols, dtype=np.float64))]
     except (TypeError, ValueError):
@@ -233,7 +240,11 @@ def _check_settings(tols, repeats, max_iter, budget_s, timeout_s):
     for argument, value in (("repeats", repeats), ("max_iter", max_iter)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
             raise ValueError(f"{argument} must be an integer >= 1, got {value!r}")
-    for argument, value in (("budget_s", budget_s), ("timeout_s", timeout_s)):
+    for argument, value in (
+        ("budget_s", budget_s),
+        ("timeout_s", timeout_s),
+        ("repeat_limit_s", repeat_limit_s),
+    ):
         if value is not None and not (isinstance(value, int | float) and value > 0):
             raise ValueError(f"{argument} must be None or seconds > 0, got {value!r}")
     return sorted(tols, reverse=True)
@@ -331,6 +342,36 @@ def _record(name, result, failure, folder):
     return LadderRecord(name, tuple(rungs), skipped, stopped, result["warm_up_s"])
 
 
+def _check_data(X, y, sample_weight, where=""):
+    """``(y, sample_weight)`` as arrays; ValueError naming the argument when they do not fit X."""
+    import scipy.sparse
+
+    if not (scipy.sparse.issparse(X) or (isinstance(X, np.ndarray) and X.ndim == 2)):
+        raise ValueError(f"{where}X must be a 2-d array or a scipy sparse matrix, got {type(X).__name__}")
+    y = np.asarray(y)
+    if y.ndim != 1 or y.shape[0] != X.shape[0]:
+        raise ValueError(f"{where}y must have one label per row of X ({X.shape[0]}), got shape {y.shape}")
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        if sample_weight.shape != y.shape:
+            raise ValueError(f"{where}sample_weight must have shape {y.shape}, got {sample_weight.shape}")
+    return y, sample_weight
+
+
+def _problem_flags(X, y, C, l1_ratio, fit_intercept, sample_weight):
+    """The keyword arguments of :func:`why_not` for one problem."""
+    import scipy.sparse
+
+    return {
+        "n_classes": len(np.unique(y)),
+        "C": C,
+        "l1_ratio": l1_ratio,
+        "fit_intercept": fit_intercept,
+        "sample_weight": sample_weight is not None,
+        "sparse": scipy.sparse.issparse(X),
+    }
+
+
 def evaluate_objectives(records, X, y, *, C, l1_ratio, sample_weight=None):
     """``records`` with every rung's ``objective`` set to
     :func:`~fastlogit.bench.peers.objective_value` of its coefficients."""
@@ -407,29 +448,12 @@ def run_ladders(
     library is absent, or whose worker failed is a record with ``skipped``
     set; nothing is raised for it.
     """
-    import scipy.sparse
-
     tols = _check_settings(tols, repeats, max_iter, budget_s, timeout_s)
-    if not (scipy.sparse.issparse(X) or (isinstance(X, np.ndarray) and X.ndim == 2)):
-        raise ValueError(f"X must be a 2-d array or a scipy sparse matrix, got {type(X).__name__}")
-    y = np.asarray(y)
-    if y.ndim != 1 or y.shape[0] != X.shape[0]:
-        raise ValueError(f"y must have one label per row of X ({X.shape[0]}), got shape {y.shape}")
-    if sample_weight is not None:
-        sample_weight = np.asarray(sample_weight, dtype=np.float64)
-        if sample_weight.shape != y.shape:
-            raise ValueError(f"sample_weight must have shape {y.shape}, got {sample_weight.shape}")
+    y, sample_weight = _check_data(X, y, sample_weight)
     names = library_solver_names(l1_ratio) if names is None else list(names)
     for name in names:
         _check_name(name)
-    problem = {
-        "n_classes": len(np.unique(y)),
-        "C": C,
-        "l1_ratio": l1_ratio,
-        "fit_intercept": fit_intercept,
-        "sample_weight": sample_weight is not None,
-        "sparse": scipy.sparse.issparse(X),
-    }
+    problem = _problem_flags(X, y, C, l1_ratio, fit_intercept, sample_weight)
     settings = {
         "C": float(C),
         "l1_ratio": float(l1_ratio),
@@ -464,6 +488,239 @@ def run_ladder(name, X, y, **options):
     """One library-solver's :class:`LadderRecord`: :func:`run_ladders` with ``names=[name]``."""
     (record,) = run_ladders(X, y, [name], **options)
     return record
+
+
+# -- several problems, one process per library-solver ----------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class LadderProblem:
+    """One problem of :func:`run_ladder_suite`.
+
+    Attributes
+    ----------
+    key : str, the problem's name (unique within a suite).
+    X : (n, d) float64 or float32 array, or a scipy sparse matrix.
+    y : (n,) labels.
+    C, l1_ratio, fit_intercept, sample_weight : the objective ``F`` of
+        :mod:`fastlogit.bench.peers`.
+    names : library-solver names to run, in the order the records come
+        back (None: :func:`library_solver_names` of ``l1_ratio``).
+    declined : ``{name: reason}``, names of ``names`` not run on this
+        problem although they could (e.g. a dense Hessian too large for
+        the machine): each is a record with ``skipped`` = its reason.
+    """
+
+    key: str
+    X: object
+    y: np.ndarray
+    C: float = 1.0
+    l1_ratio: float = 0.0
+    fit_intercept: bool = True
+    sample_weight: np.ndarray | None = None
+    names: tuple | None = None
+    declined: dict = field(default_factory=dict)
+
+    def solver_names(self):
+        """The library-solver names of this problem, in order."""
+        return list(library_solver_names(self.l1_ratio) if self.names is None else self.names)
+
+
+def _batch_outcomes(entries, folder, timeout_s, env):
+    """Run ``entries`` (``[(spec, out_folder)]``, one library-solver's problems) in one
+    worker, in order; returns ``[(result or None, failure or None)]``, one per entry.
+
+    ``timeout_s`` bounds each problem, not the batch: the parent watches the
+    worker's markers (:data:`~fastlogit.bench.ladder_worker.STARTED`,
+    :data:`~fastlogit.bench.ladder_worker.DONE`); a problem running longer is
+    killed with its worker, and a fresh worker takes the problems after it.
+    So does a worker that crashed on a problem it had started.  A worker that
+    fails before it starts any problem fails the rest with it.
+    """
+    outcomes = [None] * len(entries)
+    pending = list(range(len(entries)))
+    attempt = 0
+    while pending:
+        spec = {"batch": [{**entries[i][0], "out": str(entries[i][1])} for i in pending]}
+        spec_path = folder / f"batch{attempt}.json"
+        spec_path.write_text(json.dumps(spec))
+        stderr_path = folder / f"stderr{attempt}.txt"
+        attempt += 1
+        command = [sys.executable, "-m", "fastlogit.bench.ladder_worker", str(spec_path), str(folder)]
+        with open(stderr_path, "w") as stderr:
+            proc = subprocess.Popen(
+                command,
+                cwd=folder,  # nothing in the caller's folder shadows a library
+                env=_worker_env(env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+            current, since, timed_out = None, time.perf_counter(), None
+            while True:
+                code = proc.poll()
+                running = next(
+                    (i for i in pending if not (entries[i][1] / ladder_worker.DONE).exists()), None
+                )
+                if running != current:
+                    current, since = running, time.perf_counter()
+                if code is not None:
+                    break
+                if timeout_s is not None and current is not None and time.perf_counter() - since > timeout_s:
+                    proc.kill()
+                    proc.wait()
+                    timed_out = current
+                    break
+                time.sleep(POLL_S)
+        failure = None
+        if timed_out is not None:
+            failure = f"the worker timed out after timeout_s={timeout_s:g} s"
+        elif proc.returncode < 0:
+            failure = (
+                f"the worker was killed by signal {-proc.returncode}: {_stderr_tail(stderr_path.read_text())}"
+            )
+        elif proc.returncode != 0:
+            failure = (
+                f"the worker exited with status {proc.returncode}: {_stderr_tail(stderr_path.read_text())}"
+            )
+        else:
+            failure = "the worker wrote no result"
+        left = []
+        for i in pending:
+            out = entries[i][1]
+            path = out / ladder_worker.RESULT
+            result = json.loads(path.read_text()) if path.exists() else None
+            if (out / ladder_worker.DONE).exists():
+                outcomes[i] = (result, None)
+            elif (out / ladder_worker.STARTED).exists() and not left:
+                outcomes[i] = (result, failure)  # the problem the worker failed on
+            else:
+                left.append(i)
+        if len(left) == len(pending):  # no progress: the worker fails before any problem
+            for i in left:
+                outcomes[i] = (None, failure)
+            left = []
+        pending = left
+    return outcomes
+
+
+def run_ladder_suite(
+    problems,
+    *,
+    tols=LADDER,
+    repeats=3,
+    max_iter=MAX_ITER,
+    budget_s=None,
+    timeout_s=None,
+    repeat_limit_s=None,
+    env=None,
+    progress=None,
+):
+    """Every library-solver of every problem down the ladder ``tols``, one process per
+    library-solver.
+
+    Parameters
+    ----------
+    problems : :class:`LadderProblem` s (unique keys).
+    tols, repeats, max_iter, budget_s, env : as for :func:`run_ladders`;
+        ``budget_s`` is per ladder (one library-solver on one problem).
+    timeout_s : seconds or None, per problem: a library-solver's worker
+        still on one problem after this long is killed, that record keeps
+        the rungs it finished, and a fresh worker goes on with the next
+        problems.
+    repeat_limit_s : seconds or None; a rung is fitted again (up to
+        ``repeats`` times) only while its fits took less than this in all:
+        a slow fit is timed once, and the ladder goes on to tighter rungs.
+    progress : callable or None, called with ``(key, LadderRecord)`` as
+        each record is done.
+
+    Returns
+    -------
+    dict ``{key: [LadderRecord, ...]}`` in the order of ``problems``, each
+    list in the order of the problem's names, every rung's ``objective``
+    evaluated (:func:`evaluate_objectives`).  Each library-solver's
+    problems run one after another in one process (its first problem's
+    ``warm_up_s`` includes the library's imports), the library-solvers one
+    after another; a record that could not run says why (``skipped``),
+    as in :func:`run_ladders`.
+    """
+    tols = _check_settings(tols, repeats, max_iter, budget_s, timeout_s, repeat_limit_s)
+    problems = list(problems)
+    keys = [p.key for p in problems]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"problems: keys must be unique, got {keys}")
+    checked = []
+    for problem in problems:
+        where = f"problem {problem.key!r}: "
+        y, sample_weight = _check_data(problem.X, problem.y, problem.sample_weight, where)
+        names = problem.solver_names()
+        for name in [*names, *problem.declined]:
+            _check_name(name)
+        flags = _problem_flags(
+            problem.X, y, problem.C, problem.l1_ratio, problem.fit_intercept, sample_weight
+        )
+        checked.append((problem, y, sample_weight, names, flags))
+    records = {p.key: {} for p in problems}
+    order = []  # each library-solver once, in the order the problems name them
+    for _, _, _, names, _ in checked:
+        order += [name for name in names if name not in order]
+    settings = {
+        "tols": tols,
+        "repeats": int(repeats),
+        "max_iter": int(max_iter),
+        "budget_s": budget_s,
+        "repeat_limit_s": repeat_limit_s,
+    }
+    with tempfile.TemporaryDirectory(prefix="fastlogit-ladder-") as tmp:
+        data = {}
+        for index, (problem, y, sample_weight, _, _) in enumerate(checked):
+            folder = Path(tmp) / f"problem{index}"
+            folder.mkdir()
+            data[problem.key] = _save_data(folder, problem.X, y, sample_weight)
+        for worker_index, name in enumerate(order):
+            entries, runs = [], []
+            for problem_index, (problem, _, _, names, flags) in enumerate(checked):
+                if name not in names:
+                    continue
+                reason = problem.declined.get(name) or why_not(name, **flags)
+                if reason is not None:
+                    record = LadderRecord(name, skipped=reason)
+                    records[problem.key][name] = record
+                    if progress is not None:
+                        progress(problem.key, record)
+                    continue
+                out = Path(tmp) / f"worker{worker_index}" / f"problem{problem_index}"
+                out.mkdir(parents=True)
+                spec = {
+                    "name": name,
+                    **data[problem.key],
+                    "C": float(problem.C),
+                    "l1_ratio": float(problem.l1_ratio),
+                    "fit_intercept": bool(problem.fit_intercept),
+                    **settings,
+                }
+                entries.append((spec, out))
+                runs.append(problem_index)
+            if not entries:
+                continue
+            outcomes = _batch_outcomes(entries, Path(tmp) / f"worker{worker_index}", timeout_s, env)
+            for problem_index, (_, out), (result, failure) in zip(runs, entries, outcomes, strict=True):
+                problem, y, sample_weight, _, _ = checked[problem_index]
+                record = _record(name, result, failure, out)
+                (record,) = evaluate_objectives(
+                    [record],
+                    problem.X,
+                    y,
+                    C=problem.C,
+                    l1_ratio=problem.l1_ratio,
+                    sample_weight=sample_weight,
+                )
+                records[problem.key][name] = record
+                if progress is not None:
+                    progress(problem.key, record)
+    return {
+        problem.key: [records[problem.key][name] for name in names] for problem, _, _, names, _ in checked
+    }
 
 
 # -- time to equal accuracy -----------------------------------------------------------------

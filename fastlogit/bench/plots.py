@@ -42,6 +42,14 @@ def _times_axis(axis):
     axis.set_minor_formatter(NullFormatter())
 
 
+#: With fewer sizes than this, values against n are grouped bars per size (a
+#: line through two or three points suggests a trend it does not show).
+LINE_MIN_SIZES = 4
+#: A figure whose timings spread more than this (max / min over the repeats,
+#: or a ratio's best case over its worst) carries a note saying so.
+LARGE_SPREAD = 2.0
+
+
 def _series(records, key):
     groups = {}
     for r in records:
@@ -49,112 +57,260 @@ def _series(records, key):
     return {k: sorted(v, key=lambda r: r["n"]) for k, v in groups.items()}
 
 
+def legend_outside(ax, **options):
+    """The axes' legend to the right of the axes: it covers no data."""
+    return ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, **options)
+
+
+def spread_note(fig, text, y=-0.01):
+    """A note under the figure, its top at figure height ``y`` (saved with
+    ``bbox_inches="tight"``, so it is kept): what a large spread means."""
+    fig.text(0.01, y, text, fontsize=8, va="top", ha="left", wrap=True, color="darkred")
+
+
+def save(plt, fig, path):
+    """Save with everything drawn outside the axes (legends, notes) and close."""
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return fig
+
+
+def by_size(ax, sizes, series, *, base=None, log=True):
+    """Draw ``series`` against the sizes: grouped bars per size with fewer than
+    :data:`LINE_MIN_SIZES` sizes, else lines on a log n axis.
+
+    ``series``: ``{label: (values, low, high, style)}``, each list aligned
+    with ``sizes`` (None where a series has no value at that size); ``low``
+    and ``high`` (or None) the error bar's ends; ``style`` a dict of
+    matplotlib options (``color``, ``linestyle``, ``hatch``).  ``base``:
+    where bars start (1 for ratios: a bar grows up from 1x when > 1, down
+    when < 1); default the axis' lower end.  Returns whether bars were drawn.
+    """
+    sizes = list(sizes)
+    bars = len(sizes) < LINE_MIN_SIZES
+    if log:
+        ax.set_yscale("log")
+    if bars:
+        x = np.arange(len(sizes))
+        width = 0.8 / max(len(series), 1)
+        finite = [v for values, *_ in series.values() for v in values if v is not None and v > 0]
+        floor = base if base is not None else (min(finite) / 2 if finite and log else 0.0)
+        for index, (label, (values, low, high, style)) in enumerate(series.items()):
+            at = x - 0.4 + width * (index + 0.5)
+            kept = [i for i, v in enumerate(values) if v is not None]
+            v = np.array([values[i] for i in kept], dtype=float)
+            err = None
+            if low is not None and high is not None:
+                err = np.clip([v - [low[i] for i in kept], [high[i] for i in kept] - v], 0, None)
+            ax.bar(
+                at[kept],
+                v - floor,
+                width=width,
+                bottom=floor,
+                yerr=err,
+                capsize=2,
+                label=label,
+                color=style.get("color"),
+                hatch=style.get("hatch"),
+                edgecolor="black",
+                linewidth=0.4,
+                error_kw={"elinewidth": 0.8},
+            )
+        ax.set_xticks(x, [f"{n:,}" for n in sizes])
+        ax.set_xlim(-0.6, len(sizes) - 0.4)
+    else:
+        for label, (values, low, high, style) in series.items():
+            kept = [i for i, v in enumerate(values) if v is not None]
+            v = np.array([values[i] for i in kept], dtype=float)
+            err = None
+            if low is not None and high is not None:
+                err = np.clip([v - [low[i] for i in kept], [high[i] for i in kept] - v], 0, None)
+            ax.errorbar(
+                [sizes[i] for i in kept],
+                v,
+                yerr=err,
+                marker="o",
+                capsize=3,
+                label=label,
+                color=style.get("color"),
+                linestyle=style.get("linestyle", "-"),
+            )
+        ax.set_xscale("log")
+    return bars
+
+
 def speedup_plot(results, path):
-    """Speed-up of each kernel over its NumPy reference against n."""
+    """Speed-up of each kernel over its NumPy reference, per size: grouped bars
+    (lines with :data:`LINE_MIN_SIZES` sizes or more), min–max error bars."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 5))
     kernels = [c for c in results["comparisons"] if c["family"] == "kernel"]
-    for case, rows in _series(kernels, lambda c: c["case"]).items():
-        n = [r["n"] for r in rows]
-        ratio = np.array([r["ratio"] for r in rows])
-        err = [ratio - [r["ratio_low"] for r in rows], [r["ratio_high"] for r in rows] - ratio]
-        ax.errorbar(n, ratio, yerr=np.clip(err, 0, None), marker="o", capsize=3, label=case)
+    sizes = sorted({c["n"] for c in kernels})
+    series = {}
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for index, (case, rows) in enumerate(_series(kernels, lambda c: c["case"]).items()):
+        at = {r["n"]: r for r in rows}
+        pick = [at.get(n) for n in sizes]
+        series[case] = (
+            [r and r["ratio"] for r in pick],
+            [r and r["ratio_low"] for r in pick],
+            [r and r["ratio_high"] for r in pick],
+            {"color": colors[index % len(colors)], "hatch": "//" if index >= len(colors) else None},
+        )
+    fig, ax = plt.subplots(figsize=(10, 5))
+    bars = by_size(ax, sizes, series, base=1.0)
     ax.axhline(1.0, color="grey", linestyle="--", linewidth=1, label="as fast as the reference")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
     _times_axis(ax.yaxis)
     ax.set_xlabel(f"rows n (× {results['settings']['n_features']} features)")
     ax.set_ylabel("speed-up over NumPy reference (×, median; bars: min–max)")
     ax.set_title(f"fastlogit kernels vs fastlogit.reference, {results['settings']['threads']} thread(s)")
-    ax.legend(fontsize=8, ncol=2)
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    ax.grid(True, axis="y", which="both", alpha=0.3)
+    if not bars:
+        ax.grid(True, axis="x", which="both", alpha=0.3)
+    legend_outside(ax)
+    wide = [c for c in kernels if c.get("unstable") or c["ratio_high"] / c["ratio_low"] > LARGE_SPREAD]
+    if wide:
+        spread_note(
+            fig,
+            f"Note: {len(wide)} of {len(kernels)} speed-ups spread more than {LARGE_SPREAD:g}x between "
+            "their worst and best case (long error bars): the machine was busy; read the medians "
+            "with care and rerun on a quiet machine.",
+        )
+    return save(plt, fig, path)
+
+
+FIT_PANELS = (
+    ("fit", "binary lbfgs", "binary fit (lbfgs)"),
+    ("fit", "multinomial lbfgs", "softmax fit (lbfgs)"),
+    ("sgd", "binary epoch", "one SGD epoch (binary)"),
+)
+FIT_STYLES = {
+    "fastlogit": {"color": "tab:blue"},
+    "sklearn": {"color": "tab:orange", "hatch": "//"},
+    "true model": {"color": "lightgrey"},
+}
 
 
 def fit_plot(results, path):
-    """Fit and SGD-epoch times, and the final training objective, against scikit-learn."""
+    """Fit and SGD-epoch times, and the final training loss, against scikit-learn:
+    one column of panels per problem (binary, softmax, SGD), times above, losses below."""
     plt = pyplot()
-    fig, (ax_time, ax_loss) = plt.subplots(1, 2, figsize=(12, 5))
     records = [t for t in results["timings"] if t["family"] in ("fit", "sgd")]
-    styles = {"fastlogit": "-", "sklearn": "--"}
-    for (family, case, which), rows in _series(
-        records, lambda t: (t["family"], t["case"], t["implementation"])
-    ).items():
-        n = [r["n"] for r in rows]
-        med = np.array([r["median_s"] for r in rows])
-        err = [med - [r["min_s"] for r in rows], [r["max_s"] for r in rows] - med]
-        label = f"{which}: {case}" + (" (1 SGD epoch)" if family == "sgd" else " fit")
-        ax_time.errorbar(
-            n,
-            med,
-            yerr=np.clip(err, 0, None),
-            marker="o",
-            capsize=3,
-            linestyle=styles.get(which, "-"),
-            label=label,
-        )
-        if family == "fit":
-            ax_loss.plot(
-                n,
-                [r["final_loss"] for r in rows],
-                marker="o" if which == "fastlogit" else "x",
-                markersize=8,
-                linestyle=styles.get(which, "-"),
-                label=f"{which}: {case}",
+    panels = [
+        (family, case, title)
+        for family, case, title in FIT_PANELS
+        if any(t["family"] == family and t["case"] == case for t in records)
+    ]
+    if not panels:
+        raise ValueError("results: no fit or SGD timings to draw")
+    K = results["settings"].get("n_classes")
+    fig, axes = plt.subplots(2, len(panels), figsize=(4.6 * len(panels), 8), squeeze=False)
+    spreads = []
+    for column, (family, case, title) in enumerate(panels):
+        rows = [t for t in records if t["family"] == family and t["case"] == case]
+        sizes = sorted({t["n"] for t in rows})
+        by = {(t["implementation"], t["n"]): t for t in rows}
+        times, losses = {}, {}
+        for which in ("fastlogit", "sklearn"):
+            pick = [by.get((which, n)) for n in sizes]
+            times[which] = (
+                [t and t["median_s"] for t in pick],
+                [t and t["min_s"] for t in pick],
+                [t and t["max_s"] for t in pick],
+                FIT_STYLES[which],
             )
-    for (case,), rows in _series(
-        [t for t in records if t["family"] == "fit" and t["implementation"] == "fastlogit"],
-        lambda t: (t["case"],),
-    ).items():
-        ax_loss.plot(
-            [r["n"] for r in rows],
-            [r["true_model_loss"] for r in rows],
-            color="grey",
-            linestyle=":",
-            label=f"true model: {case}",
+            spreads += [t["max_s"] / t["min_s"] for t in pick if t]
+            key = "final_loss" if family == "fit" else "final_log_loss"
+            losses[which] = ([t and t[key] for t in pick], None, None, FIT_STYLES[which])
+        if family == "fit":
+            pick = [by.get(("fastlogit", n)) for n in sizes]
+            losses["true model"] = (
+                [t and t["true_model_loss"] for t in pick],
+                None,
+                None,
+                FIT_STYLES["true model"],
+            )
+        ax_time, ax_loss = axes[0, column], axes[1, column]
+        name = title.replace("softmax", f"softmax K={K}") if K else title
+        by_size(ax_time, sizes, times)
+        ax_time.set_title(f"{name}: time")
+        ax_time.set_ylabel("time (s, median; bars: min–max)")
+        by_size(ax_loss, sizes, losses, log=False)
+        values = [v for vals, *_ in losses.values() for v in vals if v is not None]
+        low, high = min(values), max(values)
+        pad = max((high - low) * 0.5, abs(high) * 1e-3)
+        # equal losses, seen as equal at this zoom; a log-loss is never below 0
+        ax_loss.set_ylim(max(low - pad, 0.0) if low >= 0 else low - pad, high + pad)
+        ax_loss.set_title(f"{name}: final training loss")
+        ax_loss.set_ylabel(
+            "mean log-loss + L2 term (nats)"
+            if family == "fit"
+            else "training log-loss after the epoch (nats)"
         )
-    for ax in (ax_time, ax_loss):
-        ax.set_xscale("log")
-        ax.set_xlabel(f"rows n (× {results['settings']['n_features']} features)")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    ax_time.set_yscale("log")
-    ax_time.set_ylabel("time (s, median; bars: min–max)")
-    ax_time.set_title("fit time: fastlogit vs scikit-learn")
-    ax_loss.set_ylabel("final training objective (mean log-loss + L2 term, nats)")
-    ax_loss.set_title("final training loss: lower is better, equal is expected")
+        for ax in (ax_time, ax_loss):
+            ax.set_xlabel(f"rows n (× {results['settings']['n_features']} features)")
+            ax.grid(True, axis="y", which="both", alpha=0.3)
+    handles = {}
+    for ax in axes.ravel():
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    labels = {"fastlogit": "fastlogit", "sklearn": "scikit-learn", "true model": "the true model's loss"}
+    fig.suptitle("fits against scikit-learn: lower time is better; equal losses are expected")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fig.legend(
+        list(handles.values()),
+        [labels.get(label, label) for label in handles],
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=len(handles),
+        fontsize=9,
+    )
+    wide = [x for x in spreads if x > LARGE_SPREAD]
+    if wide:
+        spread_note(
+            fig,
+            f"Note: {len(wide)} of {len(spreads)} timings spread more than {LARGE_SPREAD:g}x over their "
+            "repeats (long error bars): the machine was busy.",
+            y=-0.06,  # under the legend
+        )
+    return save(plt, fig, path)
 
 
 def memory_plot(results, path):
-    """Peak traced memory of one loss+gradient evaluation against n."""
+    """Peak traced memory of one loss+gradient evaluation per size (grouped bars, or
+    lines with :data:`LINE_MIN_SIZES` sizes or more), beside the size of X."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for (case, which), rows in _series(results["memory"], lambda m: (m["case"], m["implementation"])).items():
-        ax.plot(
-            [r["n"] for r in rows],
-            [max(r["peak_bytes"], 1) / 2**20 for r in rows],
-            marker="o",
-            linestyle="-" if which == "fastlogit" else "--",
-            label=f"{which}: {case}",
-        )
     sizes = sorted({m["n"] for m in results["memory"]})
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    series = {}
+    for index, ((case, which), rows) in enumerate(
+        _series(results["memory"], lambda m: (m["case"], m["implementation"])).items()
+    ):
+        at = {r["n"]: r for r in rows}
+        series[f"{which}: {case}"] = (
+            [max(at[n]["peak_bytes"], 1) / 2**20 if n in at else None for n in sizes],
+            None,
+            None,
+            {
+                "color": colors[index % len(colors)],
+                "linestyle": "-" if which == "fastlogit" else "--",
+                "hatch": None if which == "fastlogit" else "//",
+            },
+        )
     x_bytes = {m["n"]: m["X_bytes"] for m in results["memory"]}
-    ax.plot(sizes, [x_bytes[n] / 2**20 for n in sizes], color="grey", linestyle=":", label="size of X itself")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    series["size of X itself"] = (
+        [x_bytes[n] / 2**20 for n in sizes],
+        None,
+        None,
+        {"color": "lightgrey", "linestyle": ":"},
+    )
+    fig, ax = plt.subplots(figsize=(8, 5))
+    by_size(ax, sizes, series)
     ax.set_xlabel(f"rows n (× {results['settings']['n_features']} features)")
     ax.set_ylabel("peak extra memory (MiB, tracemalloc)")
     ax.set_title("memory of one loss + gradient evaluation")
-    ax.legend(fontsize=8)
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    legend_outside(ax)
+    ax.grid(True, axis="y", which="both", alpha=0.3)
+    return save(plt, fig, path)
 
 
 def ratio_bar_plot(groups, path, title):

@@ -1,11 +1,18 @@
 """The report of a ``fastlogit bench`` run: a console table, report.md/.html,
 results.json and the PNG plots (when matplotlib is installed).
+
+Both the console summary and the report open with the headline
+(:func:`fastlogit.bench.accuracy_report.headline_rows`: per problem,
+fastlogit's time to equal accuracy against the fastest peer's); then the
+machine, the peers in detail, the fitted probabilities against the truth,
+and the same-run comparisons and memory of the kernels and fits.
 """
 
 import json
 
-from . import document, plots
+from . import accuracy_report, document, plots
 from .document import mib, seconds
+from .machine import thread_libraries_text
 from .timing import UNSTABLE_SPREAD
 
 #: Follows a speed-up whose timings were unstable; :func:`unstable_note` says what it means.
@@ -107,9 +114,25 @@ def text_table(headers, rows):
     return "\n".join(line.rstrip() for line in out)
 
 
+def headline_text(results):
+    """The headline for the terminal: the table, the absent peers, the calibration line."""
+    rows = accuracy_report.headline_rows(results)
+    if rows:
+        text = "Time to equal accuracy (peer / fastlogit > 1: fastlogit is faster)\n"
+        text += text_table(accuracy_report.HEADLINE_HEADERS, rows)
+    else:
+        text = f"Peers: {results.get('peers', {}).get('skipped', 'not run')}."
+    for line in accuracy_report.absent_lines(results):
+        text += "\n" + line
+    line = accuracy_report.calibration_line(results)
+    if line:
+        text += "\n\n" + line
+    return text
+
+
 def console_summary(results):
-    """The comparisons and memory as terminal tables: medians, and the ratio's spread;
-    unstable speed-ups marked, and the busy-machine warning last.
+    """The headline, then the comparisons and memory as terminal tables: medians, and
+    the ratio's spread; unstable speed-ups marked, and the busy-machine warning last.
     """
     rows = []
     for c, fast, base in _compared(results):
@@ -140,7 +163,7 @@ def console_summary(results):
         "speed-up [min–max]",
         "final loss (fastlogit / baseline)",
     ]
-    text = text_table(headers, rows)
+    text = headline_text(results) + "\n\n" + text_table(headers, rows)
     for note in (unstable_note(results), dask_softmax_note(results)):
         if note:
             text += "\n" + note
@@ -168,22 +191,22 @@ def dask_softmax_note(results):
 
 
 def machine_text(machine):
-    blas = (
-        "; ".join(
-            f"{b['internal_api']} {b['version']} ({b['user_api']}, "
-            f"{b['num_threads']} threads, {b.get('architecture') or '?'})"
-            for b in machine["blas"]
-        )
-        or "none found"
-    )
-    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
+    """The machine in one paragraph: CPU, cores, threads, the BLAS and OpenMP
+    libraries (which package loaded each, their threads) and the versions."""
+    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v is not None)
     return (
         f"CPU: {machine['cpu']}; {machine['cores']} cores; {machine['threads']} thread(s) used. "
-        f"BLAS: {blas}. Versions: {versions}."
+        f"{thread_libraries_text(machine)} Versions: {versions}."
     )
 
 
 PLOTS = {"speedup.png": plots.speedup_plot, "fits.png": plots.fit_plot, "memory.png": plots.memory_plot}
+
+
+def sections_text(results):
+    """Where the run's time went, e.g. "peers 14 s, calibration 3 s"."""
+    sections = results.get("sections_s") or {}
+    return ", ".join(f"{name} {value:.0f} s" for name, value in sections.items())
 
 
 def write_bench_report(results, out_dir, png=None):
@@ -201,19 +224,40 @@ def write_bench_report(results, out_dir, png=None):
         for name, draw in PLOTS.items():
             draw(results, out_dir / name)
             written.append(out_dir / name)
+        written += accuracy_report.write_convergence_plots(results, out_dir)
+        written += accuracy_report.write_calibration_plots(results, out_dir)
     s = results["settings"]
+    headline = accuracy_report.headline_rows(results)
+    sections = sections_text(results)
     blocks = [
         ("h1", "fastlogit bench"),
+        *(
+            [
+                ("p", "Time to equal accuracy (peer / fastlogit > 1: fastlogit is faster)."),
+                ("table", accuracy_report.HEADLINE_HEADERS, headline),
+            ]
+            if headline
+            else [("p", f"Peers: {results.get('peers', {}).get('skipped', 'not run')}.")]
+        ),
+        *[("p", line) for line in accuracy_report.absent_lines(results)],
+        *(
+            [("p", accuracy_report.calibration_line(results))]
+            if accuracy_report.calibration_line(results)
+            else []
+        ),
+        *([("p", results["busy_warning"])] if results.get("busy_warning") else []),
         (
             "p",
             f"{'Quick' if results['quick'] else 'Full'} run of {results['created']}, "
-            f"{results['wall_time_s']:.0f} s. Data: seeded Gaussian classes with a shared "
+            f"{results['wall_time_s']:.0f} s{f' ({sections})' if sections else ''}. Data of the kernels, "
+            f"fits and probabilities: seeded Gaussian classes with a shared "
             f"covariance ({s['n_features']} features; 2 classes, and {s['n_classes']} for the "
             "multinomial cases), whose true posterior is logistic / softmax with known "
             "coefficients.",
         ),
         ("p", machine_text(results["machine"])),
-        *([("p", results["busy_warning"])] if results.get("busy_warning") else []),
+        *accuracy_report.peer_blocks(results),
+        *accuracy_report.calibration_blocks(results),
         ("h2", "Same-run comparisons"),
         (
             "p",
@@ -243,8 +287,8 @@ def write_bench_report(results, out_dir, png=None):
         ),
         ("table", COMPARISON_HEADERS, comparison_rows(results)),
         *([("p", unstable_note(results))] if unstable_note(results) else []),
-        ("img", "speedup.png", "speed-up over the NumPy reference against n"),
-        ("img", "fits.png", "fit time and final loss against scikit-learn"),
+        ("img", "speedup.png", "speed-up over the NumPy reference at each size"),
+        ("img", "fits.png", "fit time and final loss against scikit-learn, one column per problem"),
         ("h2", "Memory"),
         (
             "p",

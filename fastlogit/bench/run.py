@@ -1,6 +1,9 @@
 """The comparison behind ``fastlogit bench``: fastlogit against its NumPy
 reference (kernels) and against scikit-learn (full fits and one SGD epoch),
-on the built-in Gaussian data of :mod:`fastlogit.bench.problems`.
+on the built-in Gaussian data of :mod:`fastlogit.bench.problems`; every
+peer library-solver to equal accuracy (:mod:`fastlogit.bench.equal_accuracy`);
+and the fitted probabilities against the Bayes posterior
+(:mod:`fastlogit.bench.calibration`).
 """
 
 import time
@@ -22,9 +25,15 @@ C = 1.0
 MAX_ITER = 1000
 
 FULL = {"sizes": [10_000, 100_000, 1_000_000], "kernel_repeats": 21, "fit_repeats": 7}
-#: Under a minute on a quiet 2-core machine (72 s with 15 and 5 repeats, most of it
-#: fits at 10^5 rows); 3 repeats still show a spread (timing.UNSTABLE_SPREAD).
-QUICK = {"sizes": [10_000, 100_000], "kernel_repeats": 9, "fit_repeats": 3}
+#: A quick run's sizes and repeats: 3 repeats still show a spread
+#: (timing.UNSTABLE_SPREAD).  10^5 rows went: scikit-learn's K = 10 lbfgs fit
+#: alone took 6 to 13 s there, four times (a warm-up and 3 repeats), and the
+#: peers section (:data:`fastlogit.bench.equal_accuracy.PLANS`) needs 15 to 20 s
+#: of the minute.
+QUICK = {"sizes": [10_000, 30_000], "kernel_repeats": 9, "fit_repeats": 3}
+#: Training sizes of the calibration learning curve below a run's largest size,
+#: added to the run's own sizes.
+CALIBRATION_SIZES = (1_000, 3_000, 10_000, 30_000, 100_000, 300_000, 1_000_000)
 
 #: Kernels timed against their twin in fastlogit.reference: (name, model).
 KERNELS = [
@@ -97,7 +106,18 @@ def fit_quietly(model, X, y):
 
 
 def run_bench(
-    sizes, threads, kernel_repeats, fit_repeats, n_features=N_FEATURES, quick=False, progress=True, dask=True
+    sizes,
+    threads,
+    kernel_repeats,
+    fit_repeats,
+    n_features=N_FEATURES,
+    quick=False,
+    progress=True,
+    dask=True,
+    peers=True,
+    peer_threads=None,
+    absent=None,
+    calibration=True,
 ):
     """Run every comparison at every size; returns the JSON-ready results dict.
 
@@ -109,6 +129,16 @@ def run_bench(
     saying the machine looked busy (None when it did not).
     With ``dask`` (and dask, distributed and dask-glm installed), the largest
     size is also fitted on a 2-worker LocalCluster (see :func:`_dask_fits`).
+
+    With ``peers``, ``peers`` holds :func:`fastlogit.bench.equal_accuracy.run_peers`
+    on the problems of the quick or the full plan
+    (:data:`~fastlogit.bench.equal_accuracy.PLANS`), capped by the largest
+    size; ``peer_threads`` (None: each library's default) the workers'
+    threads, ``absent`` the peer libraries not installed (default:
+    :func:`~fastlogit.bench.equal_accuracy.absent_libraries`).  Without,
+    ``peers`` is ``{"skipped": why}``.  With ``calibration``,
+    ``calibration`` holds :func:`run_calibration`.  ``sections_s`` is each
+    part's wall time.
     """
     import numba
     from threadpoolctl import threadpool_limits
@@ -181,6 +211,21 @@ def run_bench(
                 timings.extend(_dask_fits(problems, n, n_features, fit_repeats, bar))
             del problems, scores
     bar.close()
+    sections = {"kernels, fits, SGD, out of core, Dask": time.perf_counter() - started}
+
+    if peers:
+        section_started = time.perf_counter()
+        peer_results = _peers(quick, max(sizes), n_features, peer_threads, absent, progress)
+        sections["peers"] = time.perf_counter() - section_started
+    else:
+        peer_results = {"skipped": "skipped (--no-peers)"}
+    if calibration:
+        section_started = time.perf_counter()
+        with threadpool_limits(limits=threads):
+            calibrated = run_calibration(sizes, n_features)
+        sections["calibration"] = time.perf_counter() - section_started
+    else:
+        calibrated = {"skipped": "skipped"}
     wall_time = time.perf_counter() - started
     load = {
         "usable_cpus": usable_cpus(),
@@ -190,7 +235,7 @@ def run_bench(
     }
     compared = comparisons(timings)
     return {
-        "schema": "fastlogit-bench/1",
+        "schema": "fastlogit-bench/2",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "quick": quick,
         "settings": {
@@ -210,7 +255,75 @@ def run_bench(
         "dask": dask_note or "run at the largest size",
         "load": load,
         "busy_warning": busy_warning(load, sum(c["unstable"] for c in compared), len(compared)),
+        "peers": peer_results,
+        "calibration": calibrated,
+        "sections_s": sections,
         "wall_time_s": wall_time,
+    }
+
+
+def _peers(quick, max_rows, n_features, threads, absent, progress):
+    """The peers section (:func:`fastlogit.bench.equal_accuracy.run_peers`), with a progress bar."""
+    from tqdm import tqdm
+
+    from . import equal_accuracy
+
+    plan = equal_accuracy.PLANS["quick" if quick else "full"]
+    absent = equal_accuracy.absent_libraries() if absent is None else absent
+    problems = equal_accuracy.peer_problems(
+        plan, max_rows=max_rows, n_features=n_features, n_classes=N_CLASSES, seed=SEED, absent=absent
+    )
+    bar = tqdm(
+        total=equal_accuracy.count_records(problems),
+        desc="peers to equal accuracy",
+        unit="ladder",
+        disable=not progress,
+    )
+
+    def done(key, record):
+        bar.set_postfix_str(f"{key} {record.name}")
+        bar.update()
+
+    try:
+        return equal_accuracy.run_peers(plan, problems, absent=absent, threads=threads, progress=done)
+    finally:
+        bar.close()
+
+
+def calibration_sizes(sizes):
+    """The training sizes of the calibration learning curve: the run's sizes and
+    those of :data:`CALIBRATION_SIZES` below the largest, in increasing order."""
+    largest = max(sizes)
+    return sorted({int(s) for s in sizes} | {s for s in CALIBRATION_SIZES if s < largest})
+
+
+def run_calibration(sizes, n_features):
+    """The fitted probabilities of fastlogit's default model against the Bayes posterior.
+
+    For the bench's binary and K = :data:`N_CLASSES` data (the truth of
+    ``gaussian_classes(n, n_features, K, SEED)`` and ``SEED + 1``: the same at
+    every n), :func:`~fastlogit.bench.calibration.calibration_learning_curve`
+    of ``LogisticRegression()`` (C = 1) at :func:`calibration_sizes`, each fit
+    judged on the same held-out rows.
+
+    Returns
+    -------
+    dict: ``sizes``, ``n_test``, ``estimator`` (a sentence), and
+    ``binary`` and ``multinomial``, each the curve (a list of
+    :func:`~fastlogit.bench.calibration.calibration_summary` dicts with
+    ``n``), the largest n last.
+    """
+    from .calibration import N_TEST, calibration_learning_curve
+
+    curve_sizes = calibration_sizes(sizes)
+    return {
+        "sizes": curve_sizes,
+        "n_test": N_TEST,
+        "estimator": f"fastlogit LogisticRegression() defaults (C = {C:g}, solver='auto')",
+        "binary": calibration_learning_curve(curve_sizes, n_features=n_features, n_classes=2, seed=SEED),
+        "multinomial": calibration_learning_curve(
+            curve_sizes, n_features=n_features, n_classes=N_CLASSES, seed=SEED + 1
+        ),
     }
 
 
