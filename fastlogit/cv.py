@@ -44,11 +44,10 @@ from sklearn.utils.metadata_routing import (
     _routing_enabled,
     process_routing,
 )
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_method_params, _check_sample_weight, validate_data
 
 from . import solvers
-from .data import as_fold_ids, check_estimator_input, check_n_threads, check_two_classes
+from .data import as_fold_ids, check_estimator_input, check_n_threads, check_two_classes, label_codes
 from .model import _KERNEL_DTYPES, FULL_BATCH_SOLVERS, LogisticRegression, _is_dask
 from .objective import FoldObjective, Objective
 from .row_sources import ArrayRows, ChunkFoldRows, FoldRows
@@ -59,6 +58,9 @@ from .sources import is_chunked_input, parquet_columns
 #: largest C whose solution is all zeros and spans ``L1_PATH_DECADES`` above it.
 DEFAULT_C_RANGE = (-4.0, 4.0)
 L1_PATH_DECADES = 4.0
+#: The L1 path's first C is this much (relative) below the boundary C at
+#: which the first coefficient leaves zero.
+L1_PATH_START_MARGIN = 1e-9
 
 #: Solvers whose L2 fits run on all folds at once (one data pass per evaluation).
 FOLD_FUSED_SOLVERS = ("auto", "lbfgs", "newton")
@@ -400,7 +402,9 @@ def _l1_path_start(rows, l1_ratio, fit_intercept):
     top = float(np.abs(g[: objective.n_coef]).max()) if objective.n_coef else 0.0
     if top == 0.0:
         return 1.0
-    return l1_ratio / (objective.weight_sum * top)
+    # A hair inside the boundary (L1_PATH_START_MARGIN): exactly on it, a solver's
+    # rounding decides whether the first coefficient is 0 or 1e-16.
+    return (1.0 - L1_PATH_START_MARGIN) * l1_ratio / (objective.weight_sum * top)
 
 
 def _path_Cs(Cs, l1_ratio, rows, fit_intercept):
@@ -487,10 +491,8 @@ def logistic_path(
             "in-memory array"
         )
     X, y = validate_data(helper, X, y, accept_sparse="csr", dtype=_KERNEL_DTYPES, order="C")
-    check_classification_targets(y)
-    classes, y_enc = np.unique(y, return_inverse=True)
+    classes, y_enc = label_codes(y)
     check_two_classes(classes)
-    y_enc = y_enc.astype(np.intp)
     sw = helper._sample_weights(X, y_enc, classes, sample_weight, require_two_classes=True)
     score_sw = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float64)
     n = X.shape[0]
@@ -748,9 +750,7 @@ class LogisticRegressionCV(LogisticRegression):
         _raise_for_params(params, self, "fit")
         check_estimator_input(X)
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=_KERNEL_DTYPES, order="C")
-        check_classification_targets(y)
-        classes, y_enc = np.unique(y, return_inverse=True)
-        y_enc = y_enc.astype(np.intp)
+        classes, y_enc = label_codes(y)
         if len(classes) < 2:
             raise ValueError(
                 f"y: this solver needs samples of at least 2 classes in the data, but the data "

@@ -7,6 +7,8 @@ returns an array in the layout the kernels need, or raises a ``TypeError`` /
 this module imports nothing of fastlogit (see ARCHITECTURE.md).
 """
 
+import math
+
 import numpy as np
 
 #: Float dtypes the kernels are compiled for.
@@ -153,6 +155,41 @@ def as_classes(classes, name="classes"):
     if len(classes) < 2:
         raise ValueError(f"{name} must hold at least 2 classes, got {classes.tolist()}")
     return classes
+
+
+def label_codes(y):
+    """``(classes, codes)``: the sorted distinct labels of the 1-d ``y`` and each row's
+    index among them (intp), as ``np.unique(y, return_inverse=True)`` gives them, after
+    scikit-learn's ``check_classification_targets``.
+
+    Integer (and bool) labels, always classification targets, and floats that are
+    whole numbers take a counting pass
+    instead of a sort when their range is at most a few times n: four linear passes, where
+    the sort and scikit-learn's separate ``type_of_target`` sort took 40 ms at 10^6 rows
+    (a sixth of an SGD epoch at 10^6 x 100).  Anything else goes through the checks and
+    ``np.unique``.
+    """
+    y = np.asarray(y)
+    counted = y.dtype.kind == "i" or y.dtype == np.bool_ or (y.dtype.kind == "u" and y.itemsize < 8)
+    if y.ndim == 1 and y.size and y.dtype.kind == "f":
+        # Whole numbers in a float array (0.0/1.0 labels): counted as well.
+        lo, hi = float(y.min()), float(y.max())
+        counted = math.isfinite(lo) and math.isfinite(hi) and hi - lo <= max(4 * y.size, 1 << 16)
+        counted = counted and np.array_equal(y, np.floor(y))
+    if y.ndim == 1 and y.size and counted:
+        ints = y.astype(np.intp, copy=False)
+        lo, hi = int(ints.min()), int(ints.max())
+        if hi - lo <= max(4 * y.size, 1 << 16):
+            shifted = ints - lo if lo else ints
+            present = np.flatnonzero(np.bincount(shifted, minlength=hi - lo + 1))
+            lookup = np.empty(hi - lo + 1, dtype=np.intp)
+            lookup[present] = np.arange(present.size)
+            return (present + lo).astype(y.dtype), lookup[shifted]
+    from sklearn.utils.multiclass import check_classification_targets
+
+    check_classification_targets(y)
+    classes, codes = np.unique(y, return_inverse=True)
+    return classes, codes.reshape(-1).astype(np.intp, copy=False)
 
 
 def check_two_classes(classes, class_totals=None, *, where="the data", weighted=True):

@@ -415,10 +415,10 @@ def _block_score_group_sums(block, coef, intercept, groups, n_groups, size):
     return block.rows.score_group_sums(coef, intercept, mine, n_groups)
 
 
-def _block_moments(block, d):
+def _block_moments(block, d, n_total):
     if block.rows is None:
         return 0.0, np.zeros(d), np.zeros(d)
-    return block.rows.column_moments()
+    return block.rows.column_moments(n_total=n_total, offset=block.offset)
 
 
 def _block_nonfinite(block):
@@ -580,8 +580,9 @@ class _HeldBlocks:
         return total
 
     def column_moments(self):
-        """Weighted column sums over a sample of each block's rows (see :meth:`ArrayRows.column_moments`)."""
-        parts = self._map(_block_moments, d=self.n_features)
+        """Weighted column sums over the rows an in-memory X of the same rows would sample
+        (see :func:`fastlogit.matrix.column_moments`), each block summing its own."""
+        parts = self._map(_block_moments, d=self.n_features, n_total=self.n_samples)
         return tuple(self._sum(part[k] for part in parts) for k in range(3))
 
     def check_finite(self):

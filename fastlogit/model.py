@@ -29,6 +29,7 @@ from .data import (
     check_two_classes,
     class_weights_from_counts,
     encode_labels,
+    label_codes,
 )
 from .kernels.special import OP_LOG_SIGMOID, OP_SIGMOID
 from .matrix import elementwise, predict_raw, softmax_rows
@@ -84,7 +85,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         - "newton": Newton's method: Cholesky on the exact Hessian (binary
           and softmax, the softmax model's flat directions handled exactly)
           with at most ``solvers.NEWTON_CHOLESKY_MAX_PARAMS`` parameters,
-          else Newton-CG on fused Hessian-vector products.  With an L1 term,
+          else, on a formula's split design, the exact step through the
+          Hessian's blocks (:mod:`fastlogit.block_hessian`: no dense Hessian
+          over the levels), otherwise Newton-CG on fused Hessian-vector
+          products.  With an L1 term,
           proximal Newton (the exact Hessian's quadratic model plus the L1
           term minimized by coordinate descent, as glmnet and glum do).
         - "proximal": accelerated proximal gradient (FISTA) with
@@ -533,10 +537,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                     order="C",
                     ensure_all_finite=False,
                 )
-            check_classification_targets(y)
-            classes, y_enc = np.unique(y, return_inverse=True)
+            classes, y_enc = label_codes(y)
             check_two_classes(classes)
-            y_enc = y_enc.astype(np.intp, copy=False)
         else:
             if any(v is not None for v in source_options.values()):
                 given = [k for k, v in source_options.items() if v is not None]

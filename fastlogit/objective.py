@@ -280,22 +280,68 @@ class Objective:
         parameterization, as statsmodels' reference-class ``MNLogit``
         converges.  Binary: none (r = 0).
         """
-        if self.binary:
+        features, intercept = self.flat_shifts()
+        if not (features or intercept):
             return np.zeros((self.n_params, 0))
         K, d = self.n_scores, self.n_features
         columns = []
-        if not self.l2_strength and not self.l1_strength:
+        if features:
             for j in range(d):
                 v = np.zeros(self.n_params)
                 v[np.arange(K) * d + j] = 1.0
                 columns.append(v)
-        if self.fit_intercept:
+        if intercept:
             v = np.zeros(self.n_params)
             v[self.n_coef :] = 1.0
             columns.append(v)
-        if not columns:
-            return np.zeros((self.n_params, 0))
         return np.column_stack(columns) / math.sqrt(K)
+
+    def flat_shifts(self):
+        """Which common shifts over the classes span :meth:`null_space`: ``(features,
+        intercept)``, booleans: every feature's (softmax without a penalty) and the
+        intercepts' (softmax with ``fit_intercept``).  Both False for two classes."""
+        if self.binary:
+            return False, False
+        return (not self.l2_strength and not self.l1_strength), self.fit_intercept
+
+    # -- Newton's step by the Hessian's blocks (optional row-source members) ----------
+
+    @property
+    def structured_newton(self):
+        """Whether Newton's step can be solved through the Hessian's blocks
+        (:meth:`newton_system`), never forming the dense (n_params)^2 matrix: every
+        source offers them (``structured_hessian`` True, with ``hessian_blocks`` and
+        ``loss_grad_hessian_blocks``: a split design's
+        :class:`~fastlogit.split.SplitRows`).  These members are optional in the row-source
+        contract; without them (False) solvers take Newton-CG on :meth:`hessp`."""
+        return all(getattr(source, "structured_hessian", False) for source in self.sources)
+
+    def newton_system(self, x):
+        """The smooth part's Hessian at ``x`` as a linear system held by its blocks, one
+        pass: an object whose ``solve(r)`` gives ``H^-1 r`` (float64 (n_params,), ``x``'s
+        layout; ``H`` lifted along :meth:`null_space` as :func:`fastlogit.solvers.newton`
+        lifts the dense one), ``matvec(v)`` and ``diagonal()``.  Needs
+        :attr:`structured_newton`."""
+        coef, intercept = self.unpack(np.ascontiguousarray(x, dtype=np.float64))
+        return self._newton_system(self.sum_sources("hessian_blocks", coef, intercept))
+
+    def loss_grad_newton_system(self, x):
+        """``(value, grad, system)``: :meth:`loss_grad` and :meth:`newton_system`, one pass
+        over the data when :attr:`fused_newton`."""
+        coef, intercept = self.unpack(np.ascontiguousarray(x, dtype=np.float64))
+        loss, total, blocks = self.sum_sources("loss_grad_hessian_blocks", coef, intercept)
+        value, grad = self._smooth(loss, total, x)
+        return value, grad, self._newton_system(blocks)
+
+    def _newton_system(self, blocks):
+        features, intercept = self.flat_shifts()
+        return blocks.newton_system(
+            weight_sum=self.weight_sum,
+            l2_strength=self.l2_strength,
+            fit_intercept=self.fit_intercept,
+            lift_features=features,
+            lift_intercept=intercept,
+        )
 
     @property
     def fused_newton(self):

@@ -69,6 +69,15 @@ class RowSource(Protocol):
     ``intercept`` a float (binary) or float64 (K,); gradients are laid out
     as ``[grad_w (d,), grad_b]`` (binary) or a (K, d + 1) array whose last
     column belongs to the intercepts.
+
+    Optional (read with ``getattr``, not part of the protocol's check): a
+    source whose Hessian has a block structure sets ``structured_hessian``
+    True and gives ``hessian_blocks(coef, intercept)`` and
+    ``loss_grad_hessian_blocks(coef, intercept)`` (:class:`fastlogit.split.SplitRows`:
+    :class:`fastlogit.block_hessian.GramBlocks`, which add up over sources);
+    :attr:`fastlogit.objective.Objective.structured_newton` then solves
+    Newton's step through them.  Without them, Newton takes the dense Hessian
+    (small problems) or Newton-CG on :meth:`hessp`.
     """
 
     #: Rows of X.
@@ -228,9 +237,10 @@ class ArrayRows:
         """Each group's summed score (see :func:`fastlogit.matrix.score_group_sums`)."""
         return score_group_sums(self.X, self.y, coef, intercept, self.sample_weight, groups, n_groups)
 
-    def column_moments(self):
-        """Weighted column sums over a sample of rows (see :func:`fastlogit.matrix.column_moments`)."""
-        return column_moments(self.X, self.sample_weight)
+    def column_moments(self, n_total=None, offset=0):
+        """Weighted column sums over a sample of rows (see :func:`fastlogit.matrix.column_moments`;
+        ``n_total``, ``offset``: these rows' place in a larger matrix, e.g. a Dask block's)."""
+        return column_moments(self.X, self.sample_weight, n_total=n_total, offset=offset)
 
     def check_finite(self):
         """Raise ``ValueError`` if X holds NaN or infinity."""
@@ -373,9 +383,10 @@ class FoldRows(_FoldSums):
         (an (n,) weight vector per call)."""
         return self._single.hessian(self.X, self.y, self.fold_weights(j), coef, intercept)
 
-    def column_moments(self):
-        """Weighted column sums over a sample of all rows (the folds share their columns' units)."""
-        return column_moments(self.X, self.sample_weight)
+    def column_moments(self, n_total=None, offset=0):
+        """Weighted column sums over a sample of all rows (the folds share their columns' units;
+        ``n_total``, ``offset`` as for :meth:`ArrayRows.column_moments`)."""
+        return column_moments(self.X, self.sample_weight, n_total=n_total, offset=offset)
 
     def check_finite(self):
         """Raise ``ValueError`` if X holds NaN or infinity."""

@@ -24,6 +24,7 @@ matrix the formula describes.
 
 import numpy as np
 
+from .block_hessian import GramBlocks
 from .data import (
     as_binary_labels,
     as_class_indices,
@@ -50,6 +51,12 @@ from .row_sources import ArrayRows
 #: the CSR code (:meth:`SplitRows.score_group_sums`): the temporary stays
 #: O(block * (p + m)), whatever n.
 CSR_FALLBACK_ROWS = 16 * HESSIAN_BLOCK
+
+#: Entries of the contingency tables between categoricals (per thread and pair of
+#: classes, summed) up to which :class:`SplitRows` offers its Hessian by blocks
+#: (:attr:`SplitRows.structured_hessian`): 128 MiB of float64 buffers.  Two
+#: categoricals of 10 000 levels each would need 800 MB per thread.
+STRUCTURED_MAX_PAIR_ENTRIES = 1 << 24
 
 
 def _as_codes(codes, n, n_levels, name):
@@ -350,15 +357,19 @@ class SplitKernelCalls:
             )
         return self._gram
 
+    def _blocks(self):
+        """The structured sums of the last Gram pass, reduced over threads: :class:`GramBlocks`."""
+        dense, cross, levels, pairs = (buf.sum(axis=0) for buf in self._gram[:4])
+        p, Q = self.design.n_dense, cross.shape[0]
+        dense = np.ascontiguousarray(dense.reshape(p + 1, Q, p + 1).transpose(1, 0, 2))
+        return GramBlocks(self.design, 1 if self.binary else self.n_classes, dense, cross, levels, pairs)
+
     def _grams(self):
         """The reduced structured sums as one (d + 1)-square matrix per weight."""
-        dense, cross, levels, pairs = (buf.sum(axis=0) for buf in self._gram[:4])
-        p = self.design.n_dense
+        b = self._blocks()
         return [
-            assemble_gram(
-                self.design, dense[:, q * (p + 1) : (q + 1) * (p + 1)], cross[q], levels[q], pairs[q]
-            )
-            for q in range(cross.shape[0])
+            assemble_gram(self.design, b.dense[q], b.cross[q], b.levels[q], b.pairs[q])
+            for q in range(b.cross.shape[0])
         ]
 
     def loss_grad(self, y, sw, coef, intercept):
@@ -426,9 +437,10 @@ class SplitKernelCalls:
             )
         return parts.sum(axis=0) / BINARY_CURVATURE_BOUND
 
-    def binary_loss_grad_gram(self, y, sw, coef, intercept, score_outer=False):
+    def binary_loss_grad_gram(self, y, sw, coef, intercept, score_outer=False, blocks=False):
         """``(loss, grad, G)`` binary in one pass: G the Hessian (or, with ``score_outer``,
-        the scores' outer products), float64 (d + 1, d + 1)."""
+        the scores' outer products), float64 (d + 1, d + 1), or with ``blocks`` its
+        :class:`GramBlocks` (never assembled)."""
         T = self.n_threads
         D = self.design
         dense, cross, levels, pairs, A, S, h = self._gram_buffers()
@@ -454,11 +466,12 @@ class SplitKernelCalls:
                 self._scratch,
             )
         total = self._parts.sum(axis=0)
-        return float(total[-1]), total[:-1], self._grams()[0]
+        return float(total[-1]), total[:-1], self._blocks() if blocks else self._grams()[0]
 
-    def multinomial_gram(self, y, sw, coef, intercept, score_outer=False):
+    def multinomial_gram(self, y, sw, coef, intercept, score_outer=False, blocks=False):
         """The softmax Hessian (or the scores' outer products), float64 (K (d + 1), K (d + 1)),
-        class-major (entry ``k (d + 1) + j``: class k's coefficient j, j = d its intercept)."""
+        class-major (entry ``k (d + 1) + j``: class k's coefficient j, j = d its intercept),
+        or with ``blocks`` its :class:`GramBlocks` (never assembled)."""
         T, K = self.n_threads, self.n_classes
         D = self.design
         dense, cross, levels, pairs, A, S, h = self._gram_buffers()
@@ -484,6 +497,8 @@ class SplitKernelCalls:
                 h,
                 self._scratch,
             )
+        if blocks:
+            return self._blocks()
         blocks = self._grams()
         m = D.n_features + 1
         H = np.empty((K * m, K * m))
@@ -531,7 +546,10 @@ class SplitRows:
     :meth:`score_outer` are split kernels (the last two summed by blocks,
     O(p^2 + m p + m^2) per row, then assembled); :meth:`loss_grad_hessian`
     is one fused pass (binary) or a gradient pass and a Hessian pass
-    (softmax).  :meth:`score_group_sums` goes through CSR blocks of
+    (softmax); :meth:`hessian_blocks` and :meth:`loss_grad_hessian_blocks`
+    give the same Hessian as its blocks, never assembled
+    (:class:`~fastlogit.block_hessian.GramBlocks`: Newton's step over
+    thousands of levels without a dense Hessian).  :meth:`score_group_sums` goes through CSR blocks of
     CSR_FALLBACK_ROWS rows (memory O(block)), :meth:`select_features`
     returns an :class:`ArrayRows` on the selected columns of the CSR
     equivalent (a copy).
@@ -603,6 +621,38 @@ class SplitRows:
         """Summed exact Hessian: float64 (d + 1, d + 1) binary, (K (d + 1), K (d + 1))
         softmax, class-major (see :meth:`ArrayRows.hessian`)."""
         return self._gram(coef, intercept, score_outer=False)
+
+    @property
+    def structured_hessian(self):
+        """Whether :meth:`hessian_blocks` is offered (an optional row-source member,
+        :class:`~fastlogit.row_sources.RowSource`): the design has a categorical with
+        levels (without one the Hessian is the dense block, which the dense Newton
+        step serves), and the per-thread contingency tables between categoricals stay
+        within :data:`STRUCTURED_MAX_PAIR_ENTRIES`."""
+        D = self.design
+        Q = 1 if self.binary else self.n_classes * (self.n_classes + 1) // 2
+        buffers = Q * D.n_pair_entries * self.n_threads
+        return D.n_features > D.n_dense and buffers <= STRUCTURED_MAX_PAIR_ENTRIES
+
+    def hessian_blocks(self, coef, intercept):
+        """The summed exact Hessian by its blocks, one pass: a
+        :class:`~fastlogit.block_hessian.GramBlocks` (stored column order; its
+        ``newton_system`` solves Newton's step without the dense (d + 1)^2 matrix)."""
+        coef, y, sw = self._order.coef(coef), self.y, self.sample_weight
+        if self.binary:
+            return self._calls.binary_loss_grad_gram(y, sw, coef, intercept, blocks=True)[2]
+        return self._calls.multinomial_gram(y, sw, coef, intercept, blocks=True)
+
+    def loss_grad_hessian_blocks(self, coef, intercept):
+        """``(loss, grad, blocks)``: :meth:`loss_grad` and :meth:`hessian_blocks`, in one
+        fused pass (binary), else two."""
+        if self.binary:
+            order = self._order
+            loss, grad, blocks = self._calls.binary_loss_grad_gram(
+                self.y, self.sample_weight, order.coef(coef), intercept, blocks=True
+            )
+            return loss, order.sums(grad), blocks
+        return (*self.loss_grad(coef, intercept), self.hessian_blocks(coef, intercept))
 
     def gram_matvec(self, vec_coef, vec_intercept):
         """The weighted Gram matrix of ``[X, 1]`` times a vector, float64 (d + 1,)."""

@@ -202,8 +202,9 @@ def test_logistic_path_of_chunks_equals_in_memory(l1_ratio, solver):
     got = logistic_path(ArrayChunks(X, y, chunk_rows=100), None, **kw)
     np.testing.assert_allclose(got.Cs, expected.Cs, rtol=1e-12)  # the L1 start from the chunks
     # (FISTA stops at the tolerance, not at machine precision: chunked sums round
-    # otherwise, so its iterates differ at the 1e-8 level.)
-    atol = 1e-7 if solver == "proximal" else 1e-9
+    # otherwise, so its iterates differ by up to tol over the smallest curvature,
+    # measured 7e-7 at the path's weakest penalty.)
+    atol = 1e-6 if solver == "proximal" else 1e-9
     np.testing.assert_allclose(got.coefs, expected.coefs, rtol=1e-6, atol=atol)
     np.testing.assert_allclose(got.intercepts, expected.intercepts, rtol=1e-6, atol=atol)
 

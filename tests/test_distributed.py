@@ -125,11 +125,13 @@ def assert_close(actual, expected, rtol=RTOL):
 # -- fits equal the in-memory fit ----------------------------------------------
 
 # Newton unless named: it reaches tol=1e-10 (L-BFGS-B may stop earlier, once
-# the objective stops changing in float64, at a point that depends on rounding).
+# the objective stops changing in float64, at a point that depends on rounding:
+# the blocks' sums and the whole array's round differently, and the two fits
+# agree to about 1e-8, measured 1.15e-8 binary).
 CASES = {
-    "binary-lbfgs": dict(solver="lbfgs"),
+    "binary-lbfgs": dict(solver="lbfgs", rtol=1e-7),
     "binary-newton": dict(solver="newton"),
-    "softmax4-lbfgs": dict(K=4, solver="lbfgs"),
+    "softmax4-lbfgs": dict(K=4, solver="lbfgs", rtol=1e-7),
     "softmax3-newton": dict(K=3, solver="newton"),
     "sample-weight": dict(sample_weight=True),
     "balanced-sw-softmax3": dict(K=3, sample_weight=True, class_weight="balanced"),
@@ -150,6 +152,7 @@ CASES = {
 def test_fit_equals_in_memory(client, case):
     opts = dict(CASES[case])
     opts.setdefault("solver", "newton")
+    rtol = opts.pop("rtol", RTOL)
     X, y = make_data(
         d=opts.pop("d", 6),
         K=opts.pop("K", 2),
@@ -170,8 +173,8 @@ def test_fit_equals_in_memory(client, case):
     coef, intercept, classes, res = fit_dask(dX, y, sw, **opts)
     model = fit_memory(X, y, sw, **opts)
     np.testing.assert_array_equal(classes, model.classes_)
-    assert_close(coef, model.coef_)
-    assert_close(intercept, model.intercept_)
+    assert_close(coef, model.coef_, rtol)
+    assert_close(intercept, model.intercept_, rtol)
     if opts.get("l1_ratio") == 1.0:
         np.testing.assert_array_equal(coef == 0, model.coef_ == 0)
         assert (coef == 0).any()

@@ -651,6 +651,61 @@ def test_a_thousand_level_categorical_costs_codes_not_dummies(row_sources):
     assert model.converged_ and len(model.feature_names_) == 3 + levels - 1
 
 
+@pytest.mark.parametrize("solver", ["newton", "auto"])
+def test_two_thousand_levels_newton_reaches_the_csr_optimum_without_a_dense_hessian(
+    solver, row_sources, monkeypatch
+):
+    import tracemalloc
+
+    import fastlogit.model
+    from fastlogit import solvers
+    from fastlogit.objective import Objective
+    from fastlogit.split import SplitRows
+
+    n, levels = 100_000, 2000
+    data = many_levels_frame(n, levels, seed=7)
+    formula = "y ~ x0 + x1 + x2 + C(g)"
+    LogisticRegression(formula=formula, C=np.inf, solver=solver).fit(data.iloc[:3000])  # (compiled)
+    del row_sources[:]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a dense Hessian (or Newton-CG's products) over the levels")
+
+    for member in ("hessian", "loss_grad_hessian", "hessp"):
+        monkeypatch.setattr(SplitRows, member, refuse)
+    peaks = []
+
+    def traced(run):
+        def solve(objective, x0, **kwargs):
+            tracemalloc.start()
+            try:
+                return run(objective, x0, **kwargs)
+            finally:
+                peaks.append(tracemalloc.get_traced_memory()[1])
+                tracemalloc.stop()
+
+        return solve
+
+    monkeypatch.setitem(fastlogit.model.FULL_BATCH_SOLVERS, solver, traced(solvers.__dict__[solver]))
+    model = LogisticRegression(formula=formula, C=np.inf, solver=solver, tol=1e-8).fit(data)
+    (rows,) = row_sources
+    assert isinstance(rows, SplitRows) and model.converged_
+    d = rows.n_features + 1
+    assert d == 3 + levels
+    assert "newton" in model.solver_
+    # The solver's own memory: the Hessian's blocks (O(levels x dense columns)),
+    # not the (d, d) matrix of 32 MB.
+    assert peaks[0] < 8 * d * d / 10, f"peak {peaks[0] / 2**20:.1f} MiB"
+    # The CSR design's optimum by Newton-CG (Hessian-vector products, no blocks).
+    _, design = build(formula, data)
+    csr = Objective.from_arrays(design.X, design.y, C=np.inf)
+    assert not csr.structured_newton
+    ref = solvers.newton(csr, np.zeros(csr.n_params), tol=1e-10, max_iter=100, use_cholesky=False)
+    assert ref.converged
+    ours = csr.value(csr.pack(model.coef_[0], model.intercept_))
+    assert ours == pytest.approx(csr.value(ref.x), rel=1e-8)
+
+
 def test_a_formula_fit_matches_glum_on_the_same_formula():
     glum = pytest.importorskip("glum")
     data = many_levels_frame(4000, 30, seed=8).assign(h=categorical_frame(4000).h)

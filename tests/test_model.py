@@ -609,3 +609,36 @@ def test_sgd_divergence_is_a_clear_error_and_leaves_the_estimator_unfitted():
         model.fit(X * 1e160, y)
     assert isinstance(info.value, SGDDivergenceError)
     assert not hasattr(model, "coef_")
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([3, 1, 3, 7]),
+        np.array([True, False, True]),
+        np.array([-128, 127, 0, 127], dtype=np.int8),
+        np.array([5, 5, 2], dtype=np.uint16),
+        np.array([0, 10**12, 5]),  # a range too wide to count: sorted
+        np.array([1.0, 0.0, 1.0]),
+        np.array([3.0, -1.0, 3.0, 7.0]),
+        np.array(["b", "a", "b"]),
+    ],
+    ids=["int", "bool", "int8", "uint16", "wide", "float", "float-negative", "str"],
+)
+def test_label_codes_are_numpy_unique(y):
+    from fastlogit.data import label_codes
+
+    classes, codes = label_codes(y)
+    expected, inverse = np.unique(y, return_inverse=True)
+    np.testing.assert_array_equal(classes, expected)
+    assert classes.dtype == expected.dtype
+    np.testing.assert_array_equal(codes, inverse)
+    assert codes.dtype == np.intp
+
+
+@pytest.mark.parametrize("y", [[0.5, 1.5, 2.25], [1.0, 0.0, 2.5], [0.0, np.inf, 1.0], [0.0, np.nan, 1.0]])
+def test_label_codes_refuse_continuous_targets(y):
+    from fastlogit.data import label_codes
+
+    with pytest.raises(ValueError):
+        label_codes(np.array(y))

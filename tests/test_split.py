@@ -668,3 +668,142 @@ def test_a_fit_on_split_rows_reaches_the_csr_designs_optimum(K, C, solver):
     # L-BFGS-B stops where the value no longer changes in float64 (max|grad|
     # ~5e-9 here): 2e-7 to 8e-7 from the optimum, on the CSR rows as well.
     assert_close(res.x, optimum, 1e-8 if solver == "newton" else 2e-6, "optimum")
+
+
+# -- Newton's step by the Hessian's blocks ------------------------------------------------
+
+
+def block_problem(levels, K, C, *, fit_intercept=True, column_order=False, weighted=False, n=600, seed=30):
+    """An objective on split rows, a point and the gradient there (off the flat directions)."""
+    design, dense, codes = make_design(n, 3, levels, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    if column_order:
+        design = SplitDesign(dense, codes, levels, column_order=rng.permutation(design.n_features))
+    y = rng.integers(0, K, n)
+    sw = rng.uniform(0.0, 2.0, n) if weighted else None
+    obj = Objective([SplitRows(design, y, sw, K)], C=C, fit_intercept=fit_intercept)
+    x = rng.standard_normal(obj.n_params) * 0.3
+    g = obj.loss_grad(x)[1]
+    N = obj.null_space()
+    return obj, x, g - N @ (N.T @ g)
+
+
+BLOCK_CASES = [
+    pytest.param(levels, K, C, fi, order, id=f"{'+'.join(map(str, levels))}-K{K}-C{C}-{fi}-{order}")
+    for levels in [(9,), (9, 4), (6, 0, 8)]
+    for K in (2, 3)
+    for C, fi, order in [(1.0, True, False), (np.inf, True, True), (np.inf, False, False), (0.5, False, True)]
+]
+
+
+@pytest.mark.parametrize("method", ["schur", "pcg"])
+@pytest.mark.parametrize("levels, K, C, fit_intercept, column_order", BLOCK_CASES)
+def test_the_block_newton_step_is_the_dense_cholesky_step(levels, K, C, fit_intercept, column_order, method):
+    from fastlogit import block_hessian
+
+    obj, x, g = block_problem(
+        levels, K, C, fit_intercept=fit_intercept, column_order=column_order, weighted=True
+    )
+    H = obj.hessian(x)
+    lifted = solvers._lifted(H, obj.null_space())
+    expected = solvers._newton_direction(obj, x, g, H)
+    flops = block_hessian.SCHUR_MAX_FLOPS if method == "schur" else -1
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(block_hessian, "SCHUR_MAX_FLOPS", flops)
+        system = obj.newton_system(x)
+    assert system.method == method
+    # The same matrix (its products and diagonal from the blocks), the same step:
+    # exact by the Schur complement, to PCG_RTOL by the preconditioned CG.
+    assert_close(system.matvec(g), lifted @ g, 1e-13, "matvec")
+    assert_close(system.diagonal(), np.diag(lifted), 1e-13, "diagonal")
+    assert_close(system.solve(-g), expected, 1e-12 if method == "schur" else 1e-8, "step")
+    assert_close(solvers._newton_direction(obj, x, g, system), expected, 1e-8, "direction")
+
+
+@pytest.mark.parametrize("K", [2, 3])
+def test_the_fused_pass_gives_the_gradient_and_the_same_blocks(K):
+    obj, x, _ = block_problem((9, 4), K, 1.0)
+    value, grad, system = obj.loss_grad_newton_system(x)
+    assert (value, *grad) == pytest.approx((*obj.loss_grad(x)[:1], *obj.loss_grad(x)[1]), rel=1e-14)
+    v = np.random.default_rng(0).standard_normal(obj.n_params)
+    N = obj.null_space()
+    v -= N @ (N.T @ v)  # (the system is lifted along the flat directions, hessp is not)
+    assert_close(system.matvec(v), obj.newton_system(x).matvec(v), 1e-14, "matvec")
+    assert_close(system.matvec(v), obj.hessp(x, v), 1e-12, "Hessian-vector product")
+
+
+def test_blocks_of_two_sources_add_up_to_the_blocks_of_their_rows():
+    design, dense, codes = make_design(500, 3, (7, 3), seed=31)
+    y = np.random.default_rng(31).integers(0, 2, 500)
+    whole = Objective([SplitRows(design, y)], C=2.0)
+    halves = Objective(
+        [SplitRows(design.rows(0, 200), y[:200]), SplitRows(design.rows(200, 500), y[200:])], C=2.0
+    )
+    x = np.random.default_rng(32).standard_normal(whole.n_params) * 0.2
+    g = whole.loss_grad(x)[1]
+    assert_close(halves.newton_system(x).solve(g), whole.newton_system(x).solve(g), 1e-12, "step")
+
+
+def test_a_level_no_row_has_gets_no_step_and_the_rest_is_the_least_squares_step():
+    # C = inf: the empty level's row and column of the Hessian are zero (and its gradient).
+    design, dense, codes = make_design(400, 2, (6,), seed=33)
+    codes = [np.where(codes[0] == 4, 5, codes[0]).astype(np.int32)]
+    design = SplitDesign(dense, codes, [6])
+    y = np.random.default_rng(33).integers(0, 2, 400)
+    obj = Objective([SplitRows(design, y)], C=np.inf)
+    x = np.zeros(obj.n_params)
+    g = obj.loss_grad(x)[1]
+    assert g[2 + 4] == 0.0
+    step = obj.newton_system(x).solve(-g)
+    assert step[2 + 4] == 0.0 and np.all(np.isfinite(step))
+    assert_close(step, np.linalg.lstsq(obj.hessian(x), -g, rcond=None)[0], 1e-10, "step")
+
+
+def test_a_singular_kept_block_still_solves_the_consistent_system():
+    # A dense column repeated: the Schur complement is singular; least squares solves it.
+    design, dense, codes = make_design(400, 2, (6,), seed=34)
+    design = SplitDesign(np.column_stack([dense, dense[:, :1]]), codes, [6])
+    y = np.random.default_rng(34).integers(0, 2, 400)
+    obj = Objective([SplitRows(design, y)], C=np.inf)
+    x = np.zeros(obj.n_params)
+    g = obj.loss_grad(x)[1]
+    step = obj.newton_system(x).solve(-g)
+    assert_close(obj.hessian(x) @ step, -g, 1e-10, "H step")
+
+
+def test_rows_without_categorical_levels_do_not_offer_blocks():
+    dense_only = SplitDesign(np.random.default_rng(0).standard_normal((50, 3)), [np.full(50, -1)], [0])
+    rows = SplitRows(dense_only, np.arange(50) % 2)
+    assert not rows.structured_hessian
+    assert not Objective([rows]).structured_newton
+    assert not Objective([ArrayRows(np.eye(4), [0, 1, 0, 1])]).structured_newton
+    with pytest.raises(ValueError, match="structured=True needs"):
+        solvers.newton(Objective([rows]), np.zeros(4), structured=True)
+
+
+def test_contingency_tables_beyond_the_bound_leave_newton_to_hessian_vector_products(monkeypatch):
+    import fastlogit.split
+
+    design, _, _ = make_design(200, 2, (30, 20), seed=36)
+    rows = SplitRows(design, np.arange(200) % 2)
+    assert rows.structured_hessian
+    monkeypatch.setattr(fastlogit.split, "STRUCTURED_MAX_PAIR_ENTRIES", 30 * 20 - 1)
+    assert not rows.structured_hessian
+
+
+@pytest.mark.parametrize("K, C", [(2, np.inf), (2, 1.0), (3, np.inf), (3, 0.5)])
+def test_newton_by_blocks_takes_the_dense_newton_iterates(K, C, monkeypatch):
+    obj, _, _ = block_problem((40, 6), K, C, n=3000, seed=35)
+    x0 = np.zeros(obj.n_params)
+    dense = solvers.newton(obj, x0, tol=1e-10, use_cholesky=True)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a dense Hessian was formed")
+
+    monkeypatch.setattr(SplitRows, "hessian", refuse)
+    monkeypatch.setattr(SplitRows, "loss_grad_hessian", refuse)
+    monkeypatch.setattr(SplitRows, "hessp", refuse)
+    blocks = solvers.newton(obj, x0, tol=1e-10, structured=True)
+    assert blocks.converged and blocks.n_iter == dense.n_iter
+    np.testing.assert_allclose(blocks.loss_curve, dense.loss_curve, rtol=1e-13)
+    assert_close(blocks.x, dense.x, 1e-9, "optimum")

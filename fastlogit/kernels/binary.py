@@ -17,7 +17,9 @@ from .rows import (
     ROW_BLOCK,
     Threaded,
     axpy_row,
+    axpy_rows,
     dot_row,
+    dot_rows,
     hessian_finish,
     hessian_flush,
     hessian_row,
@@ -47,10 +49,9 @@ def loss_grad(X, y, w, b, sw, n_threads, parts, scratch):
         g_b = 0.0
         for start in range(lo, hi, ROW_BLOCK):
             m = min(ROW_BLOCK, hi - start)
+            dot_rows(X, start, m, w, zbuf)
             for k in range(m):
-                zbuf[k] = dot_row(X, start + k, w) + b
-            for k in range(m):
-                li, ri = binary_loss_residual(zbuf[k], float(y[start + k]))
+                li, ri = binary_loss_residual(zbuf[k] + b, float(y[start + k]))
                 if sw is not None:
                     li *= sw[start + k]
                     ri *= sw[start + k]
@@ -59,7 +60,7 @@ def loss_grad(X, y, w, b, sw, n_threads, parts, scratch):
             for k in range(m):
                 loss += lbuf[k]
                 g_b += zbuf[k]
-                axpy_row(g, zbuf[k], X, start + k)
+            axpy_rows(g, zbuf, X, start, m, start + ROW_BLOCK, hi)
         g[d] = g_b
         g[d + 1] = loss
 
@@ -116,26 +117,33 @@ def loss_grad_hessian(X, y, w, b, sw, n_threads, parts, hess_parts, scratch):
 
 
 @Threaded
-def hessp(X, w, b, v, v_b, sw, n_threads, parts):
+def hessp(X, w, b, v, v_b, sw, n_threads, parts, scratch):
     """Per-thread sums of H @ (v, v_b), H the Hessian of the binary loss at (w, b).
 
     One pass: each row gives z = x.w + b and u = x.v + v_b, then adds
     sw * sigmoid'(z) * u * [x, 1].  parts: (n_threads, d + 1), overwritten.
+    scratch: (n_threads, 2, ROW_BLOCK) float64.
     """
     n = n_rows(X)
     d = w.shape[0]
     for t in prange(n_threads):
         g = parts[t]
         g[:] = 0.0
+        zbuf = scratch[t, 0]
+        ubuf = scratch[t, 1]
         lo, hi = thread_rows(n, n_threads, t)
         g_b = 0.0
-        for i in range(lo, hi):
-            z = dot_row(X, i, w) + b
-            c = sigmoid_slope(z) * (dot_row(X, i, v) + v_b)
-            if sw is not None:
-                c *= sw[i]
-            g_b += c
-            axpy_row(g, c, X, i)
+        for start in range(lo, hi, ROW_BLOCK):
+            m = min(ROW_BLOCK, hi - start)
+            dot_rows(X, start, m, w, zbuf)
+            dot_rows(X, start, m, v, ubuf)  # (the block's rows from cache)
+            for k in range(m):
+                c = sigmoid_slope(zbuf[k] + b) * (ubuf[k] + v_b)
+                if sw is not None:
+                    c *= sw[start + k]
+                g_b += c
+                ubuf[k] = c
+            axpy_rows(g, ubuf, X, start, m, start + ROW_BLOCK, hi)
         g[d] = g_b
 
 
