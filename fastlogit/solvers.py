@@ -845,6 +845,14 @@ PARALLEL_HESSIAN_FLOPS = 1 << 27
 #: wine, an unpenalized formula design with a 200-level categorical).
 AUTO_NEWTON_FLOPS = 1 << 27
 
+#: Spread of the columns' units (:meth:`Objective.column_spread`) above which
+#: :func:`auto` starts with Newton when its steps are fused passes (binary)
+#: solved by Cholesky, whatever the Hessian's cost: raw columns spanning 5
+#: orders of magnitude (300 000 x 30, benchmarks/test_solvers.py, tol=1e-6)
+#: took standardized L-BFGS 15 iterations and 276 ms, Newton 5 steps and 134 ms
+#: (L-BFGS's line search needs many passes to resolve the last digits there).
+AUTO_SPREAD = 100.0
+
 #: L-BFGS iterations :func:`auto` gives a smooth problem before it hands the
 #: iterate to Newton: well-conditioned problems converge well within this
 #: (5 to 40 iterations at tol=1e-4 .. 1e-6); raw, unscaled columns do not.
@@ -860,7 +868,10 @@ def auto(objective, x0, *, max_iter=100, tol=1e-4, callback=None, polish=True):
     FISTA has no Newton to hand over to, and crawls on nearly separable
     classes) or the columns' units are far apart
     (:meth:`Objective.column_spread` above ``PRECONDITION_SPREAD``, from a
-    sample of rows); otherwise, with an L1 term, :func:`proximal`, and
+    sample of rows), or when a Newton step is one fused pass
+    (:attr:`Objective.fused_newton`: binary), solved by Cholesky, and the
+    columns' units are very far apart (above ``AUTO_SPREAD``); otherwise,
+    with an L1 term, :func:`proximal`, and
     without one L-BFGS, both on standardized
     parameters when the columns need it and the cheapest per pass (on
     well-scaled small data too: 2 000 x 20, 9 iterations of L-BFGS beat 5
@@ -873,8 +884,14 @@ def auto(objective, x0, *, max_iter=100, tol=1e-4, callback=None, polish=True):
     :func:`_polished` (the cross-validation paths, whose k-fold Hessian costs
     k blocked passes, polish only the refit).
     """
-    newton_first = objective.hessian_flops <= AUTO_NEWTON_FLOPS and (
-        objective.l1_strength > 0 or objective.column_spread() > PRECONDITION_SPREAD
+    newton_first = (
+        objective.hessian_flops <= AUTO_NEWTON_FLOPS
+        and (objective.l1_strength > 0 or objective.column_spread() > PRECONDITION_SPREAD)
+    ) or (
+        objective.fused_newton
+        and not objective.l1_strength
+        and objective.n_params <= NEWTON_CHOLESKY_MAX_PARAMS
+        and objective.column_spread() > AUTO_SPREAD
     )
     if newton_first:
         res = newton(objective, x0, max_iter=max_iter, tol=tol, callback=callback)

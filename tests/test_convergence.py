@@ -134,16 +134,25 @@ def raw_columns_problem():
     return X, y
 
 
-def test_auto_runs_preconditioned_lbfgs_on_large_raw_columns():
-    # Too many rows for a cheap Hessian, columns in disparate units: L-BFGS on standardized
-    # parameters converges on its own, where plain L-BFGS-B did not in 1000 iterations.
+def test_auto_on_large_raw_columns():
+    # Too many rows for a cheap Hessian, columns in disparate units.  Binary: Newton, whose
+    # step is one fused pass (L-BFGS's line search needs many passes for the last digits
+    # there).  Softmax: L-BFGS on standardized parameters converges on its own, where plain
+    # L-BFGS-B did not in 1000 iterations.
     X, y = raw_columns_problem()
     obj = objective_of(X, y)
-    assert obj.hessian_flops > solvers.AUTO_NEWTON_FLOPS and obj.column_spread() > solvers.PRECONDITION_SPREAD
+    assert obj.hessian_flops > solvers.AUTO_NEWTON_FLOPS and obj.column_spread() > solvers.AUTO_SPREAD
     assert objective_of((X - X.mean(0)) / X.std(0), y).column_spread() < 1.1  # standardized: 1 (sampled)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model = LogisticRegression().fit(X, y)
+    assert model.solver_ == "newton" and model.converged_
+    rng = np.random.default_rng(5)
+    score = (X - 100.0) @ (rng.standard_normal(8) / np.logspace(-2, 3, 8)) + rng.logistic(size=len(y))
+    y3 = np.digitize(score, np.quantile(score, [0.3, 0.7]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = LogisticRegression().fit(X, y3)
     assert model.solver_.startswith("lbfgs") and model.converged_ and model.n_iter_[0] < 40
 
 
@@ -155,7 +164,8 @@ def test_auto_starts_with_newton_on_small_raw_columns_and_lbfgs_on_small_scaled_
 
 def test_auto_hands_an_unconverged_lbfgs_to_newton(monkeypatch):
     X, y = raw_columns_problem()
-    monkeypatch.setattr(solvers, "AUTO_LBFGS_ITER", 3)  # lbfgs stopped before it converges
+    monkeypatch.setattr(solvers, "AUTO_SPREAD", np.inf)  # lbfgs first, whatever the columns
+    monkeypatch.setattr(solvers, "AUTO_LBFGS_ITER", 3)  # and stopped before it converges
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model = LogisticRegression(tol=1e-8).fit(X, y)
