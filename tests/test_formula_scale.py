@@ -17,7 +17,7 @@ pd = pytest.importorskip("pandas")
 pytest.importorskip("formulaic")
 pytest.importorskip("pyarrow")
 
-RTOL = 1e-8
+RTOL = 1e-10
 TIGHT = dict(C=np.inf, solver="newton", tol=1e-10, max_iter=200)
 FORMULA = "y ~ x1 + C(g) + h + x1:x2"
 
