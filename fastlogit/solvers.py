@@ -117,13 +117,17 @@ def lbfgs(objective, x0, *, max_iter=100, tol=1e-4, callback=None, precondition=
         raise ValueError("lbfgs needs a smooth objective; an L1 term needs the proximal solver")
     scaling = _scaling(objective, precondition)
     to_x = (lambda v: v) if scaling is None else scaling.to_x
-    last = {}  # the last evaluation: its point (in v) and gradient (in x)
+    last = {}  # the last evaluation: its point (in v), value and gradients (in x and in v)
 
     def loss_grad(v):
+        # (L-BFGS-B's first evaluation is at v0, already evaluated for the test below.)
+        if "v" in last and np.array_equal(last["v"], v):
+            return last["f"], last["gv"].copy()
         x = to_x(v)
         f, g = objective.loss_grad(x)
-        last["v"], last["x"], last["g"] = v.copy(), x, g
-        return f, (g if scaling is None else scaling.grad_to_v(g))
+        gv = g if scaling is None else scaling.grad_to_v(g)
+        last.update(v=v.copy(), x=x, g=g, f=f, gv=gv)
+        return f, gv.copy()
 
     def at(v):
         """``(x, grad)`` at ``v``: the last evaluation's (L-BFGS-B's accepted
