@@ -134,7 +134,8 @@ class SplitMatrix:
     Attributes
     ----------
     dense : float64 (n, p), C-ordered: the columns not held as codes.
-    codes : int32 (n, m), C-ordered: per coded term, the index of the row's
+    codes : int32 (n, m), C-ordered (``codes.T``, what
+        :class:`~fastlogit.split.SplitDesign` takes, is used in place): per coded term, the index of the row's
         column among the term's columns, -1 for none (the reference level).
     n_levels : int64 (m,): the coded terms' column counts.
     column_order : intp (d,): the design's column e (``feature_names[e]``) is
@@ -174,6 +175,48 @@ class SplitLayout:
         where[stored] = np.arange(len(stored))
         self.column_order = where[np.asarray(features, dtype=np.intp)]
 
+    #: How each coded term's codes are read off its frame column (:class:`DirectCodes`,
+    #: one per block) and formulaic's spec of the dense block's terms, fitted on the
+    #: training frame; None when the codes are read off formulaic's full design.
+    direct = None
+    dense_spec = None
+    #: By the direct route, when every factor reads a column as it is: each dense
+    #: term's spec and width (encoded one at a time, :func:`_dense_by_term`) and the
+    #: columns they read (a missing value drops the row).
+    dense_parts = None
+    read = ()
+
+    def encode_frame(self, data, drop, na_action, name):
+        """``data`` as a :class:`SplitMatrix` by the direct route (:attr:`direct` set):
+        the codes read off the frame's columns, only the dense block's terms encoded by
+        formulaic.  ``drop`` (a set of row positions, the labels' missing rows) gains
+        the rows dropped for missing values.  ``(SplitMatrix, kept row positions)``."""
+        n = len(data)
+        codes = np.empty((n, len(self.direct)), dtype=np.int32)
+        unseen = []
+        for j, direct in enumerate(self.direct):
+            codes[:, j], new = direct.codes(data, name, na_action, drop)
+            unseen.append(new)
+        parts = getattr(self, "dense_parts", None)
+        if parts is not None:
+            _drop_missing(data, self.read, na_action, name, drop)
+            for direct, new in zip(self.direct, unseen):
+                direct.check_unseen(data, new, drop, name)
+            dense = _dense_by_term(parts, data, drop, na_action) if parts else np.empty((n - len(drop), 0))
+        elif self.dense_spec is not None:
+            spec = self.dense_spec.update(na_action=na_action)
+            dense = np.ascontiguousarray(
+                spec.get_model_matrix(data, context={}, drop_rows=drop), dtype=np.float64
+            )
+        else:
+            dense = np.empty((n - len(drop), 0))
+        for direct, new in zip(self.direct, unseen):
+            direct.check_unseen(data, new, drop, name)
+        rows = _kept_positions(n, drop, dense.shape[0])
+        if len(rows) < n:
+            codes = codes[rows]
+        return SplitMatrix(dense, codes, [hi - lo for lo, hi in self.blocks], self.column_order), rows
+
     def encode(self, X):
         """formulaic's design ``X`` of a frame (CSC, the kept rows) as a :class:`SplitMatrix`,
         or None when a coded term's columns are not indicators on these rows."""
@@ -191,6 +234,65 @@ class SplitLayout:
         dense = np.ascontiguousarray(dense, dtype=np.float64)
         n_levels = [hi - lo for lo, hi in self.blocks]
         return SplitMatrix(dense, codes, n_levels, self.column_order)
+
+
+class ColumnError(ValueError):
+    """A column of a frame that cannot be encoded (the message names it)."""
+
+
+class DirectCodes:
+    """A coded term's codes read off its frame column, without formulaic's design.
+
+    The term is one categorical factor reading one column (``g``, ``C(g)``,
+    ``C(g, Treatment("b"))``).  Its column's values seen in training are
+    :attr:`levels`; :attr:`table` holds the code of each (the index of its
+    column among the term's, -1 for the reference level), read off formulaic's
+    encoding of one training row per level, so contrasts and reference levels
+    are formulaic's.
+    """
+
+    def __init__(self, column, levels, table):
+        self.column = column
+        self.levels = [_plain(v) for v in levels]
+        self.table = np.asarray(table, dtype=np.int32)
+
+    def codes(self, data, name, na_action, drop):
+        """``(codes, unseen)``: int32 (n,), the code of each row of ``data`` (-1 for a
+        missing value, whose row is added to ``drop``, and for a level never seen in
+        training), and the positions of the rows with such a level (an error unless
+        they are dropped: :meth:`check_unseen`).  ``ValueError`` naming the column
+        for a missing value under ``na_action="raise"``."""
+        import pandas as pd
+
+        values = data[self.column]
+        index, seen = pd.factorize(values)  # (hashes the column in place: no Python objects)
+        at = pd.Index(self.levels).get_indexer(pd.Index(seen))
+        codes = np.where(at < 0, -1, self.table[at])[index]
+        missing = index < 0
+        unseen = np.flatnonzero((at[index] < 0) & ~missing) if (at < 0).any() else np.empty(0, np.intp)
+        if missing.any():
+            if na_action == "raise":
+                raise ColumnError(
+                    f"column {self.column!r} of {name} has missing values and na_action='raise' "
+                    "(na_action='drop' drops those rows)"
+                )
+            drop.update(np.flatnonzero(missing).tolist())
+            codes[missing] = -1
+        return codes.astype(np.int32, copy=False), unseen
+
+    def check_unseen(self, data, unseen, drop, name):
+        """``ValueError`` naming the column and the levels, if a row kept (not in
+        ``drop``) has a level never seen in training."""
+        kept = [i for i in unseen.tolist() if i not in drop]
+        if kept:
+            import pandas as pd
+
+            new = pd.unique(data[self.column].iloc[kept])
+            shown = ", ".join(repr(_plain(v)) for v in new[:5]) + (" ..." if len(new) > 5 else "")
+            raise ColumnError(
+                f"column {self.column!r} of {name} has level(s) {shown} never seen in training "
+                f"(fitted on {sorted(self.levels, key=str)})"
+            )
 
 
 def indicator_codes(X, lo, hi):
@@ -255,7 +357,8 @@ class Design(NamedTuple):
         (:attr:`FormulaSpec.split`), a :class:`SplitMatrix`.
     y : (n_kept,) labels, or None when asked for no labels (or the formula
         has no left side).
-    rows : intp (n_kept,), the positions of the kept rows in the frame.
+    rows : intp (n_kept,), the positions of the kept rows in the frame
+        (``range(n)`` when no row is dropped).
     n_dropped : rows dropped for missing values.
     """
 
@@ -340,26 +443,33 @@ class FormulaSpec:
                 )
         left = (self.formula, self.label, self.label_column, self.label_spec)
         y_values, drop = _labels(left, data, y, labels=labels, na_action=na_action, name=name)
+        layout = getattr(self, "split", None)  # (None in a spec pickled before split designs)
+        direct = split and layout is not None and getattr(layout, "direct", None) is not None
         with warnings.catch_warnings():
             formulaic = import_formulaic()
             warnings.simplefilter("error", formulaic.errors.DataMismatchWarning)
             try:
-                # (update() first: get_model_matrix(na_action=...) would lose drop_rows)
-                spec = self.model_spec.update(na_action=na_action)
-                X = spec.get_model_matrix(data, context={}, drop_rows=drop)
+                if direct:
+                    X, rows = layout.encode_frame(data, drop, na_action, name)
+                else:
+                    # (update() first: get_model_matrix(na_action=...) would lose drop_rows)
+                    spec = self.model_spec.update(na_action=na_action)
+                    X = spec.get_model_matrix(data, context={}, drop_rows=drop)
             except formulaic.errors.DataMismatchWarning as exc:
                 raise self._unseen_levels(data, name, exc) from None
+            except ColumnError:
+                raise
             except (ValueError, formulaic.errors.FormulaicError) as exc:
                 raise _named_error(
                     exc, name, f"{name} cannot be encoded by the formula {self.formula!r}"
                 ) from None
-        layout = getattr(self, "split", None)  # (None in a spec pickled before split designs)
-        coded = layout.encode(X) if split and layout is not None else None
-        if coded is not None:
-            X, rows = coded, _kept_positions(len(data), drop, coded.shape[0])
-        else:
-            X, rows = self._finish(X, len(data), drop)
-        if y_values is not None:
+        if not direct:
+            coded = layout.encode(X) if split and layout is not None else None
+            if coded is not None:
+                X, rows = coded, _kept_positions(len(data), drop, coded.shape[0])
+            else:
+                X, rows = self._finish(X, len(data), drop)
+        if y_values is not None and len(rows) < len(data):
             y_values = y_values[rows]
         return Design(X, y_values, rows, len(data) - len(rows))
 
@@ -414,8 +524,14 @@ class FormulaSpec:
 
 
 def _kept_positions(n, drop, n_kept):
-    """The positions of a frame's ``n`` rows less those in ``drop``: intp (n_kept,)."""
-    rows = np.setdiff1d(np.arange(n, dtype=np.intp), np.fromiter(drop, dtype=np.intp, count=len(drop)))
+    """The positions of a frame's ``n`` rows less those in ``drop``: intp (n_kept,), or
+    ``range(n)`` when none is dropped (no array of n positions beside the design)."""
+    if drop:
+        keep = np.ones(n, dtype=bool)
+        keep[np.fromiter(drop, dtype=np.intp, count=len(drop))] = False
+        rows = np.flatnonzero(keep)
+    else:
+        rows = range(n)
     if n_kept != len(rows):  # pragma: no cover - formulaic reports every row it drops
         raise RuntimeError(f"formulaic kept {n_kept} rows but reported {len(rows)}")
     return rows
@@ -456,6 +572,18 @@ def build(formula, data, *, y=None, na_action="drop", name="X", split=False):
     )
     left = (formula, label, label_column, label_spec)
     y_values, drop = _labels(left, data, y, labels=True, na_action=na_action, name=name)
+    if split and categorical:
+        direct = _build_direct(formulaic, formula, data, terms, categorical, drop, na_action, name)
+        if direct is not None:
+            model_spec, layout, X, rows, dense = direct
+            numeric = {
+                str(c): str(data[c].dtype)
+                for c in model_spec.required_variables
+                if c in data.columns and _is_numeric(data[c])
+            }
+            spec = FormulaSpec(formula, model_spec, label, label_column, label_spec, dense, numeric, layout)
+            y_kept = y_values if len(rows) == len(data) else y_values[rows]
+            return spec, Design(X, y_kept, rows, len(data) - len(rows))
     try:
         X = model_spec.get_model_matrix(data, context={}, drop_rows=drop)
     except (ValueError, formulaic.errors.FormulaicError) as exc:
@@ -477,6 +605,228 @@ def build(formula, data, *, y=None, na_action="drop", name="X", split=False):
     if len(rows) == 0:
         raise ValueError(f"every row of {name} has a missing value in a variable of formula={formula!r}")
     return spec, Design(X, y_values[rows], rows, len(data) - len(rows))
+
+
+def _build_direct(formulaic, formula, data, terms, categorical, drop, na_action, name):
+    """The split design of the training frame by the direct route, or None where it
+    does not apply (then :func:`build` goes through formulaic's full design).
+
+    formulaic's full design holds a value and a column index per row and level
+    column (several times the frame's size at a million rows); here only the dense
+    block's terms are encoded by formulaic, and each coded term's codes are read
+    off its column (:class:`DirectCodes`).  The spec of the whole formula is fitted
+    by formulaic on one kept row per level of each categorical column (what it
+    learns from a frame is those levels; a formula with stateful transforms, whose
+    state needs every row, goes the full way), so names, levels and contrasts are
+    formulaic's.  The route applies when every categorical factor reads one column,
+    some term is one categorical factor (which is then held as codes) and no term is
+    a product of categorical factors.
+
+    ``(model_spec, SplitLayout, SplitMatrix, kept row positions, dense)``, where
+    ``dense`` is whether the full design would be more than DENSE_ABOVE_DENSITY
+    non-zero (:attr:`FormulaSpec.dense`).
+    """
+
+    columns = {str(c) for c in data.columns}
+    factor_column = {}
+    for term in terms:
+        for factor in term.factors:
+            if str(factor) in categorical:
+                used = _factor_columns(factor, columns)
+                if len(used) != 1:
+                    return None
+                factor_column[str(factor)] = next(iter(used))
+    coded = [t for t in terms if t.degree == 1 and str(next(iter(t.factors))) in categorical]
+    if not coded or any(t.degree > 1 and all(str(f) in categorical for f in t.factors) for t in terms):
+        return None  # (``C(g):C(h)`` is held as codes of the pairs of levels by the full way)
+    drop = set(drop)
+    n = len(data)
+    dense_terms = [t for t in terms if t.degree > 0 and t not in coded]
+    # every factor reads a column as it is (``x``, ``C(g)``): a row is dropped for a
+    # missing value in one of those columns, known before any term is encoded
+    read = _lookup_columns(dense_terms, factor_column)
+    _drop_missing(data, [factor_column[str(next(iter(t.factors)))] for t in coded], na_action, name, drop)
+    if read is not None:
+        _drop_missing(data, read, na_action, name, drop)
+    dense_spec, dense = None, None
+    if dense_terms and read is None:
+        dense_spec = formulaic.ModelSpec.from_spec(
+            formulaic.Formula(dense_terms, _ordering="none"), output="numpy", na_action=na_action
+        )
+        try:
+            matrix = dense_spec.get_model_matrix(data, context={}, drop_rows=drop)
+        except (ValueError, formulaic.errors.FormulaicError) as exc:
+            raise _named_error(exc, name, f"formula={formula!r} cannot be evaluated on {name}") from None
+        dense_spec = matrix.model_spec
+        if dense_spec.transform_state:
+            return None
+        dense = np.ascontiguousarray(matrix, dtype=np.float64)
+        del matrix
+    rows = _kept_positions(n, drop, n - len(drop))
+    if len(rows) == 0 or (dense is not None and dense.shape[0] != len(rows)):
+        return None
+    if dense is None:
+        dense = np.empty((len(rows), 0))
+    # one kept row per level of every categorical column, on which formulaic fits the spec
+    firsts = {}
+    for column in sorted(set(factor_column.values())):
+        kept = data[column].iloc[rows] if len(rows) < n else data[column]
+        firsts[column] = np.flatnonzero(~kept.duplicated().to_numpy())
+    sample_rows = np.unique(np.concatenate([[0], *firsts.values()]))
+    sample = data.iloc[np.asarray(rows)[sample_rows] if len(rows) < n else sample_rows]
+    model_spec = formulaic.ModelSpec.from_spec(
+        formulaic.Formula(terms, _ordering="none"), output="sparse", na_action=na_action
+    )
+    try:
+        fitted = model_spec.get_model_matrix(sample, context={})
+    except (ValueError, formulaic.errors.FormulaicError):
+        return None
+    model_spec = fitted.model_spec
+    if fitted.shape[0] != len(sample) or model_spec.transform_state:
+        return None
+    import scipy.sparse as sp
+
+    fitted = sp.csc_matrix(fitted)
+    blocks, others, features, direct = [], [], [], []
+    at = 0
+    for part in model_spec.structure:
+        lo, hi = at, at + len(part.columns)
+        at = hi
+        if part.term.degree == 0:
+            continue
+        features.extend(range(lo, hi))
+        if part.term in coded and hi > lo:
+            column = factor_column[str(next(iter(part.term.factors)))]
+            at_levels = np.searchsorted(sample_rows, firsts[column])
+            table = indicator_codes(fitted, lo, hi)
+            if table is None:
+                return None
+            levels = (
+                data[column]
+                .iloc[np.asarray(rows)[firsts[column]] if len(rows) < n else firsts[column]]
+                .tolist()
+            )
+            blocks.append((lo, hi))
+            direct.append(DirectCodes(column, levels, table[at_levels]))
+        else:
+            others.extend(range(lo, hi))
+    codes = np.empty((len(rows), len(direct)), dtype=np.int32)
+    for j, reader in enumerate(direct):
+        column, _ = reader.codes(data, name, na_action, set())  # (new levels: only in dropped rows)
+        codes[:, j] = column[rows] if len(rows) < n else column
+        del column
+    names = list(model_spec.column_names)
+    parts = None
+    if read is not None:
+        parts = [
+            _dense_part(model_spec, part, data, categorical)
+            for part in model_spec.structure
+            if part.term.degree > 0 and (part.term not in coded or not part.columns) and part.columns
+        ]
+        if not parts:
+            dense = np.empty((len(rows), 0))
+        else:
+            try:
+                dense = _dense_by_term(parts, data, drop, na_action)
+            except (ValueError, formulaic.errors.FormulaicError) as exc:
+                raise _named_error(exc, name, f"formula={formula!r} cannot be evaluated on {name}") from None
+            if dense.shape[0] != len(rows):
+                return None
+    elif [names[j] for j in others] != list(dense_spec.column_names if dense_spec is not None else []):
+        return None
+    width = len(others)
+    if (
+        width > SPLIT_SPARSE_DENSE_COLUMNS
+        and np.count_nonzero(dense) / max(dense.size, 1) <= DENSE_ABOVE_DENSITY
+    ):
+        return None
+    layout = SplitLayout(blocks, others, features, at)
+    layout.direct, layout.dense_spec, layout.dense_parts, layout.read = direct, dense_spec, parts, read
+    intercept = at - len(features)
+    nnz = np.count_nonzero(dense) + np.count_nonzero(codes >= 0) + intercept * len(rows)
+    full_dense = nnz / max(len(rows) * at, 1) > DENSE_ABOVE_DENSITY
+    X = SplitMatrix(dense, codes, [hi - lo for lo, hi in blocks], layout.column_order)
+    return model_spec, layout, X, rows, full_dense
+
+
+def _lookup_columns(terms, factor_column):
+    """The columns the terms' factors read, when each reads one as it is (a column
+    name, or a categorical factor of one column: ``factor_column``); else None."""
+    read = set()
+    for term in terms:
+        for factor in term.factors:
+            if str(factor) in factor_column:
+                read.add(factor_column[str(factor)])
+            elif getattr(factor.eval_method, "value", None) == "lookup":
+                read.add(str(factor.expr))
+            else:
+                return None
+    return sorted(read)
+
+
+def _drop_missing(data, columns, na_action, name, drop):
+    """Add to ``drop`` the rows with a missing value in one of ``columns``
+    (``ColumnError`` naming the column under ``na_action="raise"``)."""
+    for column in columns:
+        missing = np.flatnonzero(_is_missing(data[column]))
+        if len(missing) and na_action == "raise":
+            raise ColumnError(
+                f"column {column!r} of {name} has missing values and na_action='raise' "
+                "(na_action='drop' drops those rows)"
+            )
+        drop.update(missing.tolist())
+
+
+def _dense_part(model_spec, part, data, categorical):
+    """How :func:`_dense_by_term` encodes a dense term: ``(ModelSpec, width, columns)``,
+    ``columns`` the numeric columns whose product the term is (``x0``, ``x0:x1``: read
+    off the frame into the block, no copy beside it), or None (formulaic encodes it)."""
+    spec = model_spec.subset([part.term]).update(output="numpy")
+    columns = []
+    for factor in part.term.factors:
+        column = str(factor.expr)
+        lookup = getattr(factor.eval_method, "value", None) == "lookup" and str(factor) not in categorical
+        dtype = data[column].dtype if lookup and column in data.columns else None
+        if not isinstance(dtype, np.dtype) or dtype.kind not in "fiu" or len(part.columns) != 1:
+            return spec, len(part.columns), None
+        columns.append(column)
+    return spec, 1, columns
+
+
+def _dense_by_term(parts, data, drop, na_action):
+    """The dense block (C-ordered float64, the rows not in ``drop``), one term at a
+    time (``parts``: :func:`_dense_part`'s) into one array: a product of numeric
+    columns is multiplied in place, other terms encoded by formulaic, never more than
+    one term's columns beside the block.  ``drop`` gains any row formulaic drops
+    (then the block is encoded again on the fewer rows)."""
+    n = len(data)
+    while True:
+        before = len(drop)
+        rows = _kept_positions(n, drop, n - before) if before else None
+        block = np.empty((n - before, sum(width for _, width, _ in parts)))
+        at = 0
+        for spec, width, columns in parts:
+            if columns is not None:
+                out = block[:, at]
+                for k, column in enumerate(columns):
+                    values = data[column].to_numpy()
+                    if values.dtype.kind not in "fiu":  # (a nullable dtype in a new frame)
+                        values = data[column].to_numpy(dtype=np.float64, na_value=np.nan)
+                    values = values if rows is None else values[rows]
+                    if k == 0:
+                        out[...] = values
+                    else:
+                        np.multiply(out, values, out=out)
+                at += 1
+                continue
+            values = spec.update(na_action=na_action).get_model_matrix(data, context={}, drop_rows=drop)
+            if len(drop) != before:
+                break
+            block[:, at : at + width] = values
+            at += width
+            del values
+        else:
+            return block
 
 
 def build_from_levels(formula, sample, levels, *, na_action="drop", name="X", first=None):

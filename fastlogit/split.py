@@ -111,7 +111,9 @@ class SplitDesign:
     categoricals : sequence of m integer arrays (n,), codes in
         ``[-1, n_levels[j])``; -1 is the dropped reference level (the row
         has no indicator in that block).  Stored together as an (n, m)
-        int32 array (one copy).
+        int32 array (one copy), unless given as an int32 (m, n) array whose
+        transpose is C-ordered (``codes.T`` of such an (n, m) array, what a
+        formula's design holds), used in place.
     n_levels : sequence of m ints >= 0 (a categorical with 0 levels holds
         only -1 codes and adds no column).
     names : optional sequence of ``n_features`` column names, in the
@@ -133,6 +135,7 @@ class SplitDesign:
     def __init__(
         self, dense=None, categoricals=(), n_levels=(), *, names=None, n_samples=None, column_order=None
     ):
+        stacked = categoricals if isinstance(categoricals, np.ndarray) else None
         categoricals = list(categoricals)
         n_levels = list(n_levels)
         if len(n_levels) != len(categoricals):
@@ -167,9 +170,12 @@ class SplitDesign:
         self.n_samples = n
         self.n_dense = p = dense.shape[1]
         self.n_levels = np.array(levels, dtype=np.int64)
-        self.codes = np.empty((n, len(columns)), dtype=np.int32)
-        for j, c in enumerate(columns):
-            self.codes[:, j] = c
+        if stacked is not None and stacked.dtype == np.int32 and stacked.T.flags.c_contiguous:
+            self.codes = stacked.T  # (m, n): the columns of a C-ordered (n, m) array, used in place
+        else:
+            self.codes = np.empty((n, len(columns)), dtype=np.int32)
+            for j, c in enumerate(columns):
+                self.codes[:, j] = c
         self.offsets = p + np.concatenate([[0], np.cumsum(self.n_levels)[:-1]]).astype(np.int64)
         self.offsets = self.offsets[: len(columns)].copy()
         self.n_features = p + int(self.n_levels.sum())

@@ -489,6 +489,104 @@ def test_split_design_is_the_csr_design_as_codes(formula, levels, width):
     np.testing.assert_array_equal(split_design_of(encoded).to_dense(), as_dense(expected))
 
 
+def tricky_frame():
+    """Columns the direct route reads off the frame: a categorical dtype with an unused
+    category, bools, integers, a nullable integer column with a missing value, a level
+    ("f") present only in a row dropped for a missing value elsewhere."""
+    data = frame_with_missing()
+    n = len(data)
+    rng = np.random.default_rng(3)
+    data["c"] = pd.Categorical(rng.choice(["lo", "mid", "hi"], n), categories=["lo", "mid", "hi", "never"])
+    data["b"] = rng.random(n) < 0.4
+    data["k"] = rng.integers(1, 4, n)
+    data["m"] = pd.array(rng.integers(0, 5, n), dtype="Int64")
+    data.loc[5, "m"] = pd.NA
+    data["g"] = data["g"].astype(object)
+    data.loc[40, "g"] = "f"  # row 40 has x1 missing: "f" is no level
+    return data
+
+
+#: Formulas through the direct route (codes read off the frame) and two that are not
+#: (an expression dropping rows of its own; a product of categoricals).
+DIRECT_FORMULAS = [
+    "y ~ x1 + x2 + C(g) + x1:x2",
+    "y ~ x1 + C(c) + C(b) + C(k) + m",
+    "y ~ C(g, Treatment('c')) + x1:C(h) + x2 - 1",
+    "y ~ c + h + b + x1:m",
+    "y ~ C(g) + np.log(x2 + 1)",  # log of x2 + 1 <= 0 is a missing value: rows dropped
+    "y ~ C(g):C(h) + C(g) + C(h) + x1",
+]
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in log")
+@pytest.mark.parametrize("formula", DIRECT_FORMULAS)
+def test_codes_read_off_the_frame_equal_formulaics_design(formula, monkeypatch):
+    import fastlogit.formula
+
+    data = tricky_frame()
+    spec, direct = build(formula, data, split=True)
+    new = data.iloc[np.random.default_rng(4).permutation(len(data))[:200]]
+    new = new[list(reversed(new.columns))].drop(columns="y")
+    encoded = spec.design(new, labels=False, na_action="drop", split=True)
+    uses_direct = getattr(spec.split, "direct", None) is not None
+    assert uses_direct == ("C(h)" not in formula.split(" + ")[0] and ":C(h) + C(g)" not in formula)
+    with monkeypatch.context() as m:
+        m.setattr(fastlogit.formula, "_build_direct", lambda *args: None)
+        full_spec, full = build(formula, data, split=True)
+    assert spec.feature_names == full_spec.feature_names and spec.dense == full_spec.dense
+    assert getattr(full_spec.split, "direct", None) is None
+    for got, want in (
+        (direct, full),
+        (encoded, full_spec.design(new, labels=False, na_action="drop", split=True)),
+    ):
+        np.testing.assert_array_equal(np.asarray(got.rows), np.asarray(want.rows))
+        assert got.n_dropped == want.n_dropped
+        np.testing.assert_array_equal(split_design_of(got.X).to_dense(), split_design_of(want.X).to_dense())
+    np.testing.assert_array_equal(direct.y, full.y)
+    assert direct.n_dropped >= 4
+
+
+def test_codes_read_off_the_frame_name_the_column_of_a_new_level_or_a_missing_value():
+    data = tricky_frame()
+    spec, _ = build("y ~ x1 + C(c) + C(k)", data, split=True)
+    assert spec.split.direct is not None
+    new = data.drop(columns="y").iloc[:20].copy()
+    new["k"] = new["k"].where(new.index != 4, 9)
+    with pytest.raises(ValueError, match=r"column 'k' of X has level\(s\) 9 never seen in training"):
+        spec.design(new, labels=False, na_action="drop", split=True)
+    new = data.drop(columns="y").iloc[:20].copy()
+    new["c"] = new["c"].astype(object)
+    new.loc[2, "c"] = None
+    with pytest.raises(ValueError, match="column 'c' of X has missing values and na_action='raise'"):
+        spec.design(new, labels=False, na_action="raise", split=True)
+    design = spec.design(new, labels=False, na_action="drop", split=True)
+    assert design.n_dropped == 2 and not {2, 3} & set(np.asarray(design.rows))  # (x1 is missing in row 3)
+
+
+def test_a_split_design_costs_no_more_than_the_frame():
+    """Issue 22's bound: the design of a frame of numeric and categorical columns
+    (dense block and codes, built and held) takes no more memory than the frame."""
+    import tracemalloc
+
+    n, levels = 200_000, 300
+    rng = np.random.default_rng(8)
+    data = pd.DataFrame({f"x{j}": rng.normal(size=n) for j in range(6)})
+    data["g"] = np.char.add("g", rng.integers(0, levels, n).astype(str))
+    data["h"] = np.char.add("h", rng.integers(0, 5, n).astype(str))
+    data["y"] = rng.integers(0, 2, n)
+    formula = "y ~ " + " + ".join(f"x{j}" for j in range(6)) + " + C(g) + C(h) + x0:x1"
+    build(formula, data.iloc[:1000], split=True)  # (formulaic's imports)
+    frame_bytes = data.memory_usage(deep=True).sum()
+    tracemalloc.start()
+    try:
+        _, design = build(formula, data, split=True)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert design.X.dense.shape == (n, 7) and design.X.codes.shape == (n, 2)
+    assert peak <= frame_bytes, f"peak {peak / 2**20:.1f} MiB, frame {frame_bytes / 2**20:.1f} MiB"
+
+
 def test_the_reference_level_is_code_minus_one_and_without_intercept_the_first_categorical_is_full():
     data = categorical_frame()
     _, design = build("y ~ x1 + C(g) + h", data, split=True)
@@ -551,6 +649,7 @@ def test_a_new_frame_whose_codes_do_not_apply_is_encoded_as_csr(monkeypatch):
     model = LogisticRegression(formula="y ~ x1 + C(g) + h", C=np.inf, solver="newton").fit(data)
     expected = model.predict_proba(data)
     monkeypatch.setattr(SplitLayout, "encode", lambda self, X: None)
+    monkeypatch.setattr(model.formula_spec_.split, "direct", None)  # formulaic's full design
     design = model.formula_spec_.design(data, labels=False, na_action="raise", split=True)
     assert scipy.sparse.isspmatrix_csr(design.X)
     np.testing.assert_allclose(model.predict_proba(data), expected, rtol=1e-13)
