@@ -35,6 +35,8 @@ CASES = [
     ("binary", "loss_grad_hessian", "dense", (1_000_000, 100), "float64", 2),
     ("binary", "loss_grad_hessian", "csr", (1_000_000, 300), "float64", 2),
     ("multinomial", "hessian", "dense", (200_000, 30), "float64", 5),
+    ("multinomial", "loss_grad_hessian", "dense", (200_000, 30), "float64", 5),
+    ("multinomial", "loss_grad_hessian", "csr", (200_000, 1_000), "float64", 3),
     ("binary", "predict_raw", "dense", (1_000_000, 100), "float64", 2),
     ("binary", "predict_raw", "csr", (1_000_000, 100_000), "float64", 2),
     ("multinomial", "predict_raw", "dense", (1_000_000, 100), "float64", 10),
@@ -110,3 +112,26 @@ def flat(result):
     """One float64 vector of everything a kernel returns."""
     parts = result if isinstance(result, tuple) else (result,)
     return np.concatenate([np.ravel(np.asarray(p, dtype=np.float64)) for p in parts])
+
+
+#: A Newton step's input, (loss, gradient, Hessian): the fused pass against fastlogit's
+#: own two calls it replaces (gradient pass, then the blocked BLAS Hessian).
+NEWTON_INPUTS = [((200_000, 30), 5), ((50_000, 100), 3), ((1_797, 64), 10)]
+NEWTON_WAYS = {
+    "fused": lambda X, y, W, b: fastlogit.multinomial_loss_grad_hessian(X, y, W, b, reduction="sum"),
+    "two-passes": lambda X, y, W, b: (
+        *fastlogit.multinomial_loss_grad(X, y, W, b, reduction="sum"),
+        fastlogit.multinomial_hessian(X, W, b, reduction="sum"),
+    ),
+}
+
+
+@pytest.mark.parametrize("way", list(NEWTON_WAYS))
+@pytest.mark.parametrize("shape, K", NEWTON_INPUTS, ids=[f"{s[0]}x{s[1]}-K{K}" for s, K in NEWTON_INPUTS])
+def test_newton_input(benchmark, shape, K, way):
+    X, y, coef, intercept = problem(shape, "float64", "dense", K)
+    f = functools.partial(NEWTON_WAYS[way], X, y, coef, intercept)
+    expected = flat(NEWTON_WAYS["two-passes"](X, y, coef, intercept))
+    benchmark.group = f"multinomial newton input dense {X.shape[0]}x{X.shape[1]} K={K}"
+    out = flat(benchmark(f))
+    np.testing.assert_allclose(out, expected, rtol=1e-9, atol=1e-9 * np.abs(expected).max())

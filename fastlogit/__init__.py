@@ -27,6 +27,7 @@ from .functions import (  # noqa: E402
     multinomial_hessian,
     multinomial_hessp,
     multinomial_loss_grad,
+    multinomial_loss_grad_hessian,
     multinomial_predict_raw,
     sigmoid,
     softmax,

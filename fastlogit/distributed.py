@@ -673,8 +673,9 @@ class DaskRows(_HeldBlocks):
 
     @property
     def fused_newton(self):
-        """Binary (each block's :class:`ArrayRows` fuses, dense or CSR)."""
-        return self.binary
+        """One task per block gives its loss, gradient and Hessian (each block's
+        :class:`ArrayRows` fuses them from FUSED_NEWTON_MIN_ROWS rows)."""
+        return True
 
     def loss_grad_hessian(self, coef, intercept):
         """Summed ``(loss, grad, hessian)`` (see :meth:`ArrayRows.loss_grad_hessian`)."""

@@ -59,6 +59,7 @@ __all__ = [
     "multinomial_hessp",
     "binary_hessian",
     "binary_loss_grad_hessian",
+    "multinomial_loss_grad_hessian",
     "multinomial_hessian",
     "binary_predict_raw",
     "multinomial_predict_raw",
@@ -380,6 +381,32 @@ def binary_loss_grad_hessian(X, y, coef, intercept=0.0, sample_weight=None, redu
     check_finite_results(X, grad, loss)
     grad = grad * scale
     return loss * scale, grad[:-1], float(grad[-1]), H * scale
+
+
+def multinomial_loss_grad_hessian(
+    X, y, coef, intercept=None, sample_weight=None, reduction="mean", n_threads=None
+):
+    """Softmax log-loss, its gradient and its Hessian in one pass over ``X``: a Newton step's input.
+
+    Parameters as in :func:`multinomial_loss_grad`.  Returns ``(loss,
+    grad_coef (K, d), grad_intercept (K,), hessian)`` with ``hessian`` the
+    float64 (K (d + 1), K (d + 1)) class-major matrix of
+    :func:`multinomial_hessian`.  One read of X: each block of rows gives its
+    loss and gradient, then its part of every block (k, l <= k) of the
+    Hessian from per-thread scratch in cache (dense: one BLAS product per
+    pair of classes; CSR: each row's nonzeros' outer products), where
+    :func:`multinomial_loss_grad` and :func:`multinomial_hessian` read X
+    twice.  Extra memory: O(n_threads * (ROW_BLOCK d + K^2 d^2)),
+    independent of n.
+    """
+    X, W, b, sw, scale, T = _multinomial_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
+    K, d = W.shape
+    y = as_class_indices(y, X.shape[0], K)
+    with serial_blas():
+        loss, grad, H = KernelCalls(d, K, T, binary=False).loss_grad_hessian(kernel_view(X), y, sw, W, b)
+    check_finite_results(X, grad, loss)
+    grad = grad * scale
+    return loss * scale, grad[:, :d], grad[:, d], H * scale
 
 
 def multinomial_hessian(X, coef, intercept=None, sample_weight=None, reduction="mean", n_threads=None):

@@ -177,12 +177,32 @@ class KernelCalls:
             return float(self._loss_parts.sum()), self._parts.sum(axis=0)
 
     def loss_grad_hessian(self, Xk, y, sw, coef, intercept):
-        """``(loss, grad, H)`` summed over the rows, binary, in one fused pass:
-        grad float64 (d + 1,), H float64 (d + 1, d + 1) (new arrays)."""
+        """``(loss, grad, H)`` summed over the rows in one fused pass (new arrays):
+        binary, grad float64 (d + 1,) and H float64 (d + 1, d + 1); softmax, grad
+        (K, d + 1) and H (K (d + 1), K (d + 1)), class-major as :meth:`hessian`."""
         T, d = self.n_threads, self.n_features
         if self._newton_scratch is None:
             self._newton_scratch = np.empty((T, 2, ROW_BLOCK, d + 1))
-            self._hess_parts = np.empty((T, d + 1, d + 1))
+            K = self.n_classes
+            shape = (T, d + 1, d + 1) if self.binary else (T, K, K, d + 1, d + 1)
+            self._hess_parts = np.empty(shape)
+        if not self.binary:
+            with numba_threads(T):
+                _multinomial.loss_grad_hessian.on(T)(
+                    Xk,
+                    y,
+                    coef,
+                    intercept,
+                    sw,
+                    T,
+                    self._parts,
+                    self._loss_parts,
+                    self._hess_parts,
+                    self._loss_scratch,
+                    self._newton_scratch,
+                )
+            blocks = self._hess_parts.sum(axis=0)
+            return float(self._loss_parts.sum()), self._parts.sum(axis=0), _class_major(blocks)
         parts = self._binary_parts
         with numba_threads(T):
             _binary.loss_grad_hessian.on(T)(
@@ -398,6 +418,19 @@ def add_weighted_gram(H, Xb, c):
         H[:d, :d] += (Xb.T @ Xc).toarray()
     H[:d, d] += np.asarray(Xc.sum(axis=0)).ravel()
     H[d, d] += c.sum()
+
+
+def _class_major(blocks):
+    """The (K (d + 1), K (d + 1)) class-major Hessian from its blocks (K, K, d + 1,
+    d + 1), of which those (a, b) with a <= b are filled (each block symmetric)."""
+    K, _, m, _ = blocks.shape
+    H = np.empty((K * m, K * m))
+    for a in range(K):
+        for c in range(a, K):
+            H[a * m : (a + 1) * m, c * m : (c + 1) * m] = blocks[a, c]
+            if c != a:
+                H[c * m : (c + 1) * m, a * m : (a + 1) * m] = blocks[a, c].T
+    return H
 
 
 def multinomial_hessian_sum(X, W, b, sw):

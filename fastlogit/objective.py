@@ -346,13 +346,15 @@ class Objective:
     @property
     def fused_newton(self):
         """Whether :meth:`loss_grad_hessian` reads the data once (every source's
-        ``fused_newton``: binary); else it costs a gradient and a Hessian."""
+        ``fused_newton``: in memory, from FUSED_NEWTON_MIN_ROWS rows; a split
+        design, binary); else it costs a gradient and a Hessian."""
         return all(source.fused_newton for source in self.sources)
 
     def loss_grad_hessian(self, x):
         """``(value, grad, hessian)`` of the smooth part at ``x``, as :meth:`loss_grad`
         and :meth:`hessian` give them: one pass over the data when :attr:`fused_newton`
-        (:func:`fastlogit.binary_loss_grad_hessian`'s kernel)."""
+        (the kernels of :func:`fastlogit.binary_loss_grad_hessian` and
+        :func:`fastlogit.multinomial_loss_grad_hessian`)."""
         coef, intercept = self.unpack(np.ascontiguousarray(x, dtype=np.float64))
         loss, total, H = self.sum_sources("loss_grad_hessian", coef, intercept)
         value, grad = self._smooth(loss, total, x)

@@ -24,6 +24,7 @@ __all__ = [
     "multinomial_hessp",
     "binary_hessian",
     "binary_loss_grad_hessian",
+    "multinomial_loss_grad_hessian",
     "binary_predict_raw",
     "multinomial_predict_raw",
     "fold_loss_grad",
@@ -270,6 +271,18 @@ def binary_loss_grad_hessian(X, y, coef, intercept=0.0, sample_weight=None, redu
     """
     loss, grad_coef, grad_intercept = binary_loss_grad(X, y, coef, intercept, sample_weight, reduction)
     return loss, grad_coef, grad_intercept, binary_hessian(X, coef, intercept, sample_weight, reduction)
+
+
+def multinomial_loss_grad_hessian(
+    X, y, coef, intercept=None, sample_weight=None, reduction="mean", n_threads=None
+):
+    """Reference ``(loss, grad_coef, grad_intercept, hessian)`` of the softmax log-loss.
+
+    :func:`multinomial_loss_grad` and :func:`multinomial_hessian`, one after the
+    other (two passes over X where the fused kernel makes one).
+    """
+    loss, grad_coef, grad_intercept = multinomial_loss_grad(X, y, coef, intercept, sample_weight, reduction)
+    return loss, grad_coef, grad_intercept, multinomial_hessian(X, coef, intercept, sample_weight, reduction)
 
 
 def multinomial_hessian(X, coef, intercept=None, sample_weight=None, reduction="mean", n_threads=None):

@@ -873,7 +873,8 @@ def auto(objective, x0, *, max_iter=100, tol=1e-4, callback=None, polish=True):
     classes) or the columns' units are far apart
     (:meth:`Objective.column_spread` above ``PRECONDITION_SPREAD``, from a
     sample of rows), or when a Newton step is one fused pass
-    (:attr:`Objective.fused_newton`: binary), solved by Cholesky, and the
+    (:attr:`Objective.fused_newton`) on binary data (a softmax Newton step
+    costs K (K + 1) / 2 Hessian blocks), solved by Cholesky, and the
     columns' units are very far apart (above ``AUTO_SPREAD``); otherwise,
     with an L1 term, :func:`proximal`, and
     without one L-BFGS, both on standardized
@@ -893,6 +894,7 @@ def auto(objective, x0, *, max_iter=100, tol=1e-4, callback=None, polish=True):
         and (objective.l1_strength > 0 or objective.column_spread() > PRECONDITION_SPREAD)
     ) or (
         objective.fused_newton
+        and objective.binary
         and not objective.l1_strength
         and objective.n_params <= NEWTON_CHOLESKY_MAX_PARAMS
         and objective.column_spread() > AUTO_SPREAD

@@ -80,11 +80,19 @@ KERNEL_CALLS = {
     "binary_loss_grad_hessian": lambda X, y=None, sw=None: fastlogit.binary_loss_grad_hessian(
         X, data()[1] if y is None else y, W1, 0.0, sample_weight=sw
     ),
+    "multinomial_loss_grad_hessian": lambda X, y=None, sw=None: fastlogit.multinomial_loss_grad_hessian(
+        X, data(k=3)[1] if y is None else y, WK, None, sample_weight=sw
+    ),
     "binary_predict_raw": lambda X, y=None, sw=None: fastlogit.binary_predict_raw(X, W1, 0.0),
     "multinomial_predict_raw": lambda X, y=None, sw=None: fastlogit.multinomial_predict_raw(X, WK),
 }
 WITH_WEIGHTS = [k for k in KERNEL_CALLS if "predict" not in k]
-WITH_LABELS = ["binary_loss_grad", "multinomial_loss_grad", "binary_loss_grad_hessian"]
+WITH_LABELS = [
+    "binary_loss_grad",
+    "multinomial_loss_grad",
+    "binary_loss_grad_hessian",
+    "multinomial_loss_grad_hessian",
+]
 ELEMENTWISE = [
     fastlogit.sigmoid,
     fastlogit.log_sigmoid,

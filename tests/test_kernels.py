@@ -73,9 +73,8 @@ class Problem:
         return f(self.X, self.coef, self.intercept, self.sample_weight, **kw)
 
     def loss_grad_hessian(self, mod, **kw):
-        return mod.binary_loss_grad_hessian(
-            self.X, self.y, self.coef, self.intercept, self.sample_weight, **kw
-        )
+        f = mod.binary_loss_grad_hessian if self.binary else mod.multinomial_loss_grad_hessian
+        return f(self.X, self.y, self.coef, self.intercept, self.sample_weight, **kw)
 
     def predict_raw(self, mod, **kw):
         f = mod.binary_predict_raw if self.binary else mod.multinomial_predict_raw
@@ -85,9 +84,8 @@ class Problem:
         """Every function's output on this problem, as a flat list of arrays."""
         predict_kw = {k: v for k, v in kw.items() if k == "n_threads"}
         out = [*self.loss_grad(mod, **kw), *self.hessp(mod, **kw), self.predict_raw(mod, **predict_kw)]
-        if self.binary:
-            out.append(self.hessian(mod, **kw))
-            out.extend(self.loss_grad_hessian(mod, **kw))
+        out.append(self.hessian(mod, **kw))
+        out.extend(self.loss_grad_hessian(mod, **kw))
         return [np.asarray(a) for a in out]
 
 
@@ -265,11 +263,10 @@ def test_logits_up_to_1e4_give_finite_results_that_agree_with_reference(K, layou
         # rounding error, eps * 1e4, is a relative error of the curvature:
         # the Hessian is only this well conditioned.
         assert_hessp_close(hv, p.hessp(reference), 1e-9)
-    if K is None:
-        assert np.all(np.isfinite(p.hessian(fastlogit)))
-        fused = p.loss_grad_hessian(fastlogit)
-        assert_loss_grad_close(fused[:3], p.loss_grad(reference), RTOL[dtype])
-        assert np.all(np.isfinite(fused[3]))
+    assert np.all(np.isfinite(p.hessian(fastlogit)))
+    fused = p.loss_grad_hessian(fastlogit)
+    assert_loss_grad_close(fused[:3], p.loss_grad(reference), RTOL[dtype])
+    assert np.all(np.isfinite(fused[3]))
 
 
 @pytest.mark.parametrize("container", ["csr", "csr_array"])
@@ -378,24 +375,26 @@ def test_binary_hessian_agrees_with_reference_and_with_hessp_on_unit_vectors(lay
         assert_close(full_vector(*column), H[:, j], rtol, f"hessp(e_{j}) vs Hessian column")
 
 
+@pytest.mark.parametrize("K", [None, 3, 5])
 @pytest.mark.parametrize("layout, dtype, weighted", INPUTS)
-def test_fused_newton_pass_is_loss_grad_and_hessian_in_one(layout, dtype, weighted):
-    # binary_loss_grad_hessian: what loss_grad and hessian give, from one read of X.
-    p = make_problem(1000, 13, None, layout, dtype, weighted)
+def test_fused_newton_pass_is_loss_grad_and_hessian_in_one(layout, dtype, weighted, K):
+    # {binary,multinomial}_loss_grad_hessian: what loss_grad and hessian give, from one read of X.
+    p = make_problem(1000, 13, K, layout, dtype, weighted)
     loss, g, g_b, H = p.loss_grad_hessian(fastlogit)
     rtol = RTOL[dtype]
     assert_loss_grad_close((loss, g, g_b), p.loss_grad(fastlogit), rtol)
-    assert_close(H, p.hessian(fastlogit), rtol, "fused Hessian vs binary_hessian")
+    assert_close(H, p.hessian(fastlogit), rtol, "fused Hessian vs the Hessian function")
     assert_close(H, p.hessian(reference), rtol, "fused Hessian vs reference")
     assert_close(H.T, H, 1e-15, "fused Hessian symmetry")
     ref = p.loss_grad_hessian(reference)
     for got, want in zip((loss, g, g_b, H), ref):
-        assert_close(got, want, rtol, "binary_loss_grad_hessian vs reference")
+        assert_close(got, want, rtol, "loss_grad_hessian vs reference")
 
 
+@pytest.mark.parametrize("K", [None, 4])
 @pytest.mark.parametrize("layout", ["dense", "csr"])
-def test_fused_newton_pass_on_one_row_and_more_threads_than_rows(layout):
-    p = make_problem(1000, 13, None, layout, np.float64, True)
+def test_fused_newton_pass_on_one_row_and_more_threads_than_rows(layout, K):
+    p = make_problem(1000, 13, K, layout, np.float64, True)
     one = p.replace(X=p.X[:1], y=p.y[:1], sample_weight=np.array([2.5]))
     for got, want in zip(
         one.loss_grad_hessian(fastlogit, reduction="sum"), one.loss_grad_hessian(reference, reduction="sum")

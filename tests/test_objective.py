@@ -300,7 +300,8 @@ def test_nan_or_inf_in_x_is_reported_at_the_first_evaluation(K, layout):
 @pytest.mark.parametrize("K", [2, 3])
 @pytest.mark.parametrize("layout", ["dense", "csr"])
 def test_loss_grad_hessian_is_loss_grad_and_hessian_for_every_row_source(layout, K, monkeypatch):
-    # In memory (fused for binary, dense or CSR) and streamed in chunks: the same three results.
+    # In memory (fused from FUSED_NEWTON_MIN_ROWS rows, dense or CSR) and streamed in
+    # chunks: the same three results.
     from fastlogit import row_sources
     from fastlogit.row_sources import ChunkRows
 
@@ -314,7 +315,7 @@ def test_loss_grad_hessian_is_loss_grad_and_hessian_for_every_row_source(layout,
     np.testing.assert_allclose(f, f2, rtol=1e-13)
     np.testing.assert_allclose(g, g2, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(H, obj.hessian(x), rtol=1e-12, atol=1e-15)
-    assert obj.fused_newton == (K == 2)
+    assert obj.fused_newton
     n = X.shape[0]
     chunks = [(X[lo : lo + 70], y[lo : lo + 70], sw[lo : lo + 70]) for lo in range(0, n, 70)]
     streamed = Objective([ChunkRows(chunks, classes=np.arange(K))], C=0.3)

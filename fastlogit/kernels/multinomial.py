@@ -20,6 +20,9 @@ from .rows import (
     REDUCTION_FLAGS,
     ROW_BLOCK,
     Threaded,
+    hessian_finish,
+    hessian_flush,
+    hessian_row,
     model_add_outer,
     model_scores,
     n_rows,
@@ -76,6 +79,69 @@ def loss_grad(X, y, W, b, sw, n_threads, parts, loss_parts, scratch):
             softmax_block(B, 0, K, y, None, sw, start, m, 0)
             loss += _block_sums(B, K, m, G, d)
             model_add_outer(G, Zt, X, start, m, start + ROW_BLOCK, hi)
+        loss_parts[t] = loss
+
+
+@Threaded
+def loss_grad_hessian(X, y, W, b, sw, n_threads, parts, loss_parts, hess_parts, scratch, rows_scratch):
+    """Per-thread sums of the softmax log-loss, its gradient and its Hessian: one pass.
+
+    What a softmax Newton step needs from one read of X.  Each block of rows
+    goes as in :func:`loss_grad` (scores, softmax, loss, gradient), then, for
+    every pair of classes a <= b, its rows' weights ``c = tw p_a (delta_ab -
+    p_b)`` and their part of block (a, b), ``sum c [x, 1][x, 1]^T``, added as
+    :func:`.binary.loss_grad_hessian` adds its one block: dense, the block's
+    rows copied as ``[x, 1]`` and ``c [x, 1]`` into scratch and added by one
+    BLAS product from cache (:func:`.rows.hessian_flush`); CSR, each row's
+    nonzeros' outer product, O(nnz^2) a row and pair.  O(n K^2 d^2 / 2) work
+    in all, as the blocked BLAS Hessian, without its second read of X.
+
+    parts, loss_parts, scratch: as in :func:`loss_grad`.
+    hess_parts: (n_threads, K, K, d + 1, d + 1) float64, overwritten: thread
+    t's block (a, b) for a <= b (the class-major Hessian's block; each block
+    is symmetric, and block (b, a) is its transpose); blocks a > b are zeros.
+    rows_scratch: (n_threads, 2, ROW_BLOCK, d + 1) float64.  The caller keeps
+    BLAS on one thread (the threads here are Numba's).
+    """
+    n = n_rows(X)
+    K, d = W.shape
+    for t in prange(n_threads):
+        G = parts[t]
+        G[:] = 0.0
+        H = hess_parts[t]
+        H[:] = 0.0
+        B = scratch[t]
+        Zt = B[:K]
+        r0 = B.shape[0] - SOFTMAX_BLOCK_ROWS
+        inv = B[r0]  # (the max scores' row, free once the block's softmax is done)
+        tw = B[r0 + 6]
+        A = rows_scratch[t, 0]
+        S = rows_scratch[t, 1]
+        lo, hi = thread_rows(n, n_threads, t)
+        loss = 0.0
+        for start in range(lo, hi, ROW_BLOCK):
+            m = min(ROW_BLOCK, hi - start)
+            model_scores(X, start, m, W, b, Zt)
+            softmax_block(B, 0, K, y, None, sw, start, m, 0)
+            loss += _block_sums(B, K, m, G, d)
+            model_add_outer(G, Zt, X, start, m, start + ROW_BLOCK, hi)
+            # The residuals tw (p - [y == c]) back to tw p, and 1 / tw (0 for a
+            # row of weight 0, whose tw p are 0: it adds nothing).
+            for q in range(m):
+                Zt[y[start + q], q] += tw[q]
+                inv[q] = 1.0 / tw[q] if tw[q] > 0.0 else 0.0
+            for a in range(K):
+                pa = Zt[a]
+                for c in range(a, K):
+                    pc = Zt[c]
+                    same = 1.0 if c == a else 0.0
+                    Hac = H[a, c]
+                    for q in range(m):
+                        hessian_row(Hac, A, S, q, X, start + q, pa[q] * (same - pc[q] * inv[q]))
+                    hessian_flush(Hac, A, S, m, X)
+        for a in range(K):
+            for c in range(a, K):
+                hessian_finish(H[a, c], X)
         loss_parts[t] = loss
 
 
