@@ -272,10 +272,7 @@ class DirectCodes:
         unseen = np.flatnonzero((at[index] < 0) & ~missing) if (at < 0).any() else np.empty(0, np.intp)
         if missing.any():
             if na_action == "raise":
-                raise ColumnError(
-                    f"column {self.column!r} of {name} has missing values and na_action='raise' "
-                    "(na_action='drop' drops those rows)"
-                )
+                raise _missing_values(self.column, name)
             drop.update(np.flatnonzero(missing).tolist())
             codes[missing] = -1
         return codes.astype(np.int32, copy=False), unseen
@@ -770,10 +767,7 @@ def _drop_missing(data, columns, na_action, name, drop):
     for column in columns:
         missing = np.flatnonzero(_is_missing(data[column]))
         if len(missing) and na_action == "raise":
-            raise ColumnError(
-                f"column {column!r} of {name} has missing values and na_action='raise' "
-                "(na_action='drop' drops those rows)"
-            )
+            raise _missing_values(column, name)
         drop.update(missing.tolist())
 
 
@@ -1155,16 +1149,21 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _missing_values(column, name):
+    """The ``ValueError`` for missing values in ``column`` under ``na_action="raise"``."""
+    return ColumnError(
+        f"column {column!r} of {name} has missing values and na_action='raise' "
+        "(na_action='drop' drops those rows)"
+    )
+
+
 def _named_error(exc, name, context):
     """A ``ValueError`` for formulaic's error ``exc``, naming the column where formulaic
     says which (a missing variable, missing values under ``na_action="raise"``)."""
     text = str(exc)
     found = re.search(r"`([^`]+)` contains null values", text)
     if found:
-        return ValueError(
-            f"column {found.group(1)!r} of {name} has missing values and na_action='raise' "
-            "(na_action='drop' drops those rows)"
-        )
+        return _missing_values(found.group(1), name)
     found = re.search(r"`([^`]+)` is not present in the dataset", text) or re.search(
         r"NameError: name '([^']+)' is not defined", text
     )
