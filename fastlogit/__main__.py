@@ -55,8 +55,8 @@ def build_parser():
         "bench",
         help="time fastlogit against every peer library to equal accuracy, its NumPy "
         "reference and scikit-learn, and check its probabilities against the truth",
-        description="Time every peer solver (scikit-learn, glum, scikit-learn-intelex where "
-        "installed) to equal accuracy on six problems; judge fastlogit's fitted probabilities "
+        description="Time every peer solver (scikit-learn, glum, scikit-learn-intelex, statsmodels "
+        "where installed) to equal accuracy on eight problems; judge fastlogit's fitted probabilities "
         "against the known Bayes posterior; time fastlogit's kernels against fastlogit.reference "
         "and its fits and SGD epoch against scikit-learn on seeded Gaussian data. Prints the "
         "headline and tables and writes results.json, report.md, report.html and PNG plots "

@@ -35,12 +35,23 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TINY = ["--quick", "--sizes", "200", "--repeats", "2", "--features", "5", "--no-progress", "--no-dask"]
-PROBLEMS = ["dense-binary", "dense-K10", "csr-text", "l1-sparse-truth", "breast-cancer", "wine"]
+PROBLEMS = [
+    "dense-binary",
+    "dense-float32",
+    "dense-K10",
+    "csr-text",
+    "l1-sparse-truth",
+    "unpenalized-se",
+    "breast-cancer",
+    "wine",
+]
 TITLES = [
     "dense binary",
+    "dense binary float32",
     "dense softmax K=10",
     "CSR text-like binary",
     "L1, sparse truth",
+    "unpenalized + standard errors",
     "breast cancer (raw)",
     "wine (raw)",
 ]
@@ -64,13 +75,17 @@ def assert_png(path):
 
 
 def bench(out, *, l2_names, l1_names, missing=()):
-    """``fastlogit bench`` on TINY with these quick library-solvers, the modules in
-    ``missing`` looking uninstalled; returns (stdout, results)."""
+    """``fastlogit bench`` on TINY with these quick library-solvers (the L2 ones on
+    the float32 problem too, the L1 ones on the standard-errors problem: no worker
+    beyond theirs), the modules in ``missing`` looking uninstalled; returns
+    (stdout, results)."""
     real = equal_accuracy.installed
     stdout = io.StringIO()
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(stdout):
         patch.setattr(equal_accuracy, "QUICK_L2_NAMES", l2_names)
         patch.setattr(equal_accuracy, "QUICK_L1_NAMES", l1_names)
+        patch.setattr(equal_accuracy, "QUICK_FLOAT32_NAMES", l2_names)
+        patch.setattr(equal_accuracy, "QUICK_SE_NAMES", l1_names)
         patch.setattr(equal_accuracy, "installed", lambda module: module not in missing and real(module))
         patch.setattr(timing, "SETTLE_S", 0.0)  # the kernels' timings are not under test here
         assert main(["bench", *TINY, "--threads", "1", "--out", str(out)]) == 0
@@ -164,7 +179,9 @@ def test_results_hold_each_problems_records_times_to_accuracy_and_curves(peer_ru
     for problem in peers["problems"]:
         names = [r["name"] for r in problem["records"]]
         expected = (
-            ["fastlogit-auto"] if problem["l1_ratio"] else ["fastlogit-auto", "sklearn-newton-cholesky"]
+            ["fastlogit-auto"]
+            if problem["l1_ratio"] or problem["standard_errors"]
+            else ["fastlogit-auto", "sklearn-newton-cholesky"]
         )
         assert names == expected == list(problem["accuracy"])
         ours = problem["accuracy"]["fastlogit-auto"]

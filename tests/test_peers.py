@@ -271,6 +271,7 @@ def test_the_registry_holds_every_peer_the_issue_names():
         "glum-irls-ls",
         "glum-lbfgs",
         "sklearnex-lbfgs",
+        "statsmodels-newton",
     ]
     for name, peer in PEERS.items():
         assert name == f"{peer.module}-{peer.solver}"
@@ -357,7 +358,7 @@ def test_importing_the_registry_loads_no_peer_library():
     result = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=True
     )
-    assert result.stdout.split("\n")[:2] == ["[]", "9"]
+    assert result.stdout.split("\n")[:2] == ["[]", "10"]
 
 
 def test_sklearnex_peer_refuses_a_fit_that_fell_back_to_scikit_learn():

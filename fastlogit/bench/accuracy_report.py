@@ -58,14 +58,30 @@ def _gap(gap):
 
 
 def problem_shape(problem):
-    """ "5,000 × 100, K=10, dense" for a problem of ``results["peers"]["problems"]``."""
+    """ "5,000 × 100, K=10, dense" for a problem of ``results["peers"]["problems"]``
+    (", float32", ", unpenalized", ", + standard errors" where they apply)."""
     classes = "binary" if problem["n_classes"] == 2 else f"K={problem['n_classes']}"
     shape = f"{problem['n']:,} × {problem['d']:,}, {classes}, {problem['format']}"
+    if problem.get("dtype", "float64") != "float64":
+        shape += f" {problem['dtype']}"
     if problem["format"] == "CSR":
         shape += f" ({problem['nnz'] / problem['n']:.0f} nonzeros a row)"
-    if problem["l1_ratio"] > 0:
+    if problem["C"] is None:
+        shape += ", unpenalized"
+    elif problem["l1_ratio"] > 0:
         shape += f", L1 (C = {problem['C']:.3g})"
+    if problem.get("standard_errors"):
+        shape += ", + standard errors"
     return shape
+
+
+def std_errors_text(accuracy):
+    """ "standard errors within 2.1e-09 of fastlogit's at the optimum" for an
+    ``accuracy`` entry that has a ``std_errors_gap``; "" without one."""
+    gap = accuracy.get("std_errors_gap")
+    if gap is None:
+        return ""
+    return f"standard errors within {gap:.1e} of fastlogit's at the optimum"
 
 
 def peers_ran(results):
@@ -89,6 +105,9 @@ def headline_rows(results):
             ours_text, gap_text = seconds(ours["seconds"]), _gap(ours["gap"])
         if top["best_peer"] is not None:
             peer, peer_time = top["best_peer"], seconds(top["best_peer_seconds"])
+            se_gap = problem["accuracy"][peer].get("std_errors_gap")
+            if se_gap is not None:
+                peer += f" (SE gap {se_gap:.1e})"
         elif top["peers_run"]:
             peer, peer_time = f"none of {top['peers_run']} got there", "–"
         else:
@@ -115,7 +134,9 @@ def headline_note(results):
         f"every objective evaluated by one yardstick (scikit-learn's objective, in NumPy); each one "
         f"goes down the tolerance ladder {tols} ({fits}, imports and compilation not timed) in its "
         f"own process with {threads}. Peer / fastlogit > 1: fastlogit is faster. fastlogit's "
-        "objective gap: how far above the best objective fastlogit's timed fit is (relative)."
+        "objective gap: how far above the best objective fastlogit's timed fit is (relative). "
+        "SE gap (where the timed fits include standard errors): the largest relative difference "
+        "of the peer's standard errors, at that fit, to fastlogit's at the optimum."
     )
 
 
@@ -175,6 +196,7 @@ def detail_rows(problem):
         else:
             time_text, tol, solver = "–", "–", "–"
             note = accuracy["reason"] or ""
+        note = "; ".join(part for part in (std_errors_text(accuracy), note) if part)
         rows.append([name, time_text, tol, _gap(accuracy["gap"]), solver, note])
     return rows
 
@@ -237,8 +259,10 @@ def peer_blocks(results):
             "The peers minimize fastlogit's objective (scikit-learn's) with their penalties mapped "
             "(glum: alpha = 1/(C n); sklearnex: tol scaled by n; liblinear: intercept_scaling 1e3): "
             "see fastlogit/bench/peers.py. A peer that forms a dense Hessian is declined where that "
-            "Hessian would take too long or too much memory (the note says so). Not run yet: "
-            "float32 data, an unpenalized fit with standard errors.",
+            "Hessian would take too long or too much memory (the note says so). Standard errors are "
+            "the inverse Fisher information's, statsmodels' Logit bse (glum's asked for with "
+            "dispersion 1, not robust, its n/(n − p) factor undone); their gap is the largest "
+            "relative difference to fastlogit's at the optimum, at the rung that gave the time.",
         )
     )
     for problem in peers["problems"]:

@@ -1,11 +1,13 @@
 """The peers section of ``fastlogit bench``: every library-solver to equal accuracy.
 
 For each problem of :func:`peer_problems` (dense binary and K = 10 Gaussian
-classes, the bench's own data; a CSR text-like binary problem; an L1 fit
-with a sparse truth; two unscaled data sets that ship with scikit-learn),
-fastlogit's solvers and every peer of :data:`fastlogit.bench.peers.PEERS`
-that minimizes that problem's objective go down a tolerance ladder, one
-process per library-solver (:func:`fastlogit.bench.ladder.run_ladder_suite`).
+classes, the bench's own data; the dense binary data as float32; a CSR
+text-like binary problem; an L1 fit with a sparse truth; an unpenalized fit
+timed with the standard errors of its coefficients; two unscaled data sets
+that ship with scikit-learn), fastlogit's solvers and every peer of
+:data:`fastlogit.bench.peers.PEERS` that minimizes that problem's objective
+go down a tolerance ladder, one process per library-solver
+(:func:`fastlogit.bench.ladder.run_ladder_suite`).
 Each fit's objective is judged by one yardstick
 (:func:`fastlogit.bench.peers.objective_value`), and what is kept is each
 library-solver's **time to equal accuracy**
@@ -13,14 +15,25 @@ library-solver's **time to equal accuracy**
 :data:`~fastlogit.bench.ladder.RTOL` of the best objective any of them
 reached) and its convergence curve.
 
+The float32 problem hands every library the same float32 array: fastlogit
+computes in float32 (with float64 sums), scikit-learn's newton-cholesky,
+glum and sklearnex keep float32 too, scikit-learn's lbfgs copies it to
+float64: each does what it does with such data, and the yardstick judges
+every fit in float64.  The standard-errors problem times what a user who
+wants them runs: fastlogit's ``fit`` then ``inference(X, y)``, statsmodels'
+``Logit(y, add_constant(X)).fit()`` then ``bse``, glum's ``fit`` then
+``std_errors(X, y)`` (see :mod:`fastlogit.bench.peers` for the mapping);
+its accuracy is still the objective's, and each fit's standard errors are
+compared with fastlogit's at the optimum, untimed
+(:func:`~fastlogit.bench.ladder.reference_standard_errors`): the
+``std_errors_gap`` of every rung and of each time to equal accuracy.
+
 A peer whose library is not installed is not started: its records say so,
-with the line that installs it (:data:`~fastlogit.bench.peers.PEERS_EXTRA`),
-and :func:`absent_libraries` lists them before the run begins.  Finding out
+with the line that installs it (its ``install``: glum and sklearnex come
+with :data:`~fastlogit.bench.peers.PEERS_EXTRA`), and
+:func:`absent_libraries` lists them before the run begins.  Finding out
 imports nothing (``importlib.util.find_spec``): a library that is installed
 but broken is found out in its worker, whose record then says why.
-
-Not run here yet (issue 20 asks for them): float32 data, and an unpenalized
-fit with standard errors (statsmodels, glum).
 """
 
 import importlib.util
@@ -39,7 +52,7 @@ from .ladder import (
     run_ladder_suite,
     time_to_accuracy,
 )
-from .peers import PEERS, PEERS_EXTRA
+from .peers import PEERS
 from .problems import gaussian_classes, real_data, sparse_truth, text_like
 
 #: The peer solvers of a ``--quick`` run: scikit-learn's two strongest smooth
@@ -54,15 +67,22 @@ QUICK_L2_NAMES = (
     "sklearnex-lbfgs",
 )
 QUICK_L1_NAMES = (FASTLOGIT_DEFAULT, "sklearn-saga", "glum-irls-cd")
+#: The float32 problem's quick peer: scikit-learn's newton-cholesky (its worker
+#: runs the float64 problems anyway: no start-up of its own).
+QUICK_FLOAT32_NAMES = (FASTLOGIT_DEFAULT, "sklearn-newton-cholesky")
+#: The standard-errors problem's quick peers: statsmodels (one more worker) and
+#: glum's irls-cd.
+QUICK_SE_NAMES = (FASTLOGIT_DEFAULT, "statsmodels-newton", "glum-irls-cd")
 
 #: How a run goes down the ladders: ``tols``, ``repeats`` (the best is kept),
 #: ``repeat_limit_s`` (a rung whose fits took this long is not repeated),
 #: ``budget_s`` (a ladder stops once its fits took this long) and
 #: ``timeout_s`` (a worker still on one problem after this long is killed);
 #: the problems' sizes (each capped by the run's largest size, so a tiny run
-#: has tiny problems): ``dense_rows`` (the Gaussian binary and K = 10 data),
-#: ``sparse`` (rows, columns, words per row of the text-like CSR problem),
-#: ``l1`` (rows, columns of the sparse-truth problem).
+#: has tiny problems): ``dense_rows`` (the Gaussian binary, its float32 twin
+#: and K = 10 data), ``sparse`` (rows, columns, words per row of the
+#: text-like CSR problem), ``l1`` (rows, columns of the sparse-truth
+#: problem), ``se`` (rows, columns of the standard-errors problem).
 PLANS = {
     "quick": {
         "tols": QUICK_LADDER,
@@ -73,6 +93,7 @@ PLANS = {
         "dense_rows": 5_000,
         "sparse": (20_000, 2_000, 20),
         "l1": (5_000, 100),
+        "se": (5_000, 10),
         "quick": True,
     },
     "full": {
@@ -84,6 +105,7 @@ PLANS = {
         "dense_rows": 50_000,
         "sparse": (200_000, 20_000, 30),
         "l1": (20_000, 300),
+        "se": (100_000, 20),
         "quick": False,
     },
 }
@@ -94,6 +116,10 @@ PLANS = {
 #: slowest peers on their budgets (saga, liblinear, glum, scikit-learn's
 #: K = 10 and CSR fits) and 20 to 55 s per fastlogit solver (7 rungs x 3
 #: repeats on 6 problems): hence the smaller budget, repeat limit and rows.
+#: With the float32 and standard-errors problems the quick section took 18.7 s
+#: (load 2.5 to 3.4; seven workers, statsmodels' the one more).  glum's IRLS on
+#: float32 data cannot meet gradient_tol=1e-8 (its gradient is float32's; 1e-7
+#: it meets), so its rungs stop at 1e-7 (:mod:`fastlogit.bench.peers`).
 
 #: Peers that form and factor a dense Hessian of ``p^2`` entries (``p = d K``
 #: parameters, ``d`` for two classes) at every iteration.
@@ -112,7 +138,7 @@ DENSE_HESSIAN_MAX_FLOPS = 5e9
 L1_STRENGTH = 0.02
 #: Seeds of the problems (the Gaussian ones are the bench's own data: see
 #: :data:`fastlogit.bench.run.SEED`).
-SPARSE_SEED, L1_SEED = 11, 12
+SPARSE_SEED, L1_SEED, SE_SEED = 11, 12, 13
 
 
 def installed(module):
@@ -137,12 +163,14 @@ def absent_libraries():
         if peer.distribution in absent or installed(peer.module):
             continue
         names = ", ".join(p.name for p in PEERS.values() if p.distribution == peer.distribution)
-        absent[peer.distribution] = f"{peer.distribution} is not installed: {names} skipped; {PEERS_EXTRA}"
+        absent[peer.distribution] = f"{peer.distribution} is not installed: {names} skipped; {peer.install}"
     return absent
 
 
-def _names(quick, l1_ratio):
+def _names(quick, l1_ratio, quick_names=None):
     if quick:
+        if quick_names is not None:
+            return quick_names
         return QUICK_L1_NAMES if l1_ratio > 0 else QUICK_L2_NAMES
     return tuple(library_solver_names(l1_ratio))
 
@@ -168,7 +196,7 @@ def _declined(names, description, absent):
         if peer is None:
             continue
         if peer.distribution in absent:
-            declined[name] = f"{peer.distribution} is not installed; {PEERS_EXTRA}"
+            declined[name] = f"{peer.distribution} is not installed; {peer.install}"
         elif name in DENSE_HESSIAN_PEERS and params > DENSE_HESSIAN_MAX_PARAMS:
             declined[name] = (
                 f"declined: {name} forms a dense Hessian of {params:,}^2 entries "
@@ -182,6 +210,21 @@ def _declined(names, description, absent):
     return declined
 
 
+def _built(key, title, X, y, data, *, C=1.0, l1_ratio=0.0, quick_names=None, standard_errors=False):
+    """One problem of :func:`peer_problems` before its peers are chosen."""
+    return {
+        "key": key,
+        "title": title,
+        "X": X,
+        "y": y,
+        "data": data,
+        "C": C,
+        "l1_ratio": l1_ratio,
+        "quick_names": quick_names,
+        "standard_errors": standard_errors,
+    }
+
+
 def peer_problems(plan, *, max_rows, n_features, n_classes, seed, absent=None):
     """The problems of the peers section: ``[(LadderProblem, description), ...]``.
 
@@ -193,16 +236,20 @@ def peer_problems(plan, *, max_rows, n_features, n_classes, seed, absent=None):
     n_features : int, the Gaussian problems' d (the bench's).
     n_classes : int, the multinomial Gaussian problem's K (the bench's).
     seed : the bench's seed: the Gaussian problems are
-        ``gaussian_classes(n, n_features, 2, seed)`` and
-        ``gaussian_classes(n, n_features, n_classes, seed + 1)``, the
-        bench's data (the same truth at any n).
+        ``gaussian_classes(n, n_features, 2, seed)`` (and its float32 copy)
+        and ``gaussian_classes(n, n_features, n_classes, seed + 1)``, the
+        bench's data (the same truth at any n); the standard-errors problem
+        is ``sparse_truth(n, d, n_nonzero=d, seed=SE_SEED)`` with the plan's
+        ``se`` (a dense logistic truth).
     absent : :func:`absent_libraries` (default: found out now).
 
     Returns
     -------
     list of ``(LadderProblem, dict)``; the dict (JSON-able) holds ``key``,
     ``title``, ``data`` (a sentence), ``n``, ``d``, ``n_classes``,
-    ``format`` ("dense" or "CSR"), ``nnz``, ``C``, ``l1_ratio``.
+    ``format`` ("dense" or "CSR"), ``dtype`` ("float64" or "float32"),
+    ``nnz``, ``C`` (None: no penalty), ``l1_ratio`` and
+    ``standard_errors`` (whether the timed fits include them).
     """
     absent = absent_libraries() if absent is None else absent
     quick = plan["quick"]
@@ -214,55 +261,70 @@ def peer_problems(plan, *, max_rows, n_features, n_classes, seed, absent=None):
     n_l1, d_l1 = plan["l1"]
     n_l1 = min(n_l1, max_rows)
     d_l1 = max(min(d_l1, n_l1 // 10), 20)
+    n_se, d_se = plan["se"]
+    n_se = min(n_se, max_rows)
+    d_se = max(min(d_se, n_se // 10), 2)
 
+    gaussian = "Gaussian classes with a shared covariance"
     built = []
     X, y, _, _ = gaussian_classes(n_dense, n_features, 2, seed=seed)
+    built.append(_built("dense-binary", "dense binary", X, y, f"{gaussian} (the bench's data)"))
     built.append(
-        (
-            "dense-binary",
-            "dense binary",
-            X,
+        _built(
+            "dense-float32",
+            "dense binary float32",
+            X.astype(np.float32),
             y,
-            1.0,
-            0.0,
-            "Gaussian classes with a shared covariance (the bench's data)",
+            "the dense binary data rounded to float32; every library gets the float32 array "
+            "(fastlogit fits it in float32), every fit is judged in float64",
+            quick_names=QUICK_FLOAT32_NAMES,
         )
     )
     X, y, _, _ = gaussian_classes(n_dense, n_features, n_classes, seed=seed + 1)
     built.append(
-        (
-            f"dense-K{n_classes}",
-            f"dense softmax K={n_classes}",
-            X,
-            y,
-            1.0,
-            0.0,
-            "Gaussian classes with a shared covariance (the bench's data)",
-        )
+        _built(f"dense-K{n_classes}", f"dense softmax K={n_classes}", X, y, f"{gaussian} (the bench's data)")
     )
     X, y, _, _ = text_like(n_sparse, d_sparse, words, seed=SPARSE_SEED)
     built.append(
-        (
+        _built(
             "csr-text",
             "CSR text-like binary",
             X,
             y,
-            1.0,
-            0.0,
             f"{words} Zipf-distributed words per row, log1p counts, unit-norm rows; a logistic truth",
         )
     )
     X, y, _, _ = sparse_truth(n_l1, d_l1, seed=L1_SEED)
     built.append(
-        (
+        _built(
             "l1-sparse-truth",
             "L1, sparse truth",
             X,
             y,
-            1.0 / (L1_STRENGTH * n_l1),
-            1.0,
             f"standard normal columns, 10 of {d_l1} true coefficients nonzero; L1 penalty "
             f"1/(C n) = {L1_STRENGTH:g} per row",
+            C=1.0 / (L1_STRENGTH * n_l1),
+            l1_ratio=1.0,
+        )
+    )
+    # A logistic truth with overlapping classes (log-loss ~0.45): the maximum
+    # likelihood estimate exists even at a tiny run's 200 rows, where Gaussian
+    # classes this well apart would be (quasi-)separated and have no standard errors.
+    X, y, _, _ = sparse_truth(n_se, d_se, n_nonzero=d_se, seed=SE_SEED)
+    built.append(
+        _built(
+            "unpenalized-se",
+            "unpenalized + standard errors",
+            X,
+            y,
+            f"standard normal columns, a logistic truth with all {d_se} coefficients nonzero, no "
+            "penalty (C = inf); each timed fit includes the standard errors of "
+            "its coefficients (fastlogit: inference(); statsmodels: Logit(...).fit().bse; glum: "
+            "std_errors(X, y)), and the note gives their largest relative difference to fastlogit's "
+            "at the optimum",
+            C=math.inf,
+            quick_names=QUICK_SE_NAMES,
+            standard_errors=True,
         )
     )
     for name, title, classes in (
@@ -271,43 +333,66 @@ def peer_problems(plan, *, max_rows, n_features, n_classes, seed, absent=None):
     ):
         X, y = real_data(name)
         built.append(
-            (
+            _built(
                 name.replace("_", "-"),
                 title,
                 X,
                 y,
-                1.0,
-                0.0,
                 f"scikit-learn's load_{name}(), {classes}, columns unscaled (as a user's data come)",
             )
         )
 
     problems = []
-    for key, title, X, y, C, l1_ratio, data in built:
+    for entry in built:
+        X, y, C, l1_ratio = entry["X"], entry["y"], entry["C"], entry["l1_ratio"]
         K = len(np.unique(y))
-        names = _names(quick, l1_ratio)
+        names = _names(quick, l1_ratio, entry["quick_names"])
         sparse = not isinstance(X, np.ndarray)
         description = {
-            "key": key,
-            "title": title,
-            "data": data,
+            "key": entry["key"],
+            "title": entry["title"],
+            "data": entry["data"],
             "n": int(X.shape[0]),
             "d": int(X.shape[1]),
             "n_classes": int(K),
             "format": "CSR" if sparse else "dense",
+            "dtype": str(X.dtype),
             "nnz": int(X.nnz) if sparse else int(X.size),
-            "C": float(C),
+            "C": None if math.isinf(C) else float(C),  # None: strict JSON has no Infinity
             "l1_ratio": float(l1_ratio),
+            "standard_errors": entry["standard_errors"],
         }
         problem = LadderProblem(
-            key, X, y, C=C, l1_ratio=l1_ratio, names=names, declined=_declined(names, description, absent)
+            entry["key"],
+            X,
+            y,
+            C=C,
+            l1_ratio=l1_ratio,
+            standard_errors=entry["standard_errors"],
+            names=names,
+            declined=_declined(names, description, absent),
         )
         problems.append((problem, description))
     return problems
 
 
-def _accuracy_dict(accuracy):
-    return {"seconds": accuracy.seconds, "tol": accuracy.tol, "gap": accuracy.gap, "reason": accuracy.reason}
+def _std_errors_gap(record, tol):
+    """The ``std_errors_gap`` of ``record``'s rung at ``tol`` (None: its tightest
+    rung's); None when no such rung has standard errors."""
+    rungs = [r for r in record.rungs if r.std_errors_gap is not None]
+    if tol is not None:
+        rungs = [r for r in rungs if r.tol == tol]
+    return rungs[-1].std_errors_gap if rungs else None
+
+
+def _accuracy_dict(accuracy, record):
+    return {
+        "seconds": accuracy.seconds,
+        "tol": accuracy.tol,
+        "gap": accuracy.gap,
+        "reason": accuracy.reason,
+        "std_errors_gap": _std_errors_gap(record, accuracy.tol),
+    }
 
 
 def summarize_records(records, rtol=RTOL):
@@ -316,16 +401,21 @@ def summarize_records(records, rtol=RTOL):
     Returns
     -------
     dict: ``records`` (each :meth:`~fastlogit.bench.ladder.LadderRecord.as_dict`),
-    ``accuracy`` (``{name: {"seconds", "tol", "gap", "reason"}}``, from
-    :func:`~fastlogit.bench.ladder.time_to_accuracy`), ``curves``
+    ``accuracy`` (``{name: {"seconds", "tol", "gap", "reason",
+    "std_errors_gap"}}``, from :func:`~fastlogit.bench.ladder.time_to_accuracy`;
+    ``std_errors_gap`` is that rung's, or the tightest rung's when it never
+    got there, None without standard errors), ``curves``
     (``{name: [[seconds, gap], ...]}``, :func:`~fastlogit.bench.ladder.convergence_curve`)
     and ``best_objective`` (None when no rung has a finite objective).
     """
     finite = [r.objective for rec in records for r in rec.rungs if math.isfinite(r.objective)]
+    by_name = {record.name: record for record in records}
     return {
         "best_objective": min(finite) if finite else None,
         "records": [record.as_dict() for record in records],
-        "accuracy": {name: _accuracy_dict(a) for name, a in time_to_accuracy(records, rtol).items()},
+        "accuracy": {
+            name: _accuracy_dict(a, by_name[name]) for name, a in time_to_accuracy(records, rtol).items()
+        },
         "curves": {
             name: [list(point) for point in points] for name, points in convergence_curve(records).items()
         },

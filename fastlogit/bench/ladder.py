@@ -33,6 +33,15 @@ Inside the worker each rung is timed ``repeats`` times after warm-up fits
 (imports and Numba compilation excluded; see
 :func:`fastlogit.bench.ladder_worker.run`) and the best time is kept.
 
+A problem may ask for **standard errors** (``standard_errors=True``: an
+unpenalized binary fit, ``C = inf``): then every timed fit is the fit and
+the standard errors of its coefficients, as the library computes them
+(fastlogit's ``inference()``, statsmodels' ``bse``, glum's ``std_errors``;
+scikit-learn and sklearnex report none and are not run), the objective still
+judges the accuracy, and, untimed, each rung's standard errors are compared
+with fastlogit's own at its optimum (:func:`reference_standard_errors`):
+``Rung.std_errors_gap``, their largest relative difference.
+
 Nothing here raises for a peer that cannot run: a library that is absent,
 a solver that does not minimize this problem's objective (see
 :meth:`~fastlogit.bench.peers.Peer.supports`), a fit that fails, a worker
@@ -73,6 +82,9 @@ FASTLOGIT_DEFAULT = FASTLOGIT_PREFIX + "auto"
 STDERR_LINES = 5
 #: How often :func:`run_ladder_suite` looks at a worker's progress (seconds).
 POLL_S = 0.02
+#: The tolerance of fastlogit's Newton fit behind :func:`reference_standard_errors`:
+#: far below the ladder, so the reference is the optimum's, not a rung's.
+REFERENCE_TOL = 1e-10
 
 
 # -- records -------------------------------------------------------------------------
@@ -96,6 +108,12 @@ class Rung:
     messages : the warnings the fit raised, one line each.
     objective : float or None, ``F(coef, intercept)`` by
         :func:`~fastlogit.bench.peers.objective_value` (None until evaluated).
+    std_errors : float64 (d + 1,) (intercept first) or None: the standard
+        errors the library computed in the timed fit, on a problem that asks
+        for them.
+    std_errors_gap : float or None, their largest relative difference to
+        :func:`reference_standard_errors` (None until evaluated, or without
+        standard errors).
     """
 
     tol: float
@@ -108,9 +126,12 @@ class Rung:
     solver: str | None = None
     messages: tuple = ()
     objective: float | None = None
+    std_errors: np.ndarray | None = None
+    std_errors_gap: float | None = None
 
     def as_dict(self):
-        """The rung as JSON-able values, without ``coef`` and ``intercept``."""
+        """The rung as JSON-able values, without ``coef``, ``intercept`` and
+        ``std_errors`` (``std_errors_gap`` says how good they are)."""
         return {
             "tol": self.tol,
             "seconds": self.seconds,
@@ -120,6 +141,7 @@ class Rung:
             "solver": self.solver,
             "messages": list(self.messages),
             "objective": self.objective,
+            "std_errors_gap": self.std_errors_gap,
         }
 
 
@@ -203,10 +225,13 @@ def _check_name(name):
     raise ValueError(f"names: unknown library-solver {name!r}; known: {', '.join(known)}")
 
 
-def why_not(name, *, n_classes, C, l1_ratio, fit_intercept, sample_weight=False, sparse=False):
-    """None when library-solver ``name`` minimizes ``F`` on such a problem, else
-    why not (one line).  Whether a peer's library is installed is found out
-    in its worker, not here (this imports no peer library)."""
+def why_not(
+    name, *, n_classes, C, l1_ratio, fit_intercept, sample_weight=False, sparse=False, standard_errors=False
+):
+    """None when library-solver ``name`` minimizes ``F`` on such a problem (and,
+    with ``standard_errors``, reports them), else why not (one line).  Whether a
+    peer's library is installed is found out in its worker, not here (this
+    imports no peer library)."""
     _check_name(name)
     if name.startswith(FASTLOGIT_PREFIX):
         solver = name.removeprefix(FASTLOGIT_PREFIX)
@@ -222,6 +247,7 @@ def why_not(name, *, n_classes, C, l1_ratio, fit_intercept, sample_weight=False,
         fit_intercept=fit_intercept,
         sample_weight=sample_weight,
         sparse=sparse,
+        standard_errors=standard_errors,
     )
 
 
@@ -322,12 +348,14 @@ def _record(name, result, failure, folder):
     for index, entry in enumerate(result["rungs"]):
         with np.load(folder / ladder_worker.rung_file(index)) as saved:
             coef, intercept = saved["coef"], saved["intercept"]
+            std_errors = saved["std_errors"] if "std_errors" in saved.files else None
         rungs.append(
             Rung(
                 tol=entry["tol"],
                 seconds=min(entry["times_s"]),
                 coef=np.atleast_2d(coef),
                 intercept=np.asarray(intercept, dtype=np.float64).reshape(-1),
+                std_errors=std_errors,
                 n_iter=entry["n_iter"],
                 converged=entry["converged"],
                 times_s=tuple(entry["times_s"]),
@@ -358,18 +386,84 @@ def _check_data(X, y, sample_weight, where=""):
     return y, sample_weight
 
 
-def _problem_flags(X, y, C, l1_ratio, fit_intercept, sample_weight):
-    """The keyword arguments of :func:`why_not` for one problem."""
+def _problem_flags(X, y, C, l1_ratio, fit_intercept, sample_weight, standard_errors=False, where=""):
+    """The keyword arguments of :func:`why_not` for one problem; ValueError when it
+    asks for standard errors of anything but an unpenalized binary fit."""
     import scipy.sparse
 
+    n_classes = len(np.unique(y))
+    if standard_errors and not (math.isinf(float(C)) and n_classes == 2):
+        raise ValueError(
+            f"{where}standard_errors are compared on unpenalized (C=inf) binary fits only, "
+            f"got C={C} and {n_classes} classes"
+        )
     return {
-        "n_classes": len(np.unique(y)),
+        "n_classes": n_classes,
         "C": C,
         "l1_ratio": l1_ratio,
         "fit_intercept": fit_intercept,
         "sample_weight": sample_weight is not None,
         "sparse": scipy.sparse.issparse(X),
+        "standard_errors": bool(standard_errors),
     }
+
+
+def reference_standard_errors(X, y, *, fit_intercept=True, sample_weight=None):
+    """fastlogit's standard errors at the unpenalized optimum: the yardstick of
+    :func:`evaluate_standard_errors`.
+
+    A Newton fit at :data:`REFERENCE_TOL`, then ``inference(X, y).std_err``
+    (the inverse Fisher information's, as statsmodels' ``Logit``): float64
+    (d + 1,) with the intercept's first (d without ``fit_intercept``).
+    """
+    from fastlogit import LogisticRegression
+
+    model = LogisticRegression(
+        C=np.inf, fit_intercept=fit_intercept, solver="newton", tol=REFERENCE_TOL, max_iter=MAX_ITER
+    )
+    model.fit(X, y, sample_weight=sample_weight)
+    return np.ravel(model.inference(X, y, sample_weight=sample_weight).std_err).astype(np.float64)
+
+
+def std_errors_gap(std_errors, reference):
+    """The largest ``|s - r| / |r|`` over the parameters; NaN when the shapes
+    differ or a value is not finite."""
+    std_errors, reference = np.ravel(std_errors), np.ravel(reference)
+    if std_errors.shape != reference.shape:
+        return math.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = float(np.max(np.abs(std_errors - reference) / np.abs(reference)))
+    return gap if math.isfinite(gap) else math.nan
+
+
+def evaluate_standard_errors(records, reference):
+    """``records`` with ``std_errors_gap`` set on every rung that has standard
+    errors (:func:`std_errors_gap` to ``reference``, e.g.
+    :func:`reference_standard_errors`); other rungs unchanged."""
+    evaluated = []
+    for record in records:
+        rungs = tuple(
+            rung
+            if rung.std_errors is None
+            else _with(rung, std_errors_gap=std_errors_gap(rung.std_errors, reference))
+            for rung in record.rungs
+        )
+        evaluated.append(LadderRecord(record.name, rungs, record.skipped, record.stopped, record.warm_up_s))
+    return evaluated
+
+
+def _judge(records, X, y, *, C, l1_ratio, fit_intercept, sample_weight, standard_errors, reference):
+    """:func:`evaluate_objectives`, then (a problem with standard errors)
+    :func:`evaluate_standard_errors`; ``reference`` is a one-item list caching
+    the problem's :func:`reference_standard_errors`, computed at first need."""
+    records = evaluate_objectives(records, X, y, C=C, l1_ratio=l1_ratio, sample_weight=sample_weight)
+    if not standard_errors or not any(r.std_errors is not None for rec in records for r in rec.rungs):
+        return records
+    if not reference:
+        reference.append(
+            reference_standard_errors(X, y, fit_intercept=fit_intercept, sample_weight=sample_weight)
+        )
+    return evaluate_standard_errors(records, reference[0])
 
 
 def evaluate_objectives(records, X, y, *, C, l1_ratio, sample_weight=None):
@@ -389,10 +483,14 @@ def evaluate_objectives(records, X, y, *, C, l1_ratio, sample_weight=None):
     return evaluated
 
 
-def _with_objective(rung, value):
+def _with(rung, **changes):
     fields = {name: getattr(rung, name) for name in rung.__dataclass_fields__}
-    fields["objective"] = float(value)
+    fields.update(changes)
     return Rung(**fields)
+
+
+def _with_objective(rung, value):
+    return _with(rung, objective=float(value))
 
 
 def run_ladders(
@@ -404,6 +502,7 @@ def run_ladders(
     l1_ratio=0.0,
     fit_intercept=True,
     sample_weight=None,
+    standard_errors=False,
     tols=LADDER,
     repeats=3,
     max_iter=MAX_ITER,
@@ -423,6 +522,10 @@ def run_ladders(
         default: every one for this problem).
     C, l1_ratio, fit_intercept, sample_weight : the objective ``F`` of
         :mod:`fastlogit.bench.peers`, the same for every library.
+    standard_errors : bool; True times each fit with the standard errors of
+        its coefficients and judges them (see the module docstring): only
+        with ``C=inf`` and two classes (else ValueError); library-solvers
+        that report none are skipped.
     tols : tolerances (any order; run loosest first).
     repeats : int >= 1, timed fits per rung (the best is kept), after the
         warm-up fits (fastlogit: at the loosest and the tightest rung; a
@@ -443,7 +546,8 @@ def run_ladders(
     Returns
     -------
     list of :class:`LadderRecord`, in the order of ``names``, every rung's
-    ``objective`` evaluated here by :func:`evaluate_objectives`.  A
+    ``objective`` evaluated here by :func:`evaluate_objectives` (and its
+    ``std_errors_gap`` by :func:`evaluate_standard_errors`).  A
     library-solver that does not solve this problem (:func:`why_not`), whose
     library is absent, or whose worker failed is a record with ``skipped``
     set; nothing is raised for it.
@@ -453,17 +557,19 @@ def run_ladders(
     names = library_solver_names(l1_ratio) if names is None else list(names)
     for name in names:
         _check_name(name)
-    problem = _problem_flags(X, y, C, l1_ratio, fit_intercept, sample_weight)
+    problem = _problem_flags(X, y, C, l1_ratio, fit_intercept, sample_weight, standard_errors)
     settings = {
         "C": float(C),
         "l1_ratio": float(l1_ratio),
         "fit_intercept": bool(fit_intercept),
+        "standard_errors": bool(standard_errors),
         "tols": tols,
         "repeats": int(repeats),
         "max_iter": int(max_iter),
         "budget_s": budget_s,
     }
     records = []
+    reference = []  # the problem's reference standard errors, once needed
     with tempfile.TemporaryDirectory(prefix="fastlogit-ladder-") as tmp:
         data = _save_data(Path(tmp), X, y, sample_weight)
         for index, name in enumerate(names):
@@ -475,8 +581,16 @@ def run_ladders(
                 folder.mkdir()
                 result, failure = _run_worker({"name": name, **data, **settings}, folder, timeout_s, env)
                 record = _record(name, result, failure, folder)
-                (record,) = evaluate_objectives(
-                    [record], X, y, C=C, l1_ratio=l1_ratio, sample_weight=sample_weight
+                (record,) = _judge(
+                    [record],
+                    X,
+                    y,
+                    C=C,
+                    l1_ratio=l1_ratio,
+                    fit_intercept=fit_intercept,
+                    sample_weight=sample_weight,
+                    standard_errors=standard_errors,
+                    reference=reference,
                 )
             records.append(record)
             if progress is not None:
@@ -504,6 +618,8 @@ class LadderProblem:
     y : (n,) labels.
     C, l1_ratio, fit_intercept, sample_weight : the objective ``F`` of
         :mod:`fastlogit.bench.peers`.
+    standard_errors : bool, whether each timed fit includes the standard
+        errors of its coefficients (as for :func:`run_ladders`).
     names : library-solver names to run, in the order the records come
         back (None: :func:`library_solver_names` of ``l1_ratio``).
     declined : ``{name: reason}``, names of ``names`` not run on this
@@ -518,6 +634,7 @@ class LadderProblem:
     l1_ratio: float = 0.0
     fit_intercept: bool = True
     sample_weight: np.ndarray | None = None
+    standard_errors: bool = False
     names: tuple | None = None
     declined: dict = field(default_factory=dict)
 
@@ -638,9 +755,12 @@ def run_ladder_suite(
     -------
     dict ``{key: [LadderRecord, ...]}`` in the order of ``problems``, each
     list in the order of the problem's names, every rung's ``objective``
-    evaluated (:func:`evaluate_objectives`).  Each library-solver's
+    evaluated (:func:`evaluate_objectives`; on a problem with standard
+    errors, their ``std_errors_gap`` too).  Each library-solver's
     problems run one after another in one process (its first problem's
-    ``warm_up_s`` includes the library's imports), the library-solvers one
+    ``warm_up_s`` includes what the library loads at its first fit:
+    fastlogit's compiled kernels; a peer's modules are imported before, see
+    :meth:`~fastlogit.bench.peers.Peer.available`), the library-solvers one
     after another; a record that could not run says why (``skipped``),
     as in :func:`run_ladders`.
     """
@@ -657,10 +777,18 @@ def run_ladder_suite(
         for name in [*names, *problem.declined]:
             _check_name(name)
         flags = _problem_flags(
-            problem.X, y, problem.C, problem.l1_ratio, problem.fit_intercept, sample_weight
+            problem.X,
+            y,
+            problem.C,
+            problem.l1_ratio,
+            problem.fit_intercept,
+            sample_weight,
+            problem.standard_errors,
+            where,
         )
         checked.append((problem, y, sample_weight, names, flags))
     records = {p.key: {} for p in problems}
+    references = {p.key: [] for p in problems}  # reference standard errors, once needed
     order = []  # each library-solver once, in the order the problems name them
     for _, _, _, names, _ in checked:
         order += [name for name in names if name not in order]
@@ -697,6 +825,7 @@ def run_ladder_suite(
                     "C": float(problem.C),
                     "l1_ratio": float(problem.l1_ratio),
                     "fit_intercept": bool(problem.fit_intercept),
+                    "standard_errors": bool(problem.standard_errors),
                     **settings,
                 }
                 entries.append((spec, out))
@@ -707,13 +836,16 @@ def run_ladder_suite(
             for problem_index, (_, out), (result, failure) in zip(runs, entries, outcomes, strict=True):
                 problem, y, sample_weight, _, _ = checked[problem_index]
                 record = _record(name, result, failure, out)
-                (record,) = evaluate_objectives(
+                (record,) = _judge(
                     [record],
                     problem.X,
                     y,
                     C=problem.C,
                     l1_ratio=problem.l1_ratio,
+                    fit_intercept=problem.fit_intercept,
                     sample_weight=sample_weight,
+                    standard_errors=problem.standard_errors,
+                    reference=references[problem.key],
                 )
                 records[problem.key][name] = record
                 if progress is not None:

@@ -6,13 +6,17 @@ JSON file written by :func:`fastlogit.bench.ladder.run_ladders` (the
 library-solver, the problem's settings, the ladder, the paths of the data
 files), ``OUT`` a folder.  The worker loads the data, warms the solver up,
 then fits once per repeat at every rung, loosest tolerance first, and after
-each rung writes what it has: ``rung<i>.npz`` (``coef``, ``intercept``)
-then :data:`RESULT` (JSON).  A parent that kills the worker part-way (a
-timeout) still reads the rungs finished before it.
+each rung writes what it has: ``rung<i>.npz`` (``coef``, ``intercept``, and
+``std_errors`` when the spec asks for them) then :data:`RESULT` (JSON).
+A parent that kills the worker part-way (a timeout) still reads the rungs
+finished before it.
 
-Nothing is timed but the fit: the data are loaded, the library imported and
-the solver warmed up first.  The worker sets no thread counts: every
-library runs with its defaults, in a process of its own.
+Nothing is timed but the fit (with ``"standard_errors": true`` in the spec,
+the fit and then the standard errors of its coefficients, as the library
+computes them: a user who wants them pays for both): the data are loaded,
+the library imported and the solver warmed up first.  The worker sets no
+thread counts: every library runs with its defaults, in a process of its
+own.
 
 A ``SPEC`` holding ``{"batch": [spec, ...]}`` (each with its own ``"out"``
 folder) runs one library-solver on several problems, one after another in
@@ -67,11 +71,16 @@ class Skip(Exception):
     """The library-solver cannot run here (its library does not import)."""
 
 
-def make_fit(name, *, C, l1_ratio, fit_intercept, max_iter):
+def make_fit(name, *, C, l1_ratio, fit_intercept, max_iter, standard_errors=False):
     """``fit(X, y, sample_weight, tol) -> dict`` for library-solver ``name``.
 
     The dict holds ``coef`` ((1, d) or (K, d) float64), ``intercept`` ((1,)
-    or (K,)), ``n_iter`` (int, or None when the library does not say:
+    or (K,)), ``std_errors`` (with ``standard_errors``: the coefficients'
+    standard errors, (d + 1,) float64 with the intercept's first, computed
+    after the fit inside the same call: fastlogit's
+    ``inference(X, y).std_err``, a peer's by
+    :meth:`~fastlogit.bench.peers.Peer.fit`; else None), ``n_iter`` (int,
+    or None when the library does not say:
     :meth:`~fastlogit.bench.peers.Peer.fit` returns the coefficients only),
     ``converged`` (fastlogit's ``converged_``; a peer converged unless it
     warned that it did not), ``solver`` (the solver that ran: fastlogit's
@@ -88,12 +97,16 @@ def make_fit(name, *, C, l1_ratio, fit_intercept, max_iter):
             model = LogisticRegression(
                 C=C, l1_ratio=l1_ratio, fit_intercept=fit_intercept, solver=solver, tol=tol, max_iter=max_iter
             )
+            std_errors = None
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 model.fit(X, y, sample_weight=sample_weight)
+                if standard_errors:
+                    std_errors = model.inference(X, y, sample_weight=sample_weight).std_err
             return {
                 "coef": model.coef_,
                 "intercept": model.intercept_,
+                "std_errors": std_errors,
                 "n_iter": int(model.n_iter_[0]),
                 "converged": bool(model.converged_),
                 "solver": model.solver_,
@@ -111,7 +124,7 @@ def make_fit(name, *, C, l1_ratio, fit_intercept, max_iter):
     def fit(X, y, sample_weight, tol):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            coef, intercept = peer.fit(
+            coef, intercept, *std_errors = peer.fit(
                 X,
                 y,
                 C=C,
@@ -120,10 +133,12 @@ def make_fit(name, *, C, l1_ratio, fit_intercept, max_iter):
                 tol=tol,
                 max_iter=max_iter,
                 sample_weight=sample_weight,
+                standard_errors=standard_errors,
             )
         return {
             "coef": coef,
             "intercept": intercept,
+            "std_errors": std_errors[0] if std_errors else None,
             "n_iter": None,
             "converged": not any(_says_not_converged(w) for w in caught),
             "solver": peer.solver,
@@ -180,7 +195,10 @@ def _write_json(path, payload):
 def _write_rung(out, index, outcome):
     path = out / rung_file(index)
     tmp = out / f"rung{index}.tmp.npz"
-    np.savez(tmp, coef=np.asarray(outcome["coef"], dtype=np.float64), intercept=outcome["intercept"])
+    arrays = {"coef": np.asarray(outcome["coef"], dtype=np.float64), "intercept": outcome["intercept"]}
+    if outcome.get("std_errors") is not None:
+        arrays["std_errors"] = np.ravel(np.asarray(outcome["std_errors"], dtype=np.float64))
+    np.savez(tmp, **arrays)
     os.replace(tmp, path)
 
 
@@ -196,11 +214,13 @@ def run(spec, out):
     ``spec["repeat_limit_s"]`` is set and its fits take that long
     (:func:`timed`).
 
-    The warm-up fits are where imports and Numba compilation (or loading
-    from its cache, ~0.3 s a kernel) happen.  Which of fastlogit's kernels a
-    fit reaches depends on ``tol`` ("auto" may end a loose fit with one
-    Newton step, and switches from lbfgs to Newton when lbfgs is slow to
-    meet a tight one): fastlogit warms up at the loosest and at the
+    The warm-up fits are where Numba compilation (or loading from its
+    cache, ~0.3 s a kernel) and any import a library defers to its first fit
+    happen (a peer's fitting modules are imported before, by
+    :meth:`~fastlogit.bench.peers.Peer.available`).  Which of fastlogit's
+    kernels a fit reaches depends on ``tol`` ("auto" may end a loose fit
+    with one Newton step, and switches from lbfgs to Newton when lbfgs is
+    slow to meet a tight one): fastlogit warms up at the loosest and at the
     tightest rung.  A peer, with nothing to compile, warms up at the
     loosest only, so a slow solver does not spend its budget twice at its
     slowest rung.  ``warm_up_s`` is their total.
@@ -216,6 +236,7 @@ def run(spec, out):
             l1_ratio=spec["l1_ratio"],
             fit_intercept=spec["fit_intercept"],
             max_iter=spec["max_iter"],
+            standard_errors=spec.get("standard_errors", False),
         )
     except Skip as exc:
         result["skipped"] = str(exc)

@@ -55,10 +55,28 @@ penalty.  How each library's parameters map onto ``(C, r)``:
   back to stock scikit-learn (already a peer) without a word, so the peer
   declines those problems, and :meth:`Peer.fit` reads sklearnex's own log
   and raises if a fit ran on scikit-learn after all.
+- **statsmodels** ``Logit(y, add_constant(X)).fit(method="newton")``
+  maximizes the log-likelihood, ``-S F`` without a penalty: the unpenalized
+  binary ``F`` exactly (``C = inf`` only: its ``fit_regularized`` is an L1
+  path of its own; no sample weights, no sparse X, no multinomial peer
+  here).  Its ``tol`` is passed as it is and means its own thing: Newton
+  stops when no parameter moved by more than ``tol`` in the last step.
 
 The other arguments of every ``fit``: ``fit_intercept``; ``max_iter``, the
-library's iteration limit (IRLS outer iterations for glum, epochs for saga);
-``tol`` as above.
+library's iteration limit (IRLS outer iterations for glum, epochs for saga,
+Newton steps for statsmodels); ``tol`` as above.
+
+**Standard errors** (``fit(..., standard_errors=True)``, unpenalized binary
+fits): the square roots of the diagonal of the inverse Fisher information
+``[X, 1]^T diag(p (1 - p)) [X, 1]`` at the fit, what statsmodels'
+``Logit(...).fit().bse`` reports and fastlogit's ``inference().std_err``
+(intercept first, then one per column).  glum's ``std_errors(X, y)``
+defaults to other quantities: heteroscedasticity-robust (``robust=True``)
+and, for the binomial family, scaled by a Pearson estimate of the
+dispersion; the peer asks for ``dispersion=1, robust=False``, and undoes the
+factor ``S / (S - p)`` (``p`` parameters) that glum's non-robust covariance
+carries, i.e. multiplies its standard errors by ``sqrt((S - p) / S)``.
+scikit-learn and sklearnex report no standard errors.
 
 Precision limits (tests/test_peers.py, ``tol=1e-10``): every peer reaches
 fastlogit's Newton optimum to 1e-8 relative (most to 1e-12) on
@@ -71,10 +89,12 @@ above it.
 Nothing here imports a peer library at module level: ``import fastlogit``
 (and this module) load neither glum nor sklearnex.  :meth:`Peer.available`
 imports a peer's library on first use (``pip install "fastlogit[peers]"``
-brings glum and scikit-learn-intelex); :func:`absent_peers` says which are
+brings glum and scikit-learn-intelex, ``pip install statsmodels``
+statsmodels); :func:`absent_peers` says which are
 missing and why.  :func:`objective_value` evaluates ``F`` with NumPy and
 SciPy only, not fastlogit's kernels, so every library, fastlogit included,
-is judged by the same code.
+is judged by the same code; X of another dtype (float32 data) is evaluated
+as its float64 values.
 """
 
 import functools
@@ -106,6 +126,10 @@ def objective_value(X, y, coef, intercept, C, l1_ratio, sample_weight=None):
     C : float > 0 or ``np.inf`` (no penalty).  l1_ratio : float in [0, 1].
     sample_weight : (n,) non-negative weights or None (all ones).
 
+    Every product is taken in float64: float32 X (or any other dtype) is
+    cast first, so a float32 fit is judged on the float32 data's exact
+    values, by the same arithmetic as a float64 fit.
+
     The binary loss is ``log(1 + exp(-z))`` for a positive row and
     ``log(1 + exp(z))`` for a negative one (``np.logaddexp``), the softmax
     loss ``logsumexp(z) - z_y`` (``scipy.special.logsumexp``); neither
@@ -122,6 +146,8 @@ def objective_value(X, y, coef, intercept, C, l1_ratio, sample_weight=None):
         raise ValueError(f"one row of coefficients for {len(classes)} classes")
     if K > 1 and len(classes) > K:
         raise ValueError(f"{K} rows of coefficients for {len(classes)} classes")
+    if X.dtype != np.float64:
+        X = X.astype(np.float64)  # the yardstick stays float64 whatever the data's dtype
     Z = np.asarray(X @ coef.T, dtype=np.float64) + intercept  # (n, K); works for sparse X
     if K == 1:
         z = Z[:, 0]
@@ -162,8 +188,13 @@ class Peer:
     """One peer library's solver, fitted to fastlogit's objective.
 
     ``name`` is "library-solver" (e.g. "glum-irls-cd"); ``distribution`` the
-    package to install, ``module`` the one to import.  The capability flags
-    say which problems the solver minimizes ``F`` on (see :meth:`supports`).
+    package to install, ``module`` the one to import, ``imports`` the module
+    that holds its fitting code (what :meth:`available` imports, so a bench
+    worker has loaded it before its warm-up fits: a second of scikit-learn's
+    or statsmodels' imports is no fit's cost, nor its ladder's budget's),
+    ``install`` the line that installs it.  The capability flags say which
+    problems the solver minimizes ``F`` on and whether it reports standard
+    errors (see :meth:`supports`).
     """
 
     name: str
@@ -175,32 +206,55 @@ class Peer:
     l1: bool  # l1_ratio = 1
     elastic_net: bool  # 0 < l1_ratio < 1
     unpenalized: bool  # C = inf
+    penalized: bool  # a finite C
     l1_intercept: bool  # an unpenalized intercept under an L1 penalty too
     sample_weight: bool
     sparse: bool
+    standard_errors: bool  # of an unpenalized binary fit (see the module docstring)
+    imports: str
+    install: str
     notes: str
     _fit: Callable
 
+    def _import_error(self):
+        # The library first: a fit module imported before stays in sys.modules
+        # even when the library itself no longer imports.
+        return _import_error(self.module) or _import_error(self.imports)
+
     def available(self):
-        """Whether the peer's library imports (imports it on the first call)."""
-        return _import_error(self.module) is None
+        """Whether the peer's library imports (imports ``module`` and ``imports``
+        on the first call)."""
+        return self._import_error() is None
 
     @property
     def reason(self):
         """Why the peer is unavailable (None when it is available)."""
-        error = _import_error(self.module)
+        error = self._import_error()
         if error is None:
             return None
-        return f"{self.distribution} is not importable ({error}); {PEERS_EXTRA}"
+        return f"{self.distribution} is not importable ({error}); {self.install}"
 
-    def supports(self, *, n_classes, C, l1_ratio, fit_intercept, sample_weight=False, sparse=False):
-        """None when this solver minimizes ``F`` on such a problem, else why not (one line)."""
+    def supports(
+        self,
+        *,
+        n_classes,
+        C,
+        l1_ratio,
+        fit_intercept,
+        sample_weight=False,
+        sparse=False,
+        standard_errors=False,
+    ):
+        """None when this solver minimizes ``F`` on such a problem (and, with
+        ``standard_errors``, reports them), else why not (one line)."""
         C, l1_ratio = float(C), float(l1_ratio)
         if n_classes > 2 and not self.multinomial:
             return f"{self.name} fits no multinomial model"
         if math.isinf(C):
             if not self.unpenalized:
                 return f"{self.name} needs a finite C (a penalty)"
+        elif not self.penalized:
+            return f"{self.name} fits only the unpenalized model (C=inf)"
         elif l1_ratio == 1.0 and not self.l1:
             return f"{self.name} has no L1 penalty"
         elif 0.0 < l1_ratio < 1.0 and not self.elastic_net:
@@ -211,12 +265,21 @@ class Peer:
             return f"{self.name} takes no sample weights on its own path"
         if sparse and not self.sparse:
             return f"{self.name} takes no sparse X on its own path"
+        if standard_errors and not self.standard_errors:
+            return f"{self.name} reports no standard errors"
         return None
 
-    def fit(self, X, y, *, C, l1_ratio, fit_intercept, tol, max_iter, sample_weight=None):
+    def fit(
+        self, X, y, *, C, l1_ratio, fit_intercept, tol, max_iter, sample_weight=None, standard_errors=False
+    ):
         """Minimize ``F``: returns ``(coef, intercept)``, float64 arrays of shapes
         (1, d) and (1,) for two classes, (K, d) and (K,) for K; the intercept is
         zeros without ``fit_intercept``.  Classes in ``np.unique(y)`` order.
+
+        With ``standard_errors``, returns ``(coef, intercept, std_errors)``:
+        ``std_errors`` float64 (d + 1,) with the intercept's first (d without
+        ``fit_intercept``), the inverse Fisher information's (see the module
+        docstring), computed after the fit by the library's own code.
 
         Raises ValueError for a problem the peer does not solve (see
         :meth:`supports`) and ImportError when its library is absent.
@@ -233,12 +296,13 @@ class Peer:
             fit_intercept=fit_intercept,
             sample_weight=sample_weight is not None,
             sparse=scipy.sparse.issparse(X),
+            standard_errors=standard_errors,
         )
         if why is not None:
             raise ValueError(why)
         if not self.available():
             raise ImportError(self.reason)
-        coef, intercept = self._fit(
+        coef, intercept, std_errors = self._fit(
             X,
             codes,
             C=float(C),
@@ -247,11 +311,14 @@ class Peer:
             tol=float(tol),
             max_iter=int(max_iter),
             sample_weight=sample_weight,
+            standard_errors=bool(standard_errors),
         )
         coef = np.atleast_2d(np.asarray(coef, dtype=np.float64))
         intercept = np.asarray(intercept, dtype=np.float64).reshape(-1)
         if not fit_intercept:
             intercept = np.zeros(coef.shape[0])
+        if standard_errors:
+            return coef, intercept, np.asarray(std_errors, dtype=np.float64).reshape(-1)
         return coef, intercept
 
 
@@ -280,7 +347,7 @@ LIBLINEAR_INTERCEPT_SCALING = 1e3
 
 
 def _sklearn_fit(solver):
-    def fit(X, y, *, C, l1_ratio, fit_intercept, tol, max_iter, sample_weight):
+    def fit(X, y, *, C, l1_ratio, fit_intercept, tol, max_iter, sample_weight, standard_errors=False):
         from sklearn.linear_model import LogisticRegression
 
         scaling = {"intercept_scaling": LIBLINEAR_INTERCEPT_SCALING} if solver == "liblinear" else {}
@@ -293,7 +360,7 @@ def _sklearn_fit(solver):
             **_sklearn_penalty(C, l1_ratio),
         )
         model.fit(X, y, sample_weight=sample_weight)
-        return model.coef_, model.intercept_
+        return model.coef_, model.intercept_, None
 
     return fit
 
@@ -306,8 +373,14 @@ def glum_alpha(C, weight_sum):
     return 0.0 if math.isinf(C) else 1.0 / (C * weight_sum)
 
 
+def glum_std_errors_factor(weight_sum, n_params):
+    """What turns glum's non-robust standard errors into the inverse Fisher
+    information's: ``sqrt((S - p) / S)`` (glum's covariance carries ``S / (S - p)``)."""
+    return math.sqrt((weight_sum - n_params) / weight_sum)
+
+
 def _glum_fit(solver):
-    def fit(X, y, *, C, l1_ratio, fit_intercept, tol, max_iter, sample_weight):
+    def fit(X, y, *, C, l1_ratio, fit_intercept, tol, max_iter, sample_weight, standard_errors=False):
         from glum import GeneralizedLinearRegressor
 
         weight_sum = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
@@ -322,12 +395,20 @@ def _glum_fit(solver):
             P2="identity",
             fit_intercept=fit_intercept,
             solver=solver,
-            gradient_tol=tol,
+            # (float32 data: glum's gradient is float32's, which meets 1e-7 but never 1e-8;
+            # a tighter rung would run to max_iter)
+            gradient_tol=max(tol, 1e-7) if X.dtype == np.float32 else tol,
             max_iter=max_iter,
             scale_predictors=False,
         )
-        model.fit(X, y.astype(np.float64), sample_weight=sample_weight)
-        return model.coef_, model.intercept_
+        y = y.astype(np.float64)
+        model.fit(X, y, sample_weight=sample_weight)
+        std_errors = None
+        if standard_errors:
+            # dispersion 1 and not robust: the inverse Fisher information (module docstring).
+            raw = model.std_errors(X, y, sample_weight=sample_weight, dispersion=1.0, robust=False)
+            std_errors = raw * glum_std_errors_factor(weight_sum, X.shape[1] + int(fit_intercept))
+        return model.coef_, model.intercept_, std_errors
 
     return fit
 
@@ -347,7 +428,7 @@ class _Lines(logging.Handler):
         self.lines.append(record.getMessage())
 
 
-def _sklearnex_fit(X, y, *, C, l1_ratio, fit_intercept, tol, max_iter, sample_weight):
+def _sklearnex_fit(X, y, *, C, l1_ratio, fit_intercept, tol, max_iter, sample_weight, standard_errors=False):
     from sklearnex.linear_model import LogisticRegression
 
     model = LogisticRegression(
@@ -372,10 +453,41 @@ def _sklearnex_fit(X, y, *, C, l1_ratio, fit_intercept, tol, max_iter, sample_we
     fallbacks = [line for line in handler.lines if _SKLEARNEX_FALLBACK in line.lower()]
     if fallbacks:
         raise RuntimeError(f"sklearnex ran stock scikit-learn, not oneDAL: {fallbacks[0]}")
-    return model.coef_, model.intercept_
+    return model.coef_, model.intercept_, None
+
+
+# -- statsmodels --------------------------------------------------------------------------
+
+#: What installs statsmodels (it is not in the ``peers`` extra; ``.[dev]`` has it).
+STATSMODELS_INSTALL = "pip install statsmodels"
+
+
+def _statsmodels_fit(
+    X, y, *, C, l1_ratio, fit_intercept, tol, max_iter, sample_weight, standard_errors=False
+):
+    # The two modules a user's `sm.Logit` and `sm.add_constant` are, without the
+    # seconds of imports `statsmodels.api` adds.
+    from statsmodels.discrete.discrete_model import Logit
+    from statsmodels.tools.tools import add_constant
+
+    design = add_constant(X, prepend=True, has_constant="add") if fit_intercept else X
+    result = Logit(y.astype(np.float64), design).fit(method="newton", tol=tol, maxiter=max_iter, disp=0)
+    params = np.asarray(result.params, dtype=np.float64)
+    coef, intercept = (params[1:], params[:1]) if fit_intercept else (params, np.zeros(1))
+    std_errors = np.asarray(result.bse, dtype=np.float64) if standard_errors else None
+    return coef, intercept, std_errors
 
 
 # -- the peers --------------------------------------------------------------------
+
+
+#: The module holding each library's fitting code, where it is not the top one
+#: (``import sklearn`` loads little; ``sklearn.linear_model`` takes ~1 s).
+_FIT_MODULES = {
+    "sklearn": "sklearn.linear_model",
+    "sklearnex": "sklearnex.linear_model",
+    "statsmodels": "statsmodels.discrete.discrete_model",
+}
 
 
 def _peer(name, library, distribution, module, solver, fit, notes, **capabilities):
@@ -384,9 +496,13 @@ def _peer(name, library, distribution, module, solver, fit, notes, **capabilitie
         "l1": False,
         "elastic_net": False,
         "unpenalized": True,
+        "penalized": True,
         "l1_intercept": True,
         "sample_weight": True,
         "sparse": True,
+        "standard_errors": False,
+        "imports": _FIT_MODULES.get(module, module),
+        "install": PEERS_EXTRA,
     }
     flags.update(capabilities)
     return Peer(name, library, distribution, module, solver, notes=notes, _fit=fit, **flags)
@@ -444,6 +560,7 @@ PEERS = {
             multinomial=False,
             l1=True,
             elastic_net=True,
+            standard_errors=True,
         ),
         _peer(
             "glum-irls-ls",
@@ -452,6 +569,7 @@ PEERS = {
             _glum_fit("irls-ls"),
             "IRLS with a least-squares solve; alpha = 1/(C S); binary only; L2 or none",
             multinomial=False,
+            standard_errors=True,
         ),
         _peer(
             "glum-lbfgs",
@@ -460,6 +578,7 @@ PEERS = {
             _glum_fit("lbfgs"),
             "L-BFGS-B; alpha = 1/(C S); binary only; L2 or none",
             multinomial=False,
+            standard_errors=True,
         ),
         _peer(
             "sklearnex-lbfgs",
@@ -473,6 +592,22 @@ PEERS = {
             unpenalized=False,
             sample_weight=False,
             sparse=False,
+        ),
+        _peer(
+            "statsmodels-newton",
+            "statsmodels",
+            "statsmodels",
+            "statsmodels",
+            "newton",
+            _statsmodels_fit,
+            "Logit(y, add_constant(X)).fit(method='newton'): unpenalized only; tol on the "
+            "parameters' change; binary, dense, no sample weights",
+            multinomial=False,
+            penalized=False,
+            sample_weight=False,
+            sparse=False,
+            standard_errors=True,
+            install=STATSMODELS_INSTALL,
         ),
     )
 }
@@ -488,8 +623,11 @@ def absent_peers():
     return {name: peer.reason for name, peer in PEERS.items() if not peer.available()}
 
 
-def peers_for(*, n_classes, C, l1_ratio, fit_intercept, sample_weight=False, sparse=False):
-    """The available peers that minimize ``F`` on such a problem, by name."""
+def peers_for(
+    *, n_classes, C, l1_ratio, fit_intercept, sample_weight=False, sparse=False, standard_errors=False
+):
+    """The available peers that minimize ``F`` on such a problem (and, with
+    ``standard_errors``, report them), by name."""
     return {
         name: peer
         for name, peer in available_peers().items()
@@ -500,6 +638,7 @@ def peers_for(*, n_classes, C, l1_ratio, fit_intercept, sample_weight=False, spa
             fit_intercept=fit_intercept,
             sample_weight=sample_weight,
             sparse=sparse,
+            standard_errors=standard_errors,
         )
         is None
     }
