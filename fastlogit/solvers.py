@@ -902,8 +902,8 @@ def auto(objective, x0, *, max_iter=100, tol=1e-4, callback=None, polish=True):
             # fused pass and a solve through the Hessian's blocks, and lbfgs crawls on the
             # levels' small curvatures (1 000 000 rows, a 1 000-level categorical: Newton
             # 0.50 s, lbfgs then Newton 0.84 s; benchmarks/test_formula.py)
-            objective.structured_newton
-            and objective.fused_newton
+            objective.fused_newton
+            and getattr(objective, "structured_newton", False)
             and objective.binary
             and not objective.l1_strength
         )
