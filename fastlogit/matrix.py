@@ -428,8 +428,7 @@ def _class_major(blocks):
     for a in range(K):
         for c in range(a, K):
             H[a * m : (a + 1) * m, c * m : (c + 1) * m] = blocks[a, c]
-            if c != a:
-                H[c * m : (c + 1) * m, a * m : (a + 1) * m] = blocks[a, c].T
+    _fill_symmetric_blocks(H, K, m - 1)
     return H
 
 

@@ -50,6 +50,20 @@ def _block_sums(B, K, m, G, d):
     return loss
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _block_loss_grad(X, y, W, b, sw, B, G, start, m, hi):
+    """One block of m rows from ``start``: its scores into ``B[:K]`` (left there as
+    the residuals), its softmax, its gradient added to ``G`` (the next block,
+    below ``hi``, prefetched meanwhile); returns its weighted loss."""
+    K, d = W.shape
+    Zt = B[:K]
+    model_scores(X, start, m, W, b, Zt)
+    softmax_block(B, 0, K, y, None, sw, start, m, 0)
+    loss = _block_sums(B, K, m, G, d)
+    model_add_outer(G, Zt, X, start, m, start + ROW_BLOCK, hi)
+    return loss
+
+
 @Threaded
 def loss_grad(X, y, W, b, sw, n_threads, parts, loss_parts, scratch):
     """Per-thread sums of the softmax log-loss and its gradient.
@@ -65,20 +79,14 @@ def loss_grad(X, y, W, b, sw, n_threads, parts, loss_parts, scratch):
     per-block partials: rounding grows with the block count, not with n.
     """
     n = n_rows(X)
-    K, d = W.shape
     for t in prange(n_threads):
         G = parts[t]
         G[:] = 0.0
         B = scratch[t]
-        Zt = B[:K]
         lo, hi = thread_rows(n, n_threads, t)
         loss = 0.0
         for start in range(lo, hi, ROW_BLOCK):
-            m = min(ROW_BLOCK, hi - start)
-            model_scores(X, start, m, W, b, Zt)
-            softmax_block(B, 0, K, y, None, sw, start, m, 0)
-            loss += _block_sums(B, K, m, G, d)
-            model_add_outer(G, Zt, X, start, m, start + ROW_BLOCK, hi)
+            loss += _block_loss_grad(X, y, W, b, sw, B, G, start, min(ROW_BLOCK, hi - start), hi)
         loss_parts[t] = loss
 
 
@@ -121,10 +129,7 @@ def loss_grad_hessian(X, y, W, b, sw, n_threads, parts, loss_parts, hess_parts, 
         loss = 0.0
         for start in range(lo, hi, ROW_BLOCK):
             m = min(ROW_BLOCK, hi - start)
-            model_scores(X, start, m, W, b, Zt)
-            softmax_block(B, 0, K, y, None, sw, start, m, 0)
-            loss += _block_sums(B, K, m, G, d)
-            model_add_outer(G, Zt, X, start, m, start + ROW_BLOCK, hi)
+            loss += _block_loss_grad(X, y, W, b, sw, B, G, start, m, hi)
             # The residuals tw (p - [y == c]) back to tw p, and 1 / tw (0 for a
             # row of weight 0, whose tw p are 0: it adds nothing).
             for q in range(m):
