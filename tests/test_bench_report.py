@@ -21,11 +21,13 @@ from fastlogit.bench import (
     equal_accuracy,
     ladder_worker,
     machine,
+    peers,
     plots,
     report,
     run,
     timing,
 )
+from fastlogit.bench.calibration import USER_FITS
 from fastlogit.bench.ladder import LadderProblem, run_ladder_suite
 from fastlogit.bench.peers import PEERS_EXTRA
 from fastlogit.bench.problems import gaussian_classes, real_data, sparse_truth, text_like
@@ -77,9 +79,17 @@ def assert_png(path):
 def bench(out, *, l2_names, l1_names, missing=()):
     """``fastlogit bench`` on TINY with these quick library-solvers (the L2 ones on
     the float32 problem too, the L1 ones on the standard-errors problem: no worker
-    beyond theirs), the modules in ``missing`` looking uninstalled; returns
+    beyond theirs), the modules in ``missing`` looking uninstalled (to the peers
+    section and to the calibration section's in-process fits); returns
     (stdout, results)."""
     real = equal_accuracy.installed
+    real_import_error = peers._import_error
+
+    def import_error(module):
+        if module.split(".")[0] in missing:
+            return f"ModuleNotFoundError: No module named '{module}'"
+        return real_import_error(module)
+
     stdout = io.StringIO()
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(stdout):
         patch.setattr(equal_accuracy, "QUICK_L2_NAMES", l2_names)
@@ -87,6 +97,7 @@ def bench(out, *, l2_names, l1_names, missing=()):
         patch.setattr(equal_accuracy, "QUICK_FLOAT32_NAMES", l2_names)
         patch.setattr(equal_accuracy, "QUICK_SE_NAMES", l1_names)
         patch.setattr(equal_accuracy, "installed", lambda module: module not in missing and real(module))
+        patch.setattr(peers, "_import_error", import_error)
         patch.setattr(timing, "SETTLE_S", 0.0)  # the kernels' timings are not under test here
         assert main(["bench", *TINY, "--threads", "1", "--out", str(out)]) == 0
     return stdout.getvalue(), json.loads((out / "results.json").read_text())
@@ -159,6 +170,14 @@ def test_every_output_file_is_written_with_peers_absent_and_each_says_how_to_ins
         assert line in md and html.escape(line) in page and line in stdout
     headline = {row[0]: row for row in accuracy_report.headline_rows(results)}
     assert headline["dense binary"][3] == "no peer ran" and headline["dense binary"][5] == "–"
+    # the calibration section fits no absent library either, and says why
+    skipped = results["calibration"]["peers"]["skipped"]
+    assert set(skipped) >= {"glum", "scikit-learn-intelex"}
+    for name in ("glum", "scikit-learn-intelex"):
+        assert name not in results["calibration"]["peers"]["binary"]
+        assert f"{name} not fitted: {skipped[name]}" in md and skipped[name].endswith(PEERS_EXTRA)
+    models = {row[2] for row in accuracy_report.calibration_rows(results)}
+    assert "fastlogit" in models and not models & {"glum", "scikit-learn-intelex"}
 
 
 # -- what results.json holds ------------------------------------------------------------------------
@@ -195,8 +214,8 @@ def test_results_hold_each_problems_records_times_to_accuracy_and_curves(peer_ru
     assert set(results["sections_s"]) == {"kernels, fits, SGD, out of core, Dask", "peers", "calibration"}
 
 
-def test_the_calibration_section_compares_the_default_fit_with_the_bayes_posterior(peer_run):
-    _, _, results = peer_run
+def test_the_calibration_section_compares_every_default_fit_with_the_bayes_posterior(peer_run):
+    out, stdout, results = peer_run
     calibration = results["calibration"]
     assert calibration["sizes"] == [200] and calibration["n_test"] == 20_000
     for key, K in (("binary", 2), ("multinomial", 10)):
@@ -206,8 +225,28 @@ def test_the_calibration_section_compares_the_default_fit_with_the_bayes_posteri
             assert entry["excess_log_loss"] > 0
             assert entry["roc_auc_fitted"] <= entry["roc_auc_bayes"] + 1e-3
             assert 0 < entry["mean_abs_diff"] <= entry["max_abs_diff"] < 1
+    importable = [name for name, user in USER_FITS.items() if user.absent() is None]
+    multinomial = [name for name in importable if not USER_FITS[name].binary_only]
+    assert list(calibration["peers"]["binary"]) == importable
+    assert list(calibration["peers"]["multinomial"]) == multinomial
+    for key in ("binary", "multinomial"):
+        for curve in calibration["peers"][key].values():
+            assert [entry["n"] for entry in curve] == [200]
+            assert curve[0]["log_loss_bayes"] == calibration[key][0]["log_loss_bayes"]  # the same rows
     rows = accuracy_report.calibration_rows(results)
-    assert [row[:2] for row in rows] == [["binary", "200"], ["K=10", "200"]]
+    assert [row[:3] for row in rows] == [
+        *(["binary", "200", name] for name in ["fastlogit", *importable]),
+        *(["K=10", "200", name] for name in ["fastlogit", *multinomial]),
+    ]
+    md = (out / "report.md").read_text(encoding="utf-8")
+    section = md[md.index("## The fitted probabilities") : md.index("## Same-run comparisons")]
+    for row in rows:
+        assert "| " + " | ".join(row) + " |" in section
+    for name, model in calibration["peers"]["models"].items():
+        assert f"{name}: {model}" in section
+    if "glum" in importable:
+        assert "binary only" in section
+    assert "peers within 1e-3" in stdout or "furthest from Bayes" in stdout
 
 
 # -- the headline -----------------------------------------------------------------------------------

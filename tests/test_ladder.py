@@ -376,3 +376,87 @@ def test_convergence_plot_is_log_log_with_title_labels_and_a_legend_outside_the_
     assert any("sklearnex-lbfgs" in t.get_text() for t in fig.texts)
     with pytest.raises(ValueError, match="curves"):
         convergence_plot({"sklearn-lbfgs": []}, tmp_path / "empty.png", title="nothing")
+
+
+# -- a problem's own ladder settings --------------------------------------------------------
+
+SLOW_GLUM = '''
+import time
+
+
+class GeneralizedLinearRegressor:
+    """Stands in for glum's: fits by scikit-learn, hangs on 302 rows."""
+
+    def __init__(self, alpha, gradient_tol, max_iter, **options):
+        self.alpha, self.tol, self.max_iter = alpha, gradient_tol, max_iter
+
+    def fit(self, X, y, sample_weight=None):
+        if X.shape[0] == 302:
+            time.sleep(600)
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression(C=1.0 / (self.alpha * X.shape[0]), tol=self.tol, max_iter=self.max_iter)
+        model.fit(X, y)
+        self.coef_, self.intercept_ = model.coef_[0], model.intercept_[0]
+        return self
+'''
+
+
+def test_a_problem_has_its_own_ladder_and_timeout(tmp_path):
+    fake = tmp_path / "fake" / "glum"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(SLOW_GLUM)
+    problems = []
+    for n, own in ((300, {"tols": (1e-5, 1e-3)}), (302, {"timeout_s": 3.0}), (303, {})):
+        X, y, _, _ = gaussian_classes(n, 3, 2, seed=n)
+        problems.append(ladder.LadderProblem(f"n{n}", X, y, names=("glum-irls-cd",), **own))
+    records = ladder.run_ladder_suite(
+        problems, tols=(1e-2, 1e-4), repeats=1, timeout_s=120.0, env={"PYTHONPATH": str(tmp_path / "fake")}
+    )
+    (own_ladder,), (hung,), (plain,) = records.values()
+    assert [rung.tol for rung in own_ladder.rungs] == [1e-3, 1e-5]  # its own, loosest first
+    assert hung.skipped == "the worker timed out after timeout_s=3 s"  # not the suite's 120
+    assert [rung.tol for rung in plain.rungs] == [1e-2, 1e-4]
+
+
+@pytest.mark.parametrize(
+    ("own", "message"),
+    [
+        ({"tols": (1e-2, 1e-2)}, "problem 'p': tols must not repeat"),
+        ({"tols": (0.0,)}, "problem 'p': tols must be finite"),
+        ({"budget_s": -1.0}, "problem 'p': budget_s must be None or seconds > 0"),
+        ({"timeout_s": 0}, "problem 'p': timeout_s must be None or seconds > 0"),
+    ],
+)
+def test_a_problems_own_settings_are_checked_before_any_worker_starts(own, message):
+    X, y, _, _ = gaussian_classes(50, 2, 2, seed=0)
+    with pytest.raises(ValueError, match=message):
+        ladder.run_ladder_suite(
+            [ladder.LadderProblem("p", X, y, names=("sklearn-lbfgs",), **own)], tols=(1e-2,)
+        )
+
+
+@pytest.mark.parametrize("counts", [True, False])
+def test_the_budget_leaves_out_the_warm_up_where_a_problem_asks(tmp_path, monkeypatch, counts):
+    # Warm-up fits that take 10 s and rungs of 0.1 s, a budget of 1 s: counted, the
+    # warm-up ends the ladder after its first rung; not counted, every rung runs.
+    calls = []
+    original = ladder_worker.timed
+
+    def timed(fit, repeats, limit_s=None):
+        times, outcome = original(fit, repeats, limit_s)
+        calls.append(1)
+        return [10.0 if len(calls) <= 2 else 0.1] * len(times), outcome
+
+    monkeypatch.setattr(ladder_worker, "timed", timed)
+    X, y, _, _ = gaussian_classes(200, 3, 2, seed=0)
+    spec = worker_spec(
+        tmp_path, X, y, name="fastlogit-auto", repeats=1, budget_s=1.0, budget_counts_warm_up=counts
+    )
+    result = ladder_worker.run(spec, tmp_path)
+    assert result["warm_up_s"] == 20.0  # fastlogit warms up at the loosest and the tightest rung
+    if counts:
+        assert [r["tol"] for r in result["rungs"]] == [1e-2]
+        assert "warm-up included" in result["stopped"]
+    else:
+        assert [r["tol"] for r in result["rungs"]] == [1e-2, 1e-4, 1e-6] and result.get("stopped") is None

@@ -260,3 +260,27 @@ def test_the_report_shows_how_close_each_libraries_standard_errors_are(suite):
     peer = headline["unpenalized + standard errors"][3]
     assert peer.startswith("statsmodels-newton (SE gap ") and peer.endswith(")"), peer
     assert float(peer.removeprefix("statsmodels-newton (SE gap ")[:-1]) <= 1e-2, peer
+
+
+def test_a_plan_gives_the_text_problem_its_own_ladder():
+    own = {"tols": (1e-4, 1e-6), "budget_counts_warm_up": False, "timeout_s": 100.0}
+    plan = {**equal_accuracy.PLANS["quick"], "sparse_ladder": own}
+    problems = equal_accuracy.peer_problems(
+        plan, max_rows=2_000, n_features=5, n_classes=3, seed=0, absent={}
+    )
+    by_key = {problem.key: (problem, description) for problem, description in problems}
+    text, description = by_key["csr-text"]
+    assert text.tols == (1e-4, 1e-6) and description["tols"] == [1e-4, 1e-6]
+    assert text.overrides() == {"tols": [1e-4, 1e-6], "budget_counts_warm_up": False, "timeout_s": 100.0}
+    dense, description = by_key["dense-binary"]
+    assert dense.tols is None and "tols" not in description
+    assert dense.overrides() == {"budget_counts_warm_up": True}
+    from fastlogit.bench.accuracy_report import headline_note
+
+    results = {
+        "peers": {
+            "settings": {"tols": [1e-2, 1e-8], "repeats": 1, "threads": None, "rtol": 1e-6},
+            "problems": [{"title": "CSR text-like binary", "tols": [1e-4, 1e-6]}, {"title": "dense"}],
+        }
+    }
+    assert headline_note(results).endswith("CSR text-like binary: its own ladder 0.0001, 1e-06.")

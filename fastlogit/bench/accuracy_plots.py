@@ -4,7 +4,9 @@
   library-solver (:func:`fastlogit.bench.ladder.convergence_curve`), what
   benchopt draws.
 - :func:`reliability_plot`: binned fitted probabilities against the true
-  posterior (:func:`fastlogit.bench.calibration.calibration_summary`).
+  posterior (:func:`fastlogit.bench.calibration.calibration_summary`);
+  :func:`reliability_grid` the same in several panels (one per data set
+  and training size, one line per model in each).
 - :func:`calibration_learning_plot`: how far the fitted probabilities are
   from the truth, against the training size
   (:func:`fastlogit.bench.calibration.calibration_learning_curve`).
@@ -93,35 +95,13 @@ def convergence_plot(curves, path, *, title, rtol=RTOL, skipped=(), note=None):
     return _save(plt, fig, path)
 
 
-def reliability_plot(series, path, *, title):
-    """Fitted probability (binned) against the true posterior, with the diagonal.
-
-    Parameters
-    ----------
-    series : ``{label: reliability}``, each the ``reliability`` dict of
-        :func:`~fastlogit.bench.calibration.calibration_summary` (one model,
-        or one training size).  Each is drawn as the bins' mean true
-        posterior (solid) and observed frequency (dotted, the same colour)
-        against their mean fitted probability.
-    path : where the PNG goes.
-    title : the figure's title.
-
-    Returns
-    -------
-    matplotlib Figure (closed).
-    """
-    if not series:
-        raise ValueError("series: nothing to draw")
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 6))
+def _draw_reliability(ax, series, styles):
+    """The diagonal, then each series' true posterior (solid) and observed frequency
+    (dotted, the same colour) against its mean fitted probability, on ``ax``."""
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="fitted = true (perfect)")
     for index, (label, bins) in enumerate(series.items()):
-        (line,) = ax.plot(
-            bins["mean_fitted"],
-            bins["mean_true"],
-            marker=MARKERS[index % len(MARKERS)],
-            label=f"{label}: true posterior",
-        )
+        style = {"marker": MARKERS[index % len(MARKERS)], **styles.get(label, {})}
+        (line,) = ax.plot(bins["mean_fitted"], bins["mean_true"], label=f"{label}: true posterior", **style)
         ax.plot(
             bins["mean_fitted"],
             bins["observed"],
@@ -136,13 +116,86 @@ def reliability_plot(series, path, *, title):
     ax.set_aspect("equal")
     ax.set_xlabel("fitted probability (mean in each bin)")
     ax.set_ylabel("true posterior probability / observed frequency (mean in each bin)")
-    ax.set_title(title)
     ax.grid(True, alpha=0.3)
+
+
+def reliability_plot(series, path, *, title, styles=None):
+    """Fitted probability (binned) against the true posterior, with the diagonal.
+
+    Parameters
+    ----------
+    series : ``{label: reliability}``, each the ``reliability`` dict of
+        :func:`~fastlogit.bench.calibration.calibration_summary` (one model,
+        or one training size).  Each is drawn as the bins' mean true
+        posterior (solid) and observed frequency (dotted, the same colour)
+        against their mean fitted probability.
+    path : where the PNG goes.
+    title : the figure's title.
+    styles : ``{label: matplotlib keywords}`` for a series' true-posterior
+        line (colour, marker, width), or None.
+
+    Returns
+    -------
+    matplotlib Figure (closed).
+    """
+    if not series:
+        raise ValueError("series: nothing to draw")
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 6))
+    _draw_reliability(ax, series, styles or {})
+    ax.set_title(title)
     _legend_outside(ax)
     return _save(plt, fig, path)
 
 
-def calibration_learning_plot(curves, path, *, title):
+def reliability_grid(panels, path, *, title, styles=None):
+    """:func:`reliability_plot` in panels, two a row, with one legend beside them.
+
+    Parameters
+    ----------
+    panels : ``{panel title: series}``, each ``series`` as
+        :func:`reliability_plot` takes it (e.g. one panel per data set and
+        training size, one series per model).  A label drawn in several
+        panels has one legend entry.
+    path : where the PNG goes.
+    title : the figure's title.
+    styles : ``{label: matplotlib keywords}`` (give each label one colour, so
+        it keeps it in every panel), or None.
+
+    Returns
+    -------
+    matplotlib Figure (closed); its legend is the figure's, right of the panels.
+    """
+    panels = {name: series for name, series in panels.items() if series}
+    if not panels:
+        raise ValueError("panels: nothing to draw")
+    plt = pyplot()
+    ncols = min(2, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 5.0 * nrows), squeeze=False)
+    for ax, (name, series) in zip(axes.flat, panels.items(), strict=False):
+        _draw_reliability(ax, series, styles or {})
+        ax.set_title(name)
+    for ax in axes.flat[len(panels) :]:
+        ax.remove()
+    fig.suptitle(title)
+    fig.tight_layout()
+    entries = {}
+    for ax in fig.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    fig.legend(
+        entries.values(),
+        entries.keys(),
+        fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(max(ax.get_position().x1 for ax in fig.axes) + 0.01, 0.95),
+        borderaxespad=0.0,
+    )
+    return _save(plt, fig, path)
+
+
+def calibration_learning_plot(curves, path, *, title, styles=None):
     """Expected excess log-loss and mean |fitted - true| against the training size n.
 
     Parameters
@@ -151,6 +204,8 @@ def calibration_learning_plot(curves, path, *, title):
         :func:`~fastlogit.bench.calibration.calibration_learning_curve`.
     path : where the PNG goes.
     title : the figure's title.
+    styles : ``{label: matplotlib keywords}`` for a curve's lines (colour,
+        marker, line style), or None.
 
     Returns
     -------
@@ -162,11 +217,11 @@ def calibration_learning_plot(curves, path, *, title):
     fig, (ax_loss, ax_diff) = plt.subplots(1, 2, figsize=(11, 4.5))
     for index, (label, rows) in enumerate(curves.items()):
         n = [row["n"] for row in rows]
-        marker = MARKERS[index % len(MARKERS)]
+        style = {"marker": MARKERS[index % len(MARKERS)], **(styles or {}).get(label, {})}
         # An exact fit has no excess: a log axis cannot draw 0, so such a point is left out.
         loss = [row["excess_log_loss"] if row["excess_log_loss"] > 0 else math.nan for row in rows]
-        ax_loss.plot(n, loss, marker=marker, label=label)
-        ax_diff.plot(n, [row["mean_abs_diff"] for row in rows], marker=marker, label=label)
+        ax_loss.plot(n, loss, label=label, **style)
+        ax_diff.plot(n, [row["mean_abs_diff"] for row in rows], label=label, **style)
     for ax, ylabel in (
         (ax_loss, "expected excess log-loss over Bayes (nats)"),
         (ax_diff, "mean |fitted - true posterior|"),

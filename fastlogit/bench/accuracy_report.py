@@ -14,6 +14,7 @@ Everything reads the results dict of :func:`fastlogit.bench.run.run_bench`
 """
 
 from . import accuracy_plots
+from .calibration import FASTLOGIT
 from .document import seconds
 from .equal_accuracy import headline
 from .ladder import FASTLOGIT_DEFAULT
@@ -40,12 +41,21 @@ DETAIL_HEADERS = [
 CALIBRATION_HEADERS = [
     "data",
     "training rows n",
+    "model",
     "log-loss fitted / Bayes",
     "excess log-loss (KL, nats)",
     "ROC AUC fitted / Bayes",
     "PR AUC fitted / Bayes",
-    "|fitted − true| mean / max",
+    "mean / max abs(fitted − true)",  # no "|": it would split a markdown cell
+    "note",
 ]
+
+#: A peer's log-loss this far above fastlogit's (nats, held-out rows) is named in
+#: the terminal's line: below it, two fits of one objective differ only where
+#: their solvers stopped.
+PEER_LOG_LOSS_ATOL = 1e-3
+#: The note of a fit that raised scikit-learn's ConvergenceWarning.
+CONVERGENCE_NOTE = "ConvergenceWarning: stopped at its iteration limit"
 
 #: A rung's repeats spreading more than this (max / min) earn a note on its plot.
 LARGE_SPREAD = 2.0
@@ -137,6 +147,11 @@ def headline_note(results):
         "objective gap: how far above the best objective fastlogit's timed fit is (relative). "
         "SE gap (where the timed fits include standard errors): the largest relative difference "
         "of the peer's standard errors, at that fit, to fastlogit's at the optimum."
+        + "".join(
+            f" {problem['title']}: its own ladder {', '.join(f'{t:g}' for t in problem['tols'])}."
+            for problem in results["peers"].get("problems", [])
+            if problem.get("tols")
+        )
     )
 
 
@@ -145,11 +160,50 @@ def absent_lines(results):
     return list(results.get("peers", {}).get("absent", {}).values())
 
 
+def calibration_data(results):
+    """``(key, label)`` of the calibration section's data sets: "binary" and "K=10"."""
+    return (("binary", "binary"), ("multinomial", f"K={results['settings']['n_classes']}"))
+
+
+def calibration_curves(results, key):
+    """``{model: curve}`` of one data set (``key`` "binary" or "multinomial"):
+    fastlogit's first, then each peer's that was fitted; {} without the section."""
+    calibration = results.get("calibration", {})
+    curves = {FASTLOGIT: calibration[key]} if calibration.get(key) else {}
+    curves.update((name, curve) for name, curve in calibration.get("peers", {}).get(key, {}).items() if curve)
+    return curves
+
+
+def peers_log_loss_text(results):
+    """The peer fit furthest from Bayes among those whose log-loss at the largest n
+    exceeds fastlogit's by more than :data:`PEER_LOG_LOSS_ATOL`, or "peers within
+    1e-3 of fastlogit's log-loss"; "" when no peer was fitted."""
+    worse, fitted = [], False
+    for key, label in calibration_data(results):
+        curves = calibration_curves(results, key)
+        ours = curves.pop(FASTLOGIT, None)
+        if ours is None:
+            continue
+        ours_at = {entry["n"]: entry for entry in ours}
+        for name, curve in curves.items():
+            fitted = True
+            top = curve[-1]  # compared with fastlogit's fit on as many rows
+            above = top["log_loss_fitted"] - ours_at[top["n"]]["log_loss_fitted"]
+            if above > PEER_LOG_LOSS_ATOL:
+                worse.append((top["log_loss_gap"], name, label, top["log_loss_fitted"], above))
+    if not fitted:
+        return ""
+    if not worse:
+        return f"peers within {PEER_LOG_LOSS_ATOL:.0e} of fastlogit's log-loss".replace("e-0", "e-")
+    _, name, label, loss, above = max(worse)
+    return f"furthest from Bayes: {name} ({label}: log-loss {loss:.4f}, {above:.1e} above fastlogit's)"
+
+
 def calibration_line(results):
     """One sentence on the fitted probabilities at the largest n, or "" without the section."""
     calibration = results.get("calibration", {})
     parts = []
-    for key, label in (("binary", "binary"), ("multinomial", f"K={results['settings']['n_classes']}")):
+    for key, label in calibration_data(results):
         curve = calibration.get(key)
         if not curve:
             continue
@@ -161,6 +215,9 @@ def calibration_line(results):
         )
     if not parts:
         return ""
+    peers = peers_log_loss_text(results)
+    if peers:
+        parts.append(peers)
     n = calibration["binary"][-1]["n"] if calibration.get("binary") else calibration["multinomial"][-1]["n"]
     return (
         f"Fitted probabilities (fastlogit's default fit on {n:,} rows, judged on "
@@ -279,22 +336,31 @@ def peer_blocks(results):
 
 
 def calibration_rows(results):
-    """One row per (data, training size) of the calibration section."""
-    calibration = results.get("calibration", {})
+    """One row per (data, training size, model) of the calibration section (see
+    :data:`CALIBRATION_HEADERS`): fastlogit first at each size, then the peers."""
     rows = []
-    for key, label in (("binary", "binary"), ("multinomial", f"K={results['settings']['n_classes']}")):
-        for entry in calibration.get(key) or []:
-            rows.append(
-                [
-                    label,
-                    f"{entry['n']:,}",
-                    f"{entry['log_loss_fitted']:.4f} / {entry['log_loss_bayes']:.4f}",
-                    f"{entry['excess_log_loss']:.2e}",
-                    f"{entry['roc_auc_fitted']:.4f} / {entry['roc_auc_bayes']:.4f}",
-                    f"{entry['pr_auc_fitted']:.4f} / {entry['pr_auc_bayes']:.4f}",
-                    f"{entry['mean_abs_diff']:.4f} / {entry['max_abs_diff']:.4f}",
-                ]
-            )
+    for key, label in calibration_data(results):
+        curves = calibration_curves(results, key)
+        by_n = {name: {entry["n"]: entry for entry in curve} for name, curve in curves.items()}
+        sizes = sorted({n for entries in by_n.values() for n in entries})
+        for n in sizes:
+            for name, entries in by_n.items():
+                entry = entries.get(n)
+                if entry is None:
+                    continue
+                rows.append(
+                    [
+                        label,
+                        f"{n:,}",
+                        name,
+                        f"{entry['log_loss_fitted']:.4f} / {entry['log_loss_bayes']:.4f}",
+                        f"{entry['excess_log_loss']:.2e}",
+                        f"{entry['roc_auc_fitted']:.4f} / {entry['roc_auc_bayes']:.4f}",
+                        f"{entry['pr_auc_fitted']:.4f} / {entry['pr_auc_bayes']:.4f}",
+                        f"{entry['mean_abs_diff']:.4f} / {entry['max_abs_diff']:.4f}",
+                        CONVERGENCE_NOTE if entry.get("convergence_warning") else "",
+                    ]
+                )
     return rows
 
 
@@ -302,29 +368,75 @@ RELIABILITY_FILE = "reliability.png"
 CALIBRATION_FILE = "calibration.png"
 
 
+def _model_styles(models):
+    """matplotlib keywords per model: one colour and marker each, fastlogit's line
+    bold, the peers' thin, on top, with larger hollow markers (their fits of one
+    objective often coincide with fastlogit's: every marker stays visible)."""
+    from .accuracy_plots import MARKERS
+
+    styles = {}
+    for index, name in enumerate(models):
+        style = {"color": f"C{index}", "marker": MARKERS[index % len(MARKERS)]}
+        if name == FASTLOGIT:
+            style.update(linewidth=2.2, markersize=5, zorder=2)
+        else:
+            style.update(linewidth=1.2, markerfacecolor="none", markersize=8, zorder=3)
+        styles[name] = style
+    return styles
+
+
 def write_calibration_plots(results, out_dir):
-    """reliability.png (the smallest and largest n of each data set) and
-    calibration.png (both gaps against n); returns their paths."""
-    calibration = results.get("calibration", {})
-    labels = {"binary": "binary", "multinomial": f"K={results['settings']['n_classes']}"}
-    curves = {labels[key]: calibration[key] for key in labels if calibration.get(key)}
-    if not curves:
+    """reliability.png (one panel per data set at its smallest and largest n, one
+    line per model) and calibration.png (both gaps against n, one line per model
+    and data set); returns their paths."""
+    data = {label: calibration_curves(results, key) for key, label in calibration_data(results)}
+    data = {label: curves for label, curves in data.items() if curves}
+    if not data:
         return []
-    series = {}
-    for label, curve in curves.items():
-        for entry in [curve[0], curve[-1]] if len(curve) > 1 else curve:
-            series[f"{label}, n={entry['n']:,}"] = entry["reliability"]
+    models = list(dict.fromkeys(name for curves in data.values() for name in curves))
+    styles = _model_styles(models)
+    panels = {}
+    for label, curves in data.items():
+        sizes = [entry["n"] for entry in curves[next(iter(curves))]]
+        for n in sorted({sizes[0], sizes[-1]}):
+            panels[f"{label}, n={n:,}"] = {
+                name: entry["reliability"]
+                for name, curve in curves.items()
+                for entry in curve
+                if entry["n"] == n
+            }
     reliability = out_dir / RELIABILITY_FILE
-    accuracy_plots.reliability_plot(
-        series,
+    accuracy_plots.reliability_grid(
+        panels,
         reliability,
-        title="fastlogit's fitted probabilities against the true posterior (held-out rows)",
+        title="fitted probabilities against the true posterior (held-out rows), one line per model",
+        styles=styles,
     )
     learning = out_dir / CALIBRATION_FILE
+    lines, line_styles = {}, {}
+    for index, (label, curves) in enumerate(data.items()):
+        for name, curve in curves.items():
+            lines[f"{name}, {label}"] = curve
+            line_styles[f"{name}, {label}"] = {**styles[name], "linestyle": "-" if index == 0 else "--"}
     accuracy_plots.calibration_learning_plot(
-        curves, learning, title="how far the fitted probabilities are from the truth, against n"
+        lines,
+        learning,
+        title="how far the fitted probabilities are from the truth, against n",
+        styles=line_styles,
     )
     return [reliability, learning]
+
+
+def calibration_peer_lines(results):
+    """What each peer library's fit is (its call and a remark), and why each
+    absent one was not fitted: one line each."""
+    peers = results.get("calibration", {}).get("peers", {})
+    lines = [
+        f"{name}: {model}" + (f" ({peers['notes'][name]})" if peers.get("notes", {}).get(name) else "")
+        for name, model in peers.get("models", {}).items()
+    ]
+    lines += [f"{name} not fitted: {why}" for name, why in peers.get("skipped", {}).items()]
+    return lines
 
 
 def calibration_blocks(results):
@@ -348,13 +460,26 @@ def calibration_blocks(results):
             "|fitted − true| probability (K classes: every row and class).",
         )
     )
+    if "peers" in calibration:
+        blocks.append(
+            (
+                "p",
+                "Beside it, each peer library's classifier as a user fits it, with its own defaults "
+                f"at the same penalty (C = {results['settings']['C']:g}), on the same rows and "
+                "judged the same way (in the bench's process, untimed, on one thread). A fit that "
+                f'raised scikit-learn\'s ConvergenceWarning is noted "{CONVERGENCE_NOTE}" (the '
+                "warning is recorded, not shown).",
+            )
+        )
+        blocks += [("p", line) for line in calibration_peer_lines(results)]
     blocks.append(("table", CALIBRATION_HEADERS, calibration_rows(results)))
     blocks.append(
         (
             "img",
             RELIABILITY_FILE,
-            "reliability: binned fitted probability against the true posterior and the observed frequency",
+            "reliability: binned fitted probability against the true posterior and the observed "
+            "frequency, one line per model",
         )
     )
-    blocks.append(("img", CALIBRATION_FILE, "excess log-loss and probability error against n"))
+    blocks.append(("img", CALIBRATION_FILE, "excess log-loss and probability error against n, per model"))
     return blocks

@@ -16,7 +16,12 @@ from it is the truth about them, with no label noise in the way.
   binned, against the mean true posterior and the observed frequency in
   each bin).
 - :func:`calibration_learning_curve`: the same on held-out rows for fits on
-  ``n`` rows, for several ``n``: how the gap shrinks as the data grow.
+  ``n`` rows, for several ``n``: how the gap shrinks as the data grow;
+  :func:`calibration_learning_curves` for several models on one draw, each
+  judged on the same held-out rows.
+- :data:`USER_FITS`: the peer libraries' classifiers as a user fits them,
+  each with its own defaults at scikit-learn's ``C``
+  (:class:`UserFit`), to be judged the same way.
 
 Probabilities are ``(n, K)`` arrays with column ``k`` for class ``k``, as
 ``predict_proba`` returns them for classes ``0 .. K-1``; for two classes a
@@ -24,8 +29,14 @@ Probabilities are ``(n, K)`` arrays with column ``k`` for class ``k``, as
 """
 
 import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
+
+from .peers import PEERS, glum_alpha
 
 #: Bins of the reliability curve (uniform on [0, 1], scikit-learn's default).
 N_BINS = 10
@@ -177,7 +188,7 @@ def _auc_or_nan(score, *args, **kwargs):
         return math.nan
 
 
-def calibration_summary(proba_fitted, proba_true, y, n_bins=N_BINS):
+def calibration_summary(proba_fitted, proba_true, y, n_bins=N_BINS, *, bayes=None):
     """The fitted probabilities against the Bayes posterior on the same rows.
 
     Parameters
@@ -188,6 +199,11 @@ def calibration_summary(proba_fitted, proba_true, y, n_bins=N_BINS):
         (:func:`bayes_posterior`).
     y : (n,) the observed labels, class codes ``0 .. K-1``.
     n_bins : int >= 1, bins of the reliability curve.
+    bayes : None, or an earlier summary on the same ``proba_true`` and
+        ``y``: its ``log_loss_bayes``, ``roc_auc_bayes`` and
+        ``pr_auc_bayes`` are taken, not computed again (a learning curve
+        judges every fit on one set of rows; K = 10 AUCs on 20 000 rows
+        take 0.1 s).
 
     Returns
     -------
@@ -250,7 +266,12 @@ def calibration_summary(proba_fitted, proba_true, y, n_bins=N_BINS):
 
     diff = np.abs(events[0] - events[1])
     loss_fitted = float(log_loss(codes, fitted, labels=labels))
-    loss_bayes = float(log_loss(codes, true, labels=labels))
+    if bayes is None:
+        loss_bayes, roc_bayes, pr_bayes = float(log_loss(codes, true, labels=labels)), roc(true), pr(true)
+    else:
+        loss_bayes, roc_bayes, pr_bayes = (
+            bayes[key] for key in ("log_loss_bayes", "roc_auc_bayes", "pr_auc_bayes")
+        )
     return {
         "n": int(n),
         "n_classes": int(n_classes),
@@ -259,16 +280,236 @@ def calibration_summary(proba_fitted, proba_true, y, n_bins=N_BINS):
         "log_loss_gap": loss_fitted - loss_bayes,
         "excess_log_loss": float(np.mean(rel_entr(true, fitted).sum(axis=1))),
         "roc_auc_fitted": roc(fitted),
-        "roc_auc_bayes": roc(true),
+        "roc_auc_bayes": roc_bayes,
         "pr_auc_fitted": pr(fitted),
-        "pr_auc_bayes": pr(true),
+        "pr_auc_bayes": pr_bayes,
         "mean_abs_diff": float(diff.mean()),
         "max_abs_diff": float(diff.max()),
         "reliability": reliability(*events, n_bins=n_bins),
     }
 
 
+# -- what is judged --------------------------------------------------------------------------------
+
+
+class ProbabilityFit(Protocol):
+    """A model fitted on ``(X, y)`` and asked for its probabilities on ``X_test``.
+
+    ``X`` (n, d) and ``X_test`` (m, d) float64; ``y`` (n,) class codes
+    ``0 .. K-1`` (every class present).  Returns (m, K) probabilities with
+    column ``k`` for class ``k``, or (m,) class 1's of two.
+    """
+
+    def __call__(self, X, y, X_test) -> np.ndarray: ...
+
+
+def estimator_fit(estimator):
+    """The :class:`ProbabilityFit` of an unfitted scikit-learn-compatible
+    classifier: a clone fitted on ``(X, y)``, its ``predict_proba(X_test)``."""
+    from sklearn.base import clone
+
+    def fit(X, y, X_test):
+        return clone(estimator).fit(X, y).predict_proba(X_test)
+
+    return fit
+
+
+def _sklearn_default(C):
+    def fit(X, y, X_test):
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(C=C).fit(X, y).predict_proba(X_test)
+
+    return fit
+
+
+def _sklearnex_default(C):
+    def fit(X, y, X_test):
+        from sklearnex.linear_model import LogisticRegression  # the class itself: nothing patched
+
+        return LogisticRegression(C=C).fit(X, y).predict_proba(X_test)
+
+    return fit
+
+
+def _glum_default(C):
+    def fit(X, y, X_test):
+        from glum import GeneralizedLinearRegressor
+
+        # glum's penalty is on the mean deviance: alpha = 1 / (C n) is C's (peers.glum_alpha).
+        model = GeneralizedLinearRegressor(family="binomial", alpha=glum_alpha(C, X.shape[0]), l1_ratio=0)
+        return model.fit(X, y).predict(X_test)  # the binomial mean: class 1's probability
+
+    return fit
+
+
+@dataclass(frozen=True)
+class UserFit:
+    """A peer library's classifier as a user fits it: its defaults at one ``C``.
+
+    ``name`` is the library as a report names it, ``peer`` the entry of
+    :data:`fastlogit.bench.peers.PEERS` whose imports it needs (what
+    :meth:`absent` asks), ``model`` the call a user writes (a template of
+    ``C``, see :meth:`call`), ``binary_only`` whether it fits two classes
+    only, ``note`` a remark for the report, ``make`` maps scikit-learn's
+    ``C`` to the :class:`ProbabilityFit`.
+    """
+
+    name: str
+    peer: str
+    model: str
+    binary_only: bool
+    note: str
+    make: Callable[[float], ProbabilityFit]
+
+    def absent(self):
+        """Why the library does not import (one line), None when it does."""
+        return PEERS[self.peer].reason
+
+    def call(self, C):
+        """The call a user writes for this ``C``, e.g. "...LogisticRegression(C=1)"."""
+        return self.model.format(C=C)
+
+
+#: The name of fastlogit's default fit among the models judged (the peers' are those of USER_FITS).
+FASTLOGIT = "fastlogit"
+
+#: The peers judged against the Bayes posterior, by name, in the report's order.
+USER_FITS = {
+    fit.name: fit
+    for fit in (
+        UserFit(
+            "scikit-learn",
+            "sklearn-lbfgs",
+            "sklearn.linear_model.LogisticRegression(C={C:g})",
+            False,
+            "its defaults: lbfgs, max_iter=100, tol=1e-4",
+            _sklearn_default,
+        ),
+        UserFit(
+            "glum",
+            "glum-irls-cd",
+            "glum.GeneralizedLinearRegressor(family='binomial', alpha=1/(C n), l1_ratio=0) with C={C:g}",
+            True,
+            "binary only: glum has no multinomial family",
+            _glum_default,
+        ),
+        UserFit(
+            "scikit-learn-intelex",
+            "sklearnex-lbfgs",
+            "sklearnex.linear_model.LogisticRegression(C={C:g})",
+            False,
+            "its defaults: oneDAL's lbfgs, max_iter=100, tol=1e-4 on the summed loss's gradient",
+            _sklearnex_default,
+        ),
+    )
+}
+
+
 # -- against n ---------------------------------------------------------------------------------
+
+
+def _check_curve_settings(sizes, n_features, n_classes, n_test):
+    sizes = sorted(int(s) for s in np.atleast_1d(sizes))
+    if not sizes or any(s < 2 for s in sizes):
+        raise ValueError(f"sizes must be training sizes >= 2, at least one, got {sizes}")
+    for argument, value, least in (
+        ("n_features", n_features, 1),
+        ("n_classes", n_classes, 2),
+        ("n_test", n_test, 1),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
+            raise ValueError(f"{argument} must be an integer >= {least}, got {value!r}")
+    return sizes
+
+
+def _fit_recording_convergence(fit, X, y, X_test):
+    """``fit(X, y, X_test)`` and whether it raised a ConvergenceWarning (not shown;
+    every other warning is)."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        proba = fit(X, y, X_test)
+    converged = True
+    for warning in caught:
+        if issubclass(warning.category, ConvergenceWarning):
+            converged = False
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return proba, not converged
+
+
+def calibration_learning_curves(
+    sizes, *, n_features, n_classes, fits, n_test=N_TEST, seed=0, n_bins=N_BINS, failures=None, max_rows=None
+):
+    """:func:`calibration_summary` of each model's fits on ``n`` rows, for each ``n``.
+
+    One draw of :func:`~fastlogit.bench.problems.gaussian_classes` (one
+    truth) gives ``max(sizes) + n_test`` rows: every model's fit on ``n``
+    rows uses the first ``n``, and every fit is judged on the same last
+    ``n_test`` (held out: the truth about new data, not the training rows).
+
+    Parameters
+    ----------
+    sizes : training sizes, each an integer >= 2, in any order (run in
+        increasing order).
+    n_features, n_classes : int, the problem's d and K (K >= 2).
+    fits : ``{name: fit}``, each a :class:`ProbabilityFit`.
+    n_test : int >= 1, held-out rows.
+    seed : the problem's seed.
+    n_bins : bins of each reliability curve.
+    failures : None (a fit's exception propagates) or a dict: a model
+        whose fit raises is recorded there, ``{name: (n, exception)}``,
+        fitted no more and left out of the result.
+    max_rows : None or ``{name: n}``: that model is fitted only on up to ``n``
+        rows (its curve stops there).
+
+    Returns
+    -------
+    ``{name: curve}`` in the order of ``fits``, each curve a list of dicts,
+    one per size in increasing order: ``{"n": size, ...}`` with the rest of
+    :func:`calibration_summary` (its ``n`` renamed ``n_test``) and
+    ``convergence_warning`` (whether the fit raised scikit-learn's
+    ConvergenceWarning: it stopped at its iteration limit; recorded, not
+    shown).
+
+    Raises ValueError when a training prefix lacks a class (make ``n``
+    larger).
+    """
+    from .problems import gaussian_classes
+
+    sizes = _check_curve_settings(sizes, n_features, n_classes, n_test)
+    X, y, coef, intercept = gaussian_classes(sizes[-1] + n_test, n_features, n_classes, seed=seed)
+    X_test, y_test = X[-n_test:], y[-n_test:]
+    proba_true = bayes_posterior(X_test, coef, intercept)
+    curves = {name: [] for name in fits}
+    bayes = None  # the truth's scores on the held-out rows: the same for every fit
+    for n in sizes:
+        present = np.unique(y[:n])
+        if len(present) != n_classes:
+            raise ValueError(
+                f"sizes: the first {n} rows hold classes {present.astype(int).tolist()} of {n_classes}; "
+                "use a larger n"
+            )
+        for name, fit in fits.items():
+            if name not in curves:  # failed at a smaller n
+                continue
+            if max_rows is not None and n > max_rows.get(name, n):
+                continue
+            try:
+                proba, warned = _fit_recording_convergence(fit, X[:n], y[:n], X_test)
+            except Exception as exc:
+                if failures is None:
+                    raise
+                failures[name] = (n, exc)
+                del curves[name]
+                continue
+            summary = calibration_summary(proba, proba_true, y_test, n_bins=n_bins, bayes=bayes)
+            bayes = summary
+            summary["n_test"] = summary.pop("n")
+            curves[name].append({"n": n, **summary, "convergence_warning": warned})
+    return curves
 
 
 def calibration_learning_curve(
@@ -276,10 +517,7 @@ def calibration_learning_curve(
 ):
     """:func:`calibration_summary` of fits on ``n`` rows, for each ``n`` of ``sizes``.
 
-    One draw of :func:`~fastlogit.bench.problems.gaussian_classes` (one
-    truth) gives ``max(sizes) + n_test`` rows: the fit on ``n`` rows uses
-    the first ``n``, and every fit is judged on the same last ``n_test``
-    (held out: the truth about new data, not the training rows).
+    One model's :func:`calibration_learning_curves`.
 
     Parameters
     ----------
@@ -297,42 +535,23 @@ def calibration_learning_curve(
     -------
     list of dicts, one per size in increasing order: ``{"n": size, ...}``
     with the rest of :func:`calibration_summary` (its ``n`` renamed
-    ``n_test``).
+    ``n_test``) and ``convergence_warning``.
 
     Raises ValueError when a training prefix lacks a class (make ``n``
     larger).
     """
-    from sklearn.base import clone
-
-    from .problems import gaussian_classes
-
-    sizes = sorted(int(s) for s in np.atleast_1d(sizes))
-    if not sizes or any(s < 2 for s in sizes):
-        raise ValueError(f"sizes must be training sizes >= 2, at least one, got {sizes}")
-    for argument, value, least in (
-        ("n_features", n_features, 1),
-        ("n_classes", n_classes, 2),
-        ("n_test", n_test, 1),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
-            raise ValueError(f"{argument} must be an integer >= {least}, got {value!r}")
+    _check_curve_settings(sizes, n_features, n_classes, n_test)
     if estimator is None:
         from fastlogit import LogisticRegression
 
         estimator = LogisticRegression()
-    X, y, coef, intercept = gaussian_classes(sizes[-1] + n_test, n_features, n_classes, seed=seed)
-    X_test, y_test = X[-n_test:], y[-n_test:]
-    proba_true = bayes_posterior(X_test, coef, intercept)
-    curve = []
-    for n in sizes:
-        present = np.unique(y[:n])
-        if len(present) != n_classes:
-            raise ValueError(
-                f"sizes: the first {n} rows hold classes {present.astype(int).tolist()} of {n_classes}; "
-                "use a larger n"
-            )
-        model = clone(estimator).fit(X[:n], y[:n])
-        summary = calibration_summary(model.predict_proba(X_test), proba_true, y_test, n_bins=n_bins)
-        summary["n_test"] = summary.pop("n")
-        curve.append({"n": n, **summary})
-    return curve
+    curves = calibration_learning_curves(
+        sizes,
+        n_features=n_features,
+        n_classes=n_classes,
+        fits={"model": estimator_fit(estimator)},
+        n_test=n_test,
+        seed=seed,
+        n_bins=n_bins,
+    )
+    return curves["model"]

@@ -625,6 +625,15 @@ class LadderProblem:
     declined : ``{name: reason}``, names of ``names`` not run on this
         problem although they could (e.g. a dense Hessian too large for
         the machine): each is a record with ``skipped`` = its reason.
+    tols, budget_s, timeout_s : this problem's own ladder, budget and
+        timeout (None: the suite's).  A large problem starts lower on the
+        ladder (its loosest rungs stop at zero coefficients) and needs more
+        time per rung.
+    budget_counts_warm_up : whether the warm-up fits count against
+        ``budget_s`` (the suite's way: a slow solver does not spend its
+        budget twice).  False for a problem whose warm-up (loading the data,
+        a first fit) alone would spend the budget: the budget then counts
+        the timed fits only, and ``timeout_s`` bounds the whole.
     """
 
     key: str
@@ -637,6 +646,27 @@ class LadderProblem:
     standard_errors: bool = False
     names: tuple | None = None
     declined: dict = field(default_factory=dict)
+    tols: tuple | None = None
+    budget_s: float | None = None
+    timeout_s: float | None = None
+    budget_counts_warm_up: bool = True
+
+    def overrides(self, where=""):
+        """This problem's own ladder settings, checked: the entries a worker's spec takes
+        over the suite's (``tols``, ``budget_s``, ``timeout_s``, ``budget_counts_warm_up``)."""
+        out = {"budget_counts_warm_up": bool(self.budget_counts_warm_up)}
+        if self.tols is not None:
+            try:
+                out["tols"] = _check_settings(self.tols, 1, 1, None, None)
+            except ValueError as exc:
+                raise ValueError(f"{where}{exc}") from None
+        for argument in ("budget_s", "timeout_s"):
+            value = getattr(self, argument)
+            if value is not None:
+                if not (isinstance(value, int | float) and value > 0):
+                    raise ValueError(f"{where}{argument} must be None or seconds > 0, got {value!r}")
+                out[argument] = float(value)
+        return out
 
     def solver_names(self):
         """The library-solver names of this problem, in order."""
@@ -647,7 +677,8 @@ def _batch_outcomes(entries, folder, timeout_s, env):
     """Run ``entries`` (``[(spec, out_folder)]``, one library-solver's problems) in one
     worker, in order; returns ``[(result or None, failure or None)]``, one per entry.
 
-    ``timeout_s`` bounds each problem, not the batch: the parent watches the
+    ``timeout_s`` bounds each problem (a spec's own ``timeout_s`` replaces it),
+    not the batch: the parent watches the
     worker's markers (:data:`~fastlogit.bench.ladder_worker.STARTED`,
     :data:`~fastlogit.bench.ladder_worker.DONE`); a problem running longer is
     killed with its worker, and a fresh worker takes the problems after it.
@@ -683,7 +714,8 @@ def _batch_outcomes(entries, folder, timeout_s, env):
                     current, since = running, time.perf_counter()
                 if code is not None:
                     break
-                if timeout_s is not None and current is not None and time.perf_counter() - since > timeout_s:
+                limit = timeout_s if current is None else entries[current][0].get("timeout_s", timeout_s)
+                if limit is not None and current is not None and time.perf_counter() - since > limit:
                     proc.kill()
                     proc.wait()
                     timed_out = current
@@ -691,7 +723,8 @@ def _batch_outcomes(entries, folder, timeout_s, env):
                 time.sleep(POLL_S)
         failure = None
         if timed_out is not None:
-            failure = f"the worker timed out after timeout_s={timeout_s:g} s"
+            limit = entries[timed_out][0].get("timeout_s", timeout_s)
+            failure = f"the worker timed out after timeout_s={limit:g} s"
         elif proc.returncode < 0:
             failure = (
                 f"the worker was killed by signal {-proc.returncode}: {_stderr_tail(stderr_path.read_text())}"
@@ -786,6 +819,7 @@ def run_ladder_suite(
             problem.standard_errors,
             where,
         )
+        problem.overrides(where)  # checked before any worker starts
         checked.append((problem, y, sample_weight, names, flags))
     records = {p.key: {} for p in problems}
     references = {p.key: [] for p in problems}  # reference standard errors, once needed
@@ -827,6 +861,7 @@ def run_ladder_suite(
                     "fit_intercept": bool(problem.fit_intercept),
                     "standard_errors": bool(problem.standard_errors),
                     **settings,
+                    **problem.overrides(),
                 }
                 entries.append((spec, out))
                 runs.append(problem_index)

@@ -137,7 +137,8 @@ def run_bench(
     threads, ``absent`` the peer libraries not installed (default:
     :func:`~fastlogit.bench.equal_accuracy.absent_libraries`).  Without,
     ``peers`` is ``{"skipped": why}``.  With ``calibration``,
-    ``calibration`` holds :func:`run_calibration`.  ``sections_s`` is each
+    ``calibration`` holds :func:`run_calibration` (its peers skipped
+    without ``peers``).  ``sections_s`` is each
     part's wall time.
     """
     import numba
@@ -222,7 +223,7 @@ def run_bench(
     if calibration:
         section_started = time.perf_counter()
         with threadpool_limits(limits=threads):
-            calibrated = run_calibration(sizes, n_features)
+            calibrated = run_calibration(sizes, n_features, peers=peers)
         sections["calibration"] = time.perf_counter() - section_started
     else:
         calibrated = {"skipped": "skipped"}
@@ -297,34 +298,100 @@ def calibration_sizes(sizes):
     return sorted({int(s) for s in sizes} | {s for s in CALIBRATION_SIZES if s < largest})
 
 
-def run_calibration(sizes, n_features):
-    """The fitted probabilities of fastlogit's default model against the Bayes posterior.
+def _one_thread(fit):
+    """``fit`` under one BLAS/OpenMP thread.  The peers' fits are untimed, and
+    their OpenMP threads spin: scikit-learn's K = 10 lbfgs on 30 000 x 100 took
+    0.4 s on one thread and 17 s on two of a machine a second process kept busy."""
+    from threadpoolctl import threadpool_limits
+
+    def fit_one_thread(X, y, X_test):
+        with threadpool_limits(limits=1):
+            return fit(X, y, X_test)
+
+    return fit_one_thread
+
+
+#: The peers' calibration fits stop at this many rows: they fit the same
+#: objective as fastlogit (their probabilities agree to 1e-4 in log-loss), and
+#: scikit-learn's K = 10 lbfgs on one thread would add minutes at 10^6 rows.
+PEER_CALIBRATION_MAX_ROWS = 100_000
+
+
+def run_calibration(sizes, n_features, peers=True):
+    """The fitted probabilities of fastlogit's default model, and of each peer
+    library's as a user fits it, against the Bayes posterior.
 
     For the bench's binary and K = :data:`N_CLASSES` data (the truth of
     ``gaussian_classes(n, n_features, K, SEED)`` and ``SEED + 1``: the same at
-    every n), :func:`~fastlogit.bench.calibration.calibration_learning_curve`
-    of ``LogisticRegression()`` (C = 1) at :func:`calibration_sizes`, each fit
-    judged on the same held-out rows.
+    every n), :func:`~fastlogit.bench.calibration.calibration_learning_curves`
+    of ``LogisticRegression()`` (C = 1) and, with ``peers``, of each
+    importable library of :data:`~fastlogit.bench.calibration.USER_FITS` at
+    the same C (in-process, untimed, on one thread), at
+    :func:`calibration_sizes`, every fit judged on the same held-out rows.
 
     Returns
     -------
     dict: ``sizes``, ``n_test``, ``estimator`` (a sentence), and
-    ``binary`` and ``multinomial``, each the curve (a list of
+    ``binary`` and ``multinomial``, each fastlogit's curve (a list of
     :func:`~fastlogit.bench.calibration.calibration_summary` dicts with
-    ``n``), the largest n last.
+    ``n``), the largest n last; ``peers``: ``binary`` and ``multinomial``
+    (``{library: curve}``, the peers that fit such data), ``models``
+    (``{library: the call fitted}``), ``notes`` (``{library: remark}``) and
+    ``skipped`` (``{library: why}``: not importable, ``--no-peers``, or a
+    fit that raised).
     """
-    from .calibration import N_TEST, calibration_learning_curve
+    from fastlogit import LogisticRegression
+
+    from .calibration import FASTLOGIT, N_TEST, USER_FITS, calibration_learning_curves, estimator_fit
 
     curve_sizes = calibration_sizes(sizes)
-    return {
+    skipped, present = {}, {}
+    for name, user in USER_FITS.items():
+        why = user.absent() if peers else "skipped (--no-peers)"
+        if why is None:
+            present[name] = user
+        else:
+            skipped[name] = why
+    result = {
         "sizes": curve_sizes,
         "n_test": N_TEST,
         "estimator": f"fastlogit LogisticRegression() defaults (C = {C:g}, solver='auto')",
-        "binary": calibration_learning_curve(curve_sizes, n_features=n_features, n_classes=2, seed=SEED),
-        "multinomial": calibration_learning_curve(
-            curve_sizes, n_features=n_features, n_classes=N_CLASSES, seed=SEED + 1
-        ),
     }
+    peer_curves = {}
+    capped = (
+        f"fitted up to {PEER_CALIBRATION_MAX_ROWS:,} rows"
+        if curve_sizes[-1] > PEER_CALIBRATION_MAX_ROWS
+        else ""
+    )
+    for key, n_classes, seed in (("binary", 2, SEED), ("multinomial", N_CLASSES, SEED + 1)):
+        fits = {FASTLOGIT: estimator_fit(LogisticRegression())}
+        for name, user in present.items():
+            if n_classes == 2 or not user.binary_only:
+                fits[name] = _one_thread(user.make(C))
+        failures = {}
+        curves = calibration_learning_curves(
+            curve_sizes,
+            n_features=n_features,
+            n_classes=n_classes,
+            fits=fits,
+            n_test=N_TEST,
+            seed=seed,
+            failures=failures,
+            max_rows={name: PEER_CALIBRATION_MAX_ROWS for name in fits if name != FASTLOGIT},
+        )
+        if FASTLOGIT in failures:  # fastlogit's own failure is the bench's
+            raise failures[FASTLOGIT][1]
+        result[key] = curves.pop(FASTLOGIT)
+        peer_curves[key] = curves
+        for name, (n, exc) in failures.items():
+            skipped[name] = f"its {key} fit on {n:,} rows failed: {type(exc).__name__}: {exc}"
+    result["peers"] = {
+        **peer_curves,
+        "models": {name: user.call(C) for name, user in present.items()},
+        "notes": {name: "; ".join(filter(None, (user.note, capped))) for name, user in present.items()},
+        "skipped": skipped,
+    }
+    return result
 
 
 def _xci(problem):
