@@ -101,6 +101,19 @@ def as_vector(v, length, name, dtype=np.float64):
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
+def all_finite(*arrays):
+    """Whether every entry of ``arrays`` (ndarrays or scalars) is finite.
+
+    A finite sum means every term is finite (an inf or NaN term makes it inf or
+    NaN): one reduction, no temporary.  Only a non-finite sum (rare: NaN or inf,
+    or an overflow of finite values) is looked at entry by entry.
+    """
+    total = 0.0
+    for a in arrays:
+        total += float(a.sum()) if isinstance(a, np.ndarray) else float(a)
+    return math.isfinite(total) or all(np.isfinite(a).all() for a in arrays)
+
+
 def as_coef(coef, shape, name):
     """float64 C-contiguous coefficients of exactly ``shape``, finite."""
     arr = np.asarray(coef)
@@ -109,8 +122,7 @@ def as_coef(coef, shape, name):
     if arr.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
     arr = np.ascontiguousarray(arr, dtype=np.float64)
-    # A finite sum means every entry is finite; only otherwise look at each.
-    if not math.isfinite(float(arr.sum())) and not np.isfinite(arr).all():
+    if not all_finite(arr):
         raise ValueError(f"{name} must be finite")
     return arr
 

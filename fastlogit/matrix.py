@@ -12,13 +12,12 @@ C-contiguous float32/float64 ndarray or a CSR matrix) and trusts it.
 See ARCHITECTURE.md.
 """
 
-import math
 from contextlib import contextmanager
 
 import numba
 import numpy as np
 
-from .data import CHECK_CHUNK
+from .data import CHECK_CHUNK, all_finite
 from .kernels import binary as _binary
 from .kernels import folds as _folds
 from .kernels import multinomial as _multinomial
@@ -97,14 +96,7 @@ def check_finite_results(X, *results, name="X"):
     """NaN or inf in ``X`` makes a kernel's results non-finite at any
     coefficients (0 * inf is NaN), so ``X`` is scanned only when a result is
     non-finite (no extra pass otherwise)."""
-    # A finite sum means every term is finite (an inf or NaN term makes it inf or
-    # NaN); only a non-finite sum, rare, is looked at term by term.
-    total = 0.0
-    for r in results:
-        total += float(r.sum()) if isinstance(r, np.ndarray) else float(r)
-    if math.isfinite(total):
-        return
-    if not all(np.isfinite(r).all() for r in results):
+    if not all_finite(*results):
         check_finite(X, name)
 
 

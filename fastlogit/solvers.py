@@ -869,9 +869,9 @@ def auto(objective, x0, *, max_iter=100, tol=1e-4, callback=None, polish=True):
     Newton with the exact Hessian when that Hessian is cheap
     (:attr:`Objective.hessian_flops` at most ``AUTO_NEWTON_FLOPS``: small n
     or small d, and at most ``NEWTON_CHOLESKY_MAX_PARAMS`` parameters, so
-    that the step is solved by Cholesky, not CG) and either there is an L1 term (:func:`proximal_newton`:
-    FISTA has no Newton to hand over to, and crawls on nearly separable
-    classes) or the columns' units are far apart
+    that the step is solved by Cholesky, not CG) and either there is an L1
+    term (:func:`proximal_newton`: FISTA has no Newton to hand over to, and
+    crawls on nearly separable classes) or the columns' units are far apart
     (:meth:`Objective.column_spread` above ``PRECONDITION_SPREAD``, from a
     sample of rows), or when a Newton step is one fused pass
     (:attr:`Objective.fused_newton`) on binary data (a softmax Newton step

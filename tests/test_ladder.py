@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from test_bench_report import FAKE_GLUM
 
 from fastlogit.bench import ladder, ladder_worker
 from fastlogit.bench.ladder import LadderRecord, Rung, convergence_curve, run_ladders, time_to_accuracy
@@ -380,32 +381,11 @@ def test_convergence_plot_is_log_log_with_title_labels_and_a_legend_outside_the_
 
 # -- a problem's own ladder settings --------------------------------------------------------
 
-SLOW_GLUM = '''
-import time
-
-
-class GeneralizedLinearRegressor:
-    """Stands in for glum's: fits by scikit-learn, hangs on 302 rows."""
-
-    def __init__(self, alpha, gradient_tol, max_iter, **options):
-        self.alpha, self.tol, self.max_iter = alpha, gradient_tol, max_iter
-
-    def fit(self, X, y, sample_weight=None):
-        if X.shape[0] == 302:
-            time.sleep(600)
-        from sklearn.linear_model import LogisticRegression
-
-        model = LogisticRegression(C=1.0 / (self.alpha * X.shape[0]), tol=self.tol, max_iter=self.max_iter)
-        model.fit(X, y)
-        self.coef_, self.intercept_ = model.coef_[0], model.intercept_[0]
-        return self
-'''
-
 
 def test_a_problem_has_its_own_ladder_and_timeout(tmp_path):
     fake = tmp_path / "fake" / "glum"
     fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text(SLOW_GLUM)
+    (fake / "__init__.py").write_text(FAKE_GLUM)  # hangs on 302 rows
     problems = []
     for n, own in ((300, {"tols": (1e-5, 1e-3)}), (302, {"timeout_s": 3.0}), (303, {})):
         X, y, _, _ = gaussian_classes(n, 3, 2, seed=n)

@@ -431,13 +431,13 @@ def _fit_recording_convergence(fit, X, y, X_test):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         proba = fit(X, y, X_test)
-    converged = True
+    warned = False
     for warning in caught:
         if issubclass(warning.category, ConvergenceWarning):
-            converged = False
+            warned = True
         else:
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
-    return proba, not converged
+    return proba, warned
 
 
 def calibration_learning_curves(
@@ -540,7 +540,6 @@ def calibration_learning_curve(
     Raises ValueError when a training prefix lacks a class (make ``n``
     larger).
     """
-    _check_curve_settings(sizes, n_features, n_classes, n_test)
     if estimator is None:
         from fastlogit import LogisticRegression
 

@@ -819,12 +819,12 @@ def run_ladder_suite(
             problem.standard_errors,
             where,
         )
-        problem.overrides(where)  # checked before any worker starts
-        checked.append((problem, y, sample_weight, names, flags))
+        own = problem.overrides(where)  # checked before any worker starts
+        checked.append((problem, y, sample_weight, names, flags, own))
     records = {p.key: {} for p in problems}
     references = {p.key: [] for p in problems}  # reference standard errors, once needed
     order = []  # each library-solver once, in the order the problems name them
-    for _, _, _, names, _ in checked:
+    for _, _, _, names, _, _ in checked:
         order += [name for name in names if name not in order]
     settings = {
         "tols": tols,
@@ -835,13 +835,13 @@ def run_ladder_suite(
     }
     with tempfile.TemporaryDirectory(prefix="fastlogit-ladder-") as tmp:
         data = {}
-        for index, (problem, y, sample_weight, _, _) in enumerate(checked):
+        for index, (problem, y, sample_weight, _, _, _) in enumerate(checked):
             folder = Path(tmp) / f"problem{index}"
             folder.mkdir()
             data[problem.key] = _save_data(folder, problem.X, y, sample_weight)
         for worker_index, name in enumerate(order):
             entries, runs = [], []
-            for problem_index, (problem, _, _, names, flags) in enumerate(checked):
+            for problem_index, (problem, _, _, names, flags, own) in enumerate(checked):
                 if name not in names:
                     continue
                 reason = problem.declined.get(name) or why_not(name, **flags)
@@ -861,7 +861,7 @@ def run_ladder_suite(
                     "fit_intercept": bool(problem.fit_intercept),
                     "standard_errors": bool(problem.standard_errors),
                     **settings,
-                    **problem.overrides(),
+                    **own,
                 }
                 entries.append((spec, out))
                 runs.append(problem_index)
@@ -869,7 +869,7 @@ def run_ladder_suite(
                 continue
             outcomes = _batch_outcomes(entries, Path(tmp) / f"worker{worker_index}", timeout_s, env)
             for problem_index, (_, out), (result, failure) in zip(runs, entries, outcomes, strict=True):
-                problem, y, sample_weight, _, _ = checked[problem_index]
+                problem, y, sample_weight, _, _, _ = checked[problem_index]
                 record = _record(name, result, failure, out)
                 (record,) = _judge(
                     [record],
@@ -886,7 +886,7 @@ def run_ladder_suite(
                 if progress is not None:
                     progress(problem.key, record)
     return {
-        problem.key: [records[problem.key][name] for name in names] for problem, _, _, names, _ in checked
+        problem.key: [records[problem.key][name] for name in names] for problem, _, _, names, _, _ in checked
     }
 
 
