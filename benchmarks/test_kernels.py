@@ -115,13 +115,36 @@ def flat(result):
 
 
 #: A Newton step's input, (loss, gradient, Hessian): the fused pass against fastlogit's
-#: own two calls it replaces (gradient pass, then the blocked BLAS Hessian).
-NEWTON_INPUTS = [((200_000, 30), 5), ((50_000, 100), 3), ((1_797, 64), 10)]
+#: own two calls it replaces (gradient pass, then the blocked BLAS Hessian), and
+#: (binary, the rule of solvers.auto's AUTO_SPREAD) against one gradient pass.
+NEWTON_INPUTS = [
+    ((300_000, 30), 2),
+    ((50_000, 100), 2),
+    ((200_000, 30), 5),
+    ((50_000, 100), 3),
+    ((1_797, 64), 10),
+]
 NEWTON_WAYS = {
-    "fused": lambda X, y, W, b: fastlogit.multinomial_loss_grad_hessian(X, y, W, b, reduction="sum"),
+    "fused": lambda X, y, W, b: (
+        fastlogit.binary_loss_grad_hessian(X, y, W, b, reduction="sum")
+        if W.ndim == 1
+        else fastlogit.multinomial_loss_grad_hessian(X, y, W, b, reduction="sum")
+    ),
     "two-passes": lambda X, y, W, b: (
-        *fastlogit.multinomial_loss_grad(X, y, W, b, reduction="sum"),
-        fastlogit.multinomial_hessian(X, W, b, reduction="sum"),
+        (
+            *fastlogit.binary_loss_grad(X, y, W, b, reduction="sum"),
+            fastlogit.binary_hessian(X, W, b, reduction="sum"),
+        )
+        if W.ndim == 1
+        else (
+            *fastlogit.multinomial_loss_grad(X, y, W, b, reduction="sum"),
+            fastlogit.multinomial_hessian(X, W, b, reduction="sum"),
+        )
+    ),
+    "gradient-only": lambda X, y, W, b: (
+        fastlogit.binary_loss_grad(X, y, W, b, reduction="sum")
+        if W.ndim == 1
+        else fastlogit.multinomial_loss_grad(X, y, W, b, reduction="sum")
     ),
 }
 
@@ -131,7 +154,9 @@ NEWTON_WAYS = {
 def test_newton_input(benchmark, shape, K, way):
     X, y, coef, intercept = problem(shape, "float64", "dense", K)
     f = functools.partial(NEWTON_WAYS[way], X, y, coef, intercept)
-    expected = flat(NEWTON_WAYS["two-passes"](X, y, coef, intercept))
-    benchmark.group = f"multinomial newton input dense {X.shape[0]}x{X.shape[1]} K={K}"
+    reference_way = "gradient-only" if way == "gradient-only" else "two-passes"
+    expected = flat(NEWTON_WAYS[reference_way](X, y, coef, intercept))
+    model = "binary" if K == 2 else "multinomial"
+    benchmark.group = f"{model} newton input dense {X.shape[0]}x{X.shape[1]} K={K}"
     out = flat(benchmark(f))
     np.testing.assert_allclose(out, expected, rtol=1e-9, atol=1e-9 * np.abs(expected).max())

@@ -22,7 +22,7 @@ from .kernels import binary as _binary
 from .kernels import folds as _folds
 from .kernels import multinomial as _multinomial
 from .kernels import special as _special
-from .kernels.rows import ROW_BLOCK
+from .kernels.rows import PANEL_PAD, ROW_BLOCK
 from .kernels.special import BINARY_CURVATURE_BOUND, SOFTMAX_BLOCK_ROWS
 from .runtime import start_thread_pool
 
@@ -182,7 +182,7 @@ class KernelCalls:
         (K, d + 1) and H (K (d + 1), K (d + 1)), class-major as :meth:`hessian`."""
         T, d = self.n_threads, self.n_features
         if self._newton_scratch is None:
-            self._newton_scratch = np.empty((T, 2, ROW_BLOCK, d + 1))
+            self._newton_scratch = np.empty((T, 2, d + 1, ROW_BLOCK + PANEL_PAD))
             K = self.n_classes
             shape = (T, d + 1, d + 1) if self.binary else (T, K, K, d + 1, d + 1)
             self._hess_parts = np.empty(shape)
@@ -225,6 +225,15 @@ class KernelCalls:
                 Xk, coef, intercept, vec_coef, vec_intercept, sw, T, self._parts, self._hessp_scratch
             )
             return self._parts.sum(axis=0)
+
+    def hessian_diagonal(self, Xk, sw, coef, intercept):
+        """The binary model's summed Hessian diagonal, one pass: float64 (d + 1,)
+        (a new array; the intercept's last), laid out as the gradient."""
+        T = self.n_threads
+        parts = self._binary_hessp_parts
+        with numba_threads(T):
+            _binary.hessian_diagonal.on(T)(Xk, coef, intercept, sw, T, parts, self._binary_scratch)
+        return parts.sum(axis=0)
 
     def gram_matvec(self, Xk, sw, vec_coef, vec_intercept):
         """``[X, 1].T @ diag(s) @ [X, 1] @ [vec_coef, vec_intercept]``, float64 (d + 1,).

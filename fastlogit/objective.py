@@ -267,6 +267,21 @@ class Objective:
             hv[: self.n_coef] += self.l2_strength * v[: self.n_coef]
         return hv
 
+    def hessian_diagonal(self, x):
+        """The smooth part's Hessian diagonal at ``x``, float64 (n_params,), one pass:
+        Newton-CG's Jacobi preconditioner.  Binary model only; None for softmax
+        (whose features' common shifts over the classes have only the penalty's
+        curvature, which no diagonal sees: on disparate columns a Jacobi
+        preconditioner took 1.75x plain CG's products) and when a row source
+        does not give it (Newton-CG then runs unpreconditioned)."""
+        if not self.binary or not all(hasattr(source, "hessian_diagonal") for source in self.sources):
+            return None
+        coef, intercept = self.unpack(np.ascontiguousarray(x, dtype=np.float64))
+        diag = self._flat(self.sum_sources("hessian_diagonal", coef, intercept)) / self.weight_sum
+        if self.l2_strength:
+            diag[: self.n_coef] += self.l2_strength
+        return diag
+
     def null_space(self):
         """The smooth part's exact flat directions: float64 (n_params, r), orthonormal columns.
 

@@ -29,6 +29,7 @@ __all__ = [
     "multinomial_predict_raw",
     "fold_loss_grad",
     "fold_hessp",
+    "binary_hessian_diagonal",
 ]
 
 
@@ -307,6 +308,22 @@ def multinomial_hessian(X, coef, intercept=None, sample_weight=None, reduction="
             c = w * (P[:, k] * (k == l) - P[:, k] * P[:, l])
             H[k * m : (k + 1) * m, l * m : (l + 1) * m] = A.T @ (c[:, None] * A)
     return H
+
+
+def _squared(X):
+    """X's entries squared, float64, dense or CSR."""
+    if scipy.sparse.issparse(X):
+        return X.astype(np.float64).multiply(X.astype(np.float64)).tocsr()
+    return np.square(np.asarray(X, dtype=np.float64))
+
+
+def binary_hessian_diagonal(X, coef, intercept=0.0, sample_weight=None, reduction="mean", n_threads=None):
+    """Reference diagonal of :func:`binary_hessian`, float64 (d + 1,), without forming it:
+    ``(X**2).T @ h`` and ``sum(h)`` (the intercept's, last), ``h`` as in
+    :func:`binary_hessp`.  Twin of ``fastlogit.kernels.binary.hessian_diagonal``."""
+    X = _as_matrix(X)
+    h = _binary_curvature(X, coef, intercept, sample_weight, reduction)
+    return np.append(_xt_dot(_squared(X), h), h.sum())
 
 
 def binary_predict_raw(X, coef, intercept=0.0, n_threads=None):

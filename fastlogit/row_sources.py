@@ -52,8 +52,8 @@ from .matrix import (
 )
 
 #: Rows from which a binary dense source evaluates Newton's input in one fused
-#: pass (``KernelCalls.loss_grad_hessian``, 1.4x faster than a gradient pass
-#: plus the blocked Hessian at any n).  Below it a Newton step costs a few
+#: pass (``KernelCalls.loss_grad_hessian``, 2.6x faster than a gradient pass
+#: plus the blocked Hessian at 300 000 x 30).  Below it a Newton step costs a few
 #: milliseconds either way, and a new process's first small fit does not
 #: compile the fused kernel: 1.1 s of a 10 000 x 20 fit's 2.3 s with an empty
 #: Numba cache (benchmarks/test_contention.py, new-process groups).
@@ -211,9 +211,9 @@ class ArrayRows:
         FUSED_NEWTON_MIN_ROWS rows, binary or softmax, dense or CSR (CSR rows add
         their nonzeros' outer products, O(nnz^2) per row: at 200 000 x 215 with
         14 nonzeros a row, 5x faster than scipy's blocked sparse products of
-        :meth:`hessian`; softmax, 1.1-1.5x faster on one thread than the
-        gradient pass and the blocked BLAS Hessian, 1.3-4x on two:
-        ``benchmarks/test_kernels.py -k newton``)."""
+        :meth:`hessian`; dense, 2.6x (binary 300 000 x 30) to 9x (K = 5,
+        200 000 x 30) faster on two threads than the gradient pass and the
+        blocked BLAS Hessian: ``benchmarks/test_kernels.py -k newton``)."""
         return self.n_samples >= FUSED_NEWTON_MIN_ROWS
 
     def loss_grad_hessian(self, coef, intercept):
@@ -226,6 +226,11 @@ class ArrayRows:
         """Summed Hessian: float64 (d + 1, d + 1) binary, (K (d + 1), K (d + 1))
         multinomial, indexed class-major like the (K, d + 1) gradient flattened."""
         return self._calls.hessian(self.X, self.y, self.sample_weight, coef, intercept)
+
+    def hessian_diagonal(self, coef, intercept):
+        """The binary model's summed Hessian diagonal, float64 (d + 1,), one pass
+        (see :meth:`fastlogit.matrix.KernelCalls.hessian_diagonal`)."""
+        return self._calls.hessian_diagonal(self.kernel_X, self.sample_weight, coef, intercept)
 
     def gram_matvec(self, vec_coef, vec_intercept):
         """The weighted Gram matrix of ``[X, 1]`` times a vector

@@ -391,6 +391,64 @@ def test_fused_newton_pass_is_loss_grad_and_hessian_in_one(layout, dtype, weight
         assert_close(got, want, rtol, "loss_grad_hessian vs reference")
 
 
+@pytest.mark.parametrize("K", [None, 3])
+@pytest.mark.parametrize("d", [1, 2, 12, 41])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_newton_tiles_cover_every_hessian_entry(d, dtype, K):
+    # Dense blocks' Hessians are summed in 2 x 2 tiles of the upper triangle
+    # (kernels.rows.hessian_add): d + 1 odd (d = 2, 12) leaves a last row and
+    # column of single entries, and 700 rows on two threads end each thread's
+    # rows with a partial block.  Logits up to 60 give weights near 1e-26
+    # beside ordinary ones.
+    p = make_problem(700, d, K, "dense", dtype, True, max_logit=60.0)
+    got = p.loss_grad_hessian(fastlogit, reduction="sum")
+    want = p.loss_grad_hessian(reference, reduction="sum")
+    for a, b in zip(got, want):
+        assert_close(a, b, RTOL[dtype], f"d={d}")
+    H = got[-1]
+    assert np.array_equal(H, H.T)
+    assert np.all(np.isfinite(H))
+
+
+def kernel_hessian_diagonal(p, n_threads):
+    """fastlogit's binary Hessian-diagonal kernel (Newton-CG's preconditioner; not public)."""
+    from fastlogit.data import as_matrix
+    from fastlogit.matrix import KernelCalls
+
+    X = as_matrix(p.X)
+    Xk = (X.data, X.indices, X.indptr) if scipy.sparse.issparse(X) else X
+    coef = np.ascontiguousarray(p.coef, dtype=np.float64)
+    return KernelCalls(X.shape[1], 2, n_threads).hessian_diagonal(
+        Xk, p.sample_weight, coef, float(p.intercept)
+    )
+
+
+@pytest.mark.parametrize("max_logit", [None, 1e4])
+@pytest.mark.parametrize("layout, dtype, weighted", INPUTS)
+def test_hessian_diagonal_is_the_hessians_diagonal(layout, dtype, weighted, max_logit):
+    p = make_problem(700, 12, None, layout, dtype, weighted, max_logit=max_logit)
+    want = reference.binary_hessian_diagonal(p.X, p.coef, p.intercept, p.sample_weight, reduction="sum")
+    full = np.diag(p.hessian(reference, reduction="sum"))
+    assert_close(want.ravel(), full, 1e-13, "reference diagonal vs the reference Hessian's")
+    serial = kernel_hessian_diagonal(p, 1)
+    assert serial.shape == want.shape
+    # float64 sums whatever X's dtype: the float32 entries are squared exactly.
+    # (1e-11: with logits up to 1e4 most weights underflow, and the rest differ
+    # from the reference's sigmoid(z) sigmoid(-z) in their last digits.)
+    assert_close(serial, want, 1e-11, "hessian_diagonal vs reference")
+    assert_close(kernel_hessian_diagonal(p, 2), serial, 1e-14, "two threads vs one")
+    assert np.all(serial >= 0.0)
+
+
+def test_hessian_diagonal_on_one_row_and_all_zero_weights():
+    p = make_problem(1000, 13, None, "csr", np.float64, True)
+    one = p.replace(X=p.X[:1], y=p.y[:1], sample_weight=np.array([2.5]))
+    want = reference.binary_hessian_diagonal(one.X, one.coef, one.intercept, one.sample_weight, "sum")
+    assert_close(kernel_hessian_diagonal(one, 2), want, 1e-14, "one row")
+    none = p.replace(sample_weight=np.zeros(p.X.shape[0]))
+    np.testing.assert_array_equal(kernel_hessian_diagonal(none, 2), np.zeros(14))
+
+
 @pytest.mark.parametrize("K", [None, 4])
 @pytest.mark.parametrize("layout", ["dense", "csr"])
 def test_fused_newton_pass_on_one_row_and_more_threads_than_rows(layout, K):

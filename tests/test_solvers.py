@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.sparse
 
 import fastlogit
 from fastlogit import solvers
@@ -61,6 +62,60 @@ def test_newton_cholesky_and_newton_cg_take_the_same_steps():
     assert chol.converged and cg.converged
     np.testing.assert_allclose(chol.x, cg.x, rtol=1e-8, atol=1e-10)
     assert chol.n_iter <= 10  # quadratic convergence
+
+
+@pytest.mark.parametrize("fit_intercept, C", [(True, 1.0), (False, np.inf)])
+def test_objective_hessian_diagonal_is_the_hessians(fit_intercept, C):
+    # Newton-CG's preconditioner: the penalized Hessian's diagonal in x's layout.
+    obj = make_objective(n=600, d=7, C=C, fit_intercept=fit_intercept)
+    x = np.random.default_rng(3).standard_normal(obj.n_params) * 0.3
+    np.testing.assert_allclose(obj.hessian_diagonal(x), np.diag(obj.hessian(x)), rtol=1e-12)
+    assert make_objective(n=600, d=7, K=3).hessian_diagonal(np.zeros(24)) is None  # softmax: none
+
+
+def disparate_columns_objective(K, n=3000, d=12, seed=4, sparse=False):
+    """Columns from 10^-2 to 10^2: curvatures 10^8 apart (C = 1); ``sparse``: CSR, half zeros."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)) * np.logspace(-2, 2, d)
+    if sparse:
+        X[rng.random((n, d)) < 0.5] = 0.0
+    W = rng.standard_normal((1 if K == 2 else K, d)) / np.logspace(-2, 2, d)
+    if K == 2:
+        y = (rng.random(n) < fastlogit.sigmoid(X @ W[0])).astype(np.int64)
+    else:
+        y = (fastlogit.softmax(X @ W.T).cumsum(axis=1) < rng.random((n, 1))).sum(axis=1).clip(0, K - 1)
+    return Objective.from_arrays(scipy.sparse.csr_matrix(X) if sparse else X, y, n_classes=K, C=1.0)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_newton_cg_is_jacobi_preconditioned_where_columns_differ(sparse, monkeypatch):
+    obj = disparate_columns_objective(2, sparse=sparse)
+    products = []
+    plain_hessp = obj.hessp
+
+    def counted(x, v):
+        products.append(1)
+        return plain_hessp(x, v)
+
+    monkeypatch.setattr(obj, "hessp", counted)
+    x0 = np.zeros(obj.n_params)
+    chol = solvers.newton(obj, x0, tol=1e-9, use_cholesky=True)
+    assert solvers._jacobi(obj, chol.x) is not None
+    cg = solvers.newton(obj, x0, tol=1e-9, use_cholesky=False, max_iter=200)
+    with_jacobi = len(products)
+    products.clear()
+    monkeypatch.setattr(solvers, "_jacobi", lambda objective, x: None)
+    plain = solvers.newton(obj, x0, tol=1e-9, use_cholesky=False, max_iter=200)
+    assert chol.converged and cg.converged
+    np.testing.assert_allclose(obj.value(cg.x), obj.value(chol.x), rtol=1e-13)
+    np.testing.assert_allclose(cg.x, chol.x, rtol=1e-6, atol=1e-9)
+    # 13 against 149 products when written
+    assert with_jacobi < 0.25 * len(products), (with_jacobi, len(products), plain.converged)
+
+
+def test_newton_cg_is_plain_where_columns_are_alike():
+    obj = make_objective(d=10)
+    assert solvers._jacobi(obj, np.zeros(obj.n_params)) is None
 
 
 def test_newton_handles_a_singular_hessian():

@@ -16,13 +16,13 @@ from numba import njit, prange
 from .rows import (
     ROW_BLOCK,
     Threaded,
-    axpy_row,
     axpy_rows,
+    axpy_square_row,
     dot_row,
     dot_rows,
+    hessian_add,
     hessian_finish,
-    hessian_flush,
-    hessian_row,
+    hessian_rows,
     n_rows,
     thread_rows,
 )
@@ -69,19 +69,20 @@ def loss_grad(X, y, w, b, sw, n_threads, parts, scratch):
 def loss_grad_hessian(X, y, w, b, sw, n_threads, parts, hess_parts, scratch):
     """Per-thread sums of the binary log-loss, its gradient and its Hessian: one pass.
 
-    The Newton step's whole input from one read of X.  Dense X: each block
-    of ROW_BLOCK rows is copied as ``[x, 1]`` and as ``s h [x, 1]``
-    (``h = sigmoid'(z)``) into per-thread scratch while the loss and
-    gradient are summed, then added to the thread's Hessian by one BLAS
-    product of the two blocks, from cache.  CSR: each row's nonzeros' outer
-    product goes into the thread's Hessian directly, O(nnz^2) per row
-    (:func:`.rows.hessian_row`).
+    The Newton step's whole input from one read of X.  Each block of
+    ROW_BLOCK rows goes as in :func:`loss_grad` (scores, loss, gradient);
+    then its weights ``h = s sigmoid'(z)`` and its part of the Hessian,
+    ``sum h [x, 1][x, 1]^T``, are added from cache: dense, the block is
+    copied as columns into per-thread scratch and each tile of the upper
+    triangle summed over it (:func:`.rows.hessian_rows`,
+    :func:`.rows.hessian_add`); CSR, each row's nonzeros' outer product,
+    O(nnz^2) per row.
 
     parts: (n_threads, d + 2) float64 as in :func:`loss_grad`.
     hess_parts: (n_threads, d + 1, d + 1) float64, overwritten: thread t's
     sum of ``s h [x, 1][x, 1]^T`` (the last row and column: the intercept).
-    scratch: (n_threads, 2, ROW_BLOCK, d + 1) float64.  The caller keeps
-    BLAS on one thread (the threads here are Numba's).
+    scratch: (n_threads, 2, d + 1, ROW_BLOCK + PANEL_PAD) float64 (CSR: any
+    number of rows >= 1 in place of d + 1; only the last is used).
     """
     n = n_rows(X)
     d = w.shape[0]
@@ -92,25 +93,30 @@ def loss_grad_hessian(X, y, w, b, sw, n_threads, parts, hess_parts, scratch):
         H[:] = 0.0
         A = scratch[t, 0]
         S = scratch[t, 1]
+        last = A.shape[0] - 1
+        rbuf = A[last]  # the residuals, free until hessian_rows writes the block
+        hbuf = S[last]  # the rows' weights h, hessian_add's c
         lo, hi = thread_rows(n, n_threads, t)
         loss = 0.0
         g_b = 0.0
         for start in range(lo, hi, ROW_BLOCK):
             m = min(ROW_BLOCK, hi - start)
+            dot_rows(X, start, m, w, rbuf)
             for k in range(m):
-                i = start + k
-                z = dot_row(X, i, w) + b
-                li, ri = binary_loss_residual(z, float(y[i]))
+                z = rbuf[k] + b
+                li, ri = binary_loss_residual(z, float(y[start + k]))
                 h = sigmoid_slope(z)
                 if sw is not None:
-                    li *= sw[i]
-                    ri *= sw[i]
-                    h *= sw[i]
+                    li *= sw[start + k]
+                    ri *= sw[start + k]
+                    h *= sw[start + k]
                 loss += li
                 g_b += ri
-                axpy_row(g, ri, X, i)
-                hessian_row(H, A, S, k, X, i, h)
-            hessian_flush(H, A, S, m, X)
+                rbuf[k] = ri
+                hbuf[k] = h
+            axpy_rows(g, rbuf, X, start, m, start + ROW_BLOCK, hi)
+            hessian_rows(A, X, start, m)
+            hessian_add(H, A, S, X, start, m, hbuf)
         hessian_finish(H, X)
         g[d] = g_b
         g[d + 1] = loss
@@ -145,6 +151,34 @@ def hessp(X, w, b, v, v_b, sw, n_threads, parts, scratch):
                 ubuf[k] = c
             axpy_rows(g, ubuf, X, start, m, start + ROW_BLOCK, hi)
         g[d] = g_b
+
+
+@Threaded
+def hessian_diagonal(X, w, b, sw, n_threads, parts, scratch):
+    """Per-thread sums of the binary Hessian's diagonal: ``sum_i s_i h_i x_ij^2``.
+
+    ``h = sigmoid'(x.w + b)``; one pass (Newton-CG's Jacobi preconditioner).
+    parts: (n_threads, d + 1), overwritten: row t holds thread t's sums, the
+    intercept's (``sum s h``) in [d].  scratch: (n_threads, 2, ROW_BLOCK) float64.
+    """
+    n = n_rows(X)
+    d = w.shape[0]
+    for t in prange(n_threads):
+        g = parts[t]
+        g[:] = 0.0
+        zbuf = scratch[t, 0]
+        lo, hi = thread_rows(n, n_threads, t)
+        h_sum = 0.0
+        for start in range(lo, hi, ROW_BLOCK):
+            m = min(ROW_BLOCK, hi - start)
+            dot_rows(X, start, m, w, zbuf)
+            for k in range(m):
+                h = sigmoid_slope(zbuf[k] + b)
+                if sw is not None:
+                    h *= sw[start + k]
+                h_sum += h
+                axpy_square_row(g, h, X, start + k)
+        g[d] = h_sum
 
 
 @njit(cache=True, error_model="numpy")

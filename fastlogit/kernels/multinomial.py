@@ -20,9 +20,9 @@ from .rows import (
     REDUCTION_FLAGS,
     ROW_BLOCK,
     Threaded,
+    hessian_add,
     hessian_finish,
-    hessian_flush,
-    hessian_row,
+    hessian_rows,
     model_add_outer,
     model_scores,
     n_rows,
@@ -99,17 +99,18 @@ def loss_grad_hessian(X, y, W, b, sw, n_threads, parts, loss_parts, hess_parts, 
     every pair of classes a <= b, its rows' weights ``c = tw p_a (delta_ab -
     p_b)`` and their part of block (a, b), ``sum c [x, 1][x, 1]^T``, added as
     :func:`.binary.loss_grad_hessian` adds its one block: dense, the block's
-    rows copied as ``[x, 1]`` and ``c [x, 1]`` into scratch and added by one
-    BLAS product from cache (:func:`.rows.hessian_flush`); CSR, each row's
-    nonzeros' outer product, O(nnz^2) a row and pair.  O(n K^2 d^2 / 2) work
-    in all, as the blocked BLAS Hessian, without its second read of X.
+    rows copied as columns into scratch once (:func:`.rows.hessian_rows`),
+    then each pair's tiles summed over it from cache
+    (:func:`.rows.hessian_add`); CSR, each row's nonzeros' outer product,
+    O(nnz^2) a row and pair.  O(n K^2 d^2 / 2) work in all, as the blocked
+    BLAS Hessian, without its second read of X.
 
     parts, loss_parts, scratch: as in :func:`loss_grad`.
     hess_parts: (n_threads, K, K, d + 1, d + 1) float64, overwritten: thread
     t's block (a, b) for a <= b (the class-major Hessian's block; each block
     is symmetric, and block (b, a) is its transpose); blocks a > b are zeros.
-    rows_scratch: (n_threads, 2, ROW_BLOCK, d + 1) float64.  The caller keeps
-    BLAS on one thread (the threads here are Numba's).
+    rows_scratch: (n_threads, 2, d + 1, ROW_BLOCK + PANEL_PAD) float64 (CSR:
+    any number of rows >= 1 in place of d + 1; only the last is used).
     """
     n = n_rows(X)
     K, d = W.shape
@@ -125,6 +126,7 @@ def loss_grad_hessian(X, y, W, b, sw, n_threads, parts, loss_parts, hess_parts, 
         tw = B[r0 + 6]
         A = rows_scratch[t, 0]
         S = rows_scratch[t, 1]
+        weight = S[S.shape[0] - 1]  # a pair's row weights, hessian_add's c
         lo, hi = thread_rows(n, n_threads, t)
         loss = 0.0
         for start in range(lo, hi, ROW_BLOCK):
@@ -135,15 +137,15 @@ def loss_grad_hessian(X, y, W, b, sw, n_threads, parts, loss_parts, hess_parts, 
             for q in range(m):
                 Zt[y[start + q], q] += tw[q]
                 inv[q] = 1.0 / tw[q] if tw[q] > 0.0 else 0.0
+            hessian_rows(A, X, start, m)
             for a in range(K):
                 pa = Zt[a]
                 for c in range(a, K):
                     pc = Zt[c]
                     same = 1.0 if c == a else 0.0
-                    Hac = H[a, c]
                     for q in range(m):
-                        hessian_row(Hac, A, S, q, X, start + q, pa[q] * (same - pc[q] * inv[q]))
-                    hessian_flush(Hac, A, S, m, X)
+                        weight[q] = pa[q] * (same - pc[q] * inv[q])
+                    hessian_add(H[a, c], A, S, X, start, m, weight)
         for a in range(K):
             for c in range(a, K):
                 hessian_finish(H[a, c], X)

@@ -135,91 +135,185 @@ def _axpy_row(g, r, X, i):
     return lambda g, r, X, i: _axpy_dense(g, r, X, i)
 
 
-def hessian_row(H, A, S, k, X, i, h):
-    """Row i's part of ``sum_i h_i [x_i, 1][x_i, 1]^T`` (H float64 (d + 1, d + 1)).
+def axpy_square_row(g, r, X, i):
+    """g[j] += r * X[i, j] ** 2 for row i's entries (g float64 (>= d,)): the Hessian's diagonal."""
+    raise NotImplementedError("only callable from Numba-compiled code")
 
-    Dense: row k of the block scratch ``A`` gets ``[x_i, 1]`` and of ``S``
-    ``h [x_i, 1]``; :func:`hessian_flush` adds the block with one BLAS
-    product.  CSR: the row's nonzeros' outer product is added to H's upper
-    triangle directly, each pair once, O(nnz_i^2) (a scattered dense row
-    would cost O(d^2) in the product); :func:`hessian_finish` mirrors it.
+
+@njit(cache=True, fastmath=REDUCTION_FLAGS, error_model="numpy")
+def _axpy_square_dense(g, r, X, i):
+    for j in range(X.shape[1]):
+        v = np.float64(X[i, j])  # (a float32 square would round)
+        g[j] += r * (v * v)
+
+
+@overload(axpy_square_row, jit_options={"cache": True, "error_model": "numpy"})
+def _axpy_square_row(g, r, X, i):
+    if _is_csr(X):
+
+        def axpy_square_csr(g, r, X, i):
+            data, indices, indptr = X
+            for k in range(indptr[i], indptr[i + 1]):
+                v = np.float64(data[k])
+                g[indices[k]] += r * (v * v)
+
+        return axpy_square_csr
+    return lambda g, r, X, i: _axpy_square_dense(g, r, X, i)
+
+
+#: Doubles of padding after each row of a Hessian block's scratch (:func:`hessian_rows`):
+#: rows exactly ROW_BLOCK doubles (2 KiB) apart fall into the same few L1
+#: cache sets, and transposing a 256 x 30 block into them ran 2.3x slower.
+PANEL_PAD = 8
+
+
+def hessian_rows(A, X, i, m):
+    """Dense X: the block's rows as columns of ``[X, 1]``: ``A[j, r] = X[i + r, j]``
+    for r < m and j < d, and ``A[d, r] = 1`` (A float64 (d + 1, >= m)).  CSR: nothing.
+
+    Once per block of rows; :func:`hessian_add` then adds any number of
+    weightings of the block to Hessians from it.
     """
     raise NotImplementedError("only callable from Numba-compiled code")
 
 
-def hessian_flush(H, A, S, m, X):
-    """Add the block of :func:`hessian_row`'s m scratch rows to H (dense X; CSR: nothing)."""
+def hessian_add(H, A, S, X, i, m, c):
+    """``H += sum_{r < m} c[r] [x_{i + r}, 1][x_{i + r}, 1]^T``, the upper triangle only.
+
+    H float64 (d + 1, d + 1); :func:`hessian_finish` mirrors the triangle
+    after the last block.  Dense: A as :func:`hessian_rows` left it; S (the
+    same shape) gets ``c[r] A[:, r]``, then each 2 x 2 tile of H's upper
+    triangle is two rows of A dotted with two rows of S, contiguous and from
+    cache (a vectorized reduction over the block's rows; 1.9x faster than
+    the BLAS product of the row-major block it replaces at 300 000 x 30, and
+    as fast up to d = 690, on an AVX2 machine).  ``c`` may be S's last row.
+    CSR: each row's nonzeros' outer product, each pair once, O(nnz_i^2) a
+    row (a scattered dense row would cost O(d^2)).
+    """
     raise NotImplementedError("only callable from Numba-compiled code")
 
 
 def hessian_finish(H, X):
-    """After the last row: CSR rows filled only H's upper triangle; copy it below."""
+    """After the last block: :func:`hessian_add` filled only H's upper triangle; copy it below."""
     raise NotImplementedError("only callable from Numba-compiled code")
+
+
+@njit(cache=True, error_model="numpy")
+def _mirror_upper(H):
+    n = H.shape[0]
+    for a in range(n):
+        for b in range(a + 1, n):
+            H[b, a] = H[a, b]
 
 
 @overload(hessian_finish, jit_options={"cache": True, "error_model": "numpy"})
 def _hessian_finish(H, X):
-    if not _is_csr(X):
-        return lambda H, X: None
-
-    def hessian_finish_csr(H, X):
-        n = H.shape[0]
-        for a in range(n):
-            for b in range(a + 1, n):
-                H[b, a] = H[a, b]
-
-    return hessian_finish_csr
+    return lambda H, X: _mirror_upper(H)
 
 
-@overload(hessian_row, jit_options={"cache": True, "error_model": "numpy"})
-def _hessian_row(H, A, S, k, X, i, h):
+@overload(hessian_rows, jit_options={"cache": True, "error_model": "numpy"})
+def _hessian_rows(A, X, i, m):
+    if _is_csr(X):
+        return lambda A, X, i, m: None
+
+    def hessian_rows_dense(A, X, i, m):
+        d = X.shape[1]
+        # Row by row: X read contiguously, A written a column at a time (its
+        # rows PANEL_PAD apart from a power of two keep those writes in cache).
+        for r in range(m):
+            for j in range(d):
+                A[j, r] = X[i + r, j]
+            A[d, r] = 1.0
+
+    return hessian_rows_dense
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _scale_columns(S, A, m, c):
+    last = A.shape[0] - 1
+    for j in range(last):
+        s = S[j]
+        a = A[j]
+        for r in range(m):
+            s[r] = c[r] * a[r]
+    for r in range(m):
+        S[last, r] = c[r]
+
+
+@njit(cache=True, fastmath=REDUCTION_FLAGS, error_model="numpy")
+def _upper_gram(H, A, S, m):
+    # H[a, b] += A[a, :m] . S[b, :m] for b >= a, 2 x 2 tiles: four dot
+    # products from four loads a step (one load per FMA where one dot product
+    # needs two).  A diagonal tile also fills H[a + 1, a], which the mirror
+    # overwrites.
+    n = H.shape[0]
+    for a in range(0, n - 1, 2):
+        x0 = A[a]
+        x1 = A[a + 1]
+        for b in range(a, n - 1, 2):
+            u0 = S[b]
+            u1 = S[b + 1]
+            s00 = s01 = s10 = s11 = 0.0
+            for r in range(m):
+                s00 += x0[r] * u0[r]
+                s01 += x0[r] * u1[r]
+                s10 += x1[r] * u0[r]
+                s11 += x1[r] * u1[r]
+            H[a, b] += s00
+            H[a, b + 1] += s01
+            H[a + 1, b] += s10
+            H[a + 1, b + 1] += s11
+        if n % 2:
+            u0 = S[n - 1]
+            s0 = s1 = 0.0
+            for r in range(m):
+                s0 += x0[r] * u0[r]
+                s1 += x1[r] * u0[r]
+            H[a, n - 1] += s0
+            H[a + 1, n - 1] += s1
+    if n % 2:
+        x0 = A[n - 1]
+        u0 = S[n - 1]
+        s0 = 0.0
+        for r in range(m):
+            s0 += x0[r] * u0[r]
+        H[n - 1, n - 1] += s0
+
+
+@overload(hessian_add, jit_options={"cache": True, "error_model": "numpy"})
+def _hessian_add(H, A, S, X, i, m, c):
     if _is_csr(X):
 
-        def hessian_row_csr(H, A, S, k, X, i, h):
+        def hessian_add_csr(H, A, S, X, i, m, c):
             data, indices, indptr = X
             d = H.shape[0] - 1
-            lo, hi = indptr[i], indptr[i + 1]
-            for p in range(lo, hi):
-                jp = indices[p]
-                vp = h * data[p]
-                H[jp, jp] += vp * data[p]
-                # Each pair once, into the upper triangle (hessian_finish mirrors it).
-                for q in range(p + 1, hi):
-                    v = vp * data[q]
-                    jq = indices[q]
-                    if jq > jp:
-                        H[jp, jq] += v
-                    elif jq < jp:
-                        H[jq, jp] += v
-                    else:  # a repeated column index: its two cross terms
-                        H[jp, jp] += 2.0 * v
-                H[jp, d] += vp
-            H[d, d] += h
+            for q in range(m):
+                h = c[q]
+                lo, hi = indptr[i + q], indptr[i + q + 1]
+                for p in range(lo, hi):
+                    jp = indices[p]
+                    vp = h * data[p]
+                    H[jp, jp] += vp * data[p]
+                    # Each pair once, into the upper triangle.
+                    for k in range(p + 1, hi):
+                        v = vp * data[k]
+                        jq = indices[k]
+                        if jq > jp:
+                            H[jp, jq] += v
+                        elif jq < jp:
+                            H[jq, jp] += v
+                        else:  # a repeated column index: its two cross terms
+                            H[jp, jp] += 2.0 * v
+                    H[jp, d] += vp
+                H[d, d] += h
 
-        return hessian_row_csr
+        return hessian_add_csr
 
-    def hessian_row_dense(H, A, S, k, X, i, h):
-        a = A[k]
-        d = a.shape[0] - 1
-        for j in range(d):
-            a[j] = X[i, j]
-        a[d] = 1.0
-        s = S[k]
-        for j in range(d + 1):
-            s[j] = h * a[j]
+    def hessian_add_dense(H, A, S, X, i, m, c):
+        _scale_columns(S, A, m, c)
+        _upper_gram(H, A, S, m)
 
-    return hessian_row_dense
-
-
-@overload(hessian_flush, jit_options={"cache": True, "error_model": "numpy"})
-def _hessian_flush(H, A, S, m, X):
-    if _is_csr(X):
-        return lambda H, A, S, m, X: None
-
-    def hessian_flush_dense(H, A, S, m, X):
-        H += np.dot(A[:m].T, S[:m])
-
-    return hessian_flush_dense
+    return hessian_add_dense
 
 
 def scores_rows(X, i, m, W, b, Z):
