@@ -165,6 +165,7 @@ def _bench(args, parser):
         threads=threads,
         kernel_repeats=args.repeats or plan["kernel_repeats"],
         fit_repeats=args.repeats or plan["fit_repeats"],
+        dask_repeats=args.repeats or plan.get("dask_repeats"),
         n_features=args.features or N_FEATURES,
         quick=args.quick,
         progress=not args.no_progress,

@@ -30,7 +30,10 @@ FULL = {"sizes": [10_000, 100_000, 1_000_000], "kernel_repeats": 21, "fit_repeat
 #: alone took 6 to 13 s there, four times (a warm-up and 3 repeats), and the
 #: peers section (:data:`fastlogit.bench.equal_accuracy.PLANS`) needs 15 to 20 s
 #: of the minute.
-QUICK = {"sizes": [10_000, 30_000], "kernel_repeats": 9, "fit_repeats": 3}
+#: One timed Dask fit each after the warm-up (``dask_repeats``): dask-glm's
+#: fit at 3 * 10^4 rows is about 2.3 s of scheduling, and the section took 15 s
+#: of a 71 s quick run with 3 (this 2-core AMD machine).
+QUICK = {"sizes": [10_000, 30_000], "kernel_repeats": 9, "fit_repeats": 3, "dask_repeats": 1}
 #: Training sizes of the calibration learning curve below a run's largest size,
 #: added to the run's own sizes.
 CALIBRATION_SIZES = (1_000, 3_000, 10_000, 30_000, 100_000, 300_000, 1_000_000)
@@ -118,6 +121,7 @@ def run_bench(
     peer_threads=None,
     absent=None,
     calibration=True,
+    dask_repeats=None,
 ):
     """Run every comparison at every size; returns the JSON-ready results dict.
 
@@ -128,7 +132,8 @@ def run_bench(
     ``load`` the load average before and after, and ``busy_warning`` a line
     saying the machine looked busy (None when it did not).
     With ``dask`` (and dask, distributed and dask-glm installed), the largest
-    size is also fitted on a 2-worker LocalCluster (see :func:`_dask_fits`).
+    size is also fitted on a 2-worker LocalCluster (see :func:`_dask_fits`),
+    timed ``dask_repeats`` times (default ``fit_repeats``).
 
     With ``peers``, ``peers`` holds :func:`fastlogit.bench.equal_accuracy.run_peers`
     on the problems of the quick or the full plan
@@ -209,7 +214,7 @@ def run_bench(
             timings.extend(_sgd_epochs(problems["binary"], n, n_features, fit_repeats, bar))
             timings.extend(_out_of_core(problems["binary"], n, n_features, fit_repeats, bar))
             if dask_note is None and n == max(sizes):
-                timings.extend(_dask_fits(problems, n, n_features, fit_repeats, bar))
+                timings.extend(_dask_fits(problems, n, n_features, dask_repeats or fit_repeats, bar))
             del problems, scores
     bar.close()
     sections = {"kernels, fits, SGD, out of core, Dask": time.perf_counter() - started}
@@ -248,6 +253,7 @@ def run_bench(
             "threads": threads,
             "kernel_repeats": kernel_repeats,
             "fit_repeats": fit_repeats,
+            "dask_repeats": dask_repeats or fit_repeats,
         },
         "machine": machine_info(threads),
         "timings": timings,
