@@ -160,3 +160,38 @@ def test_newton_input(benchmark, shape, K, way):
     benchmark.group = f"{model} newton input dense {X.shape[0]}x{X.shape[1]} K={K}"
     out = flat(benchmark(f))
     np.testing.assert_allclose(out, expected, rtol=1e-9, atol=1e-9 * np.abs(expected).max())
+
+
+#: The binary Hessian's diagonal (Newton-CG's Jacobi preconditioner, not public):
+#: fastlogit's kernel against reference.binary_hessian_diagonal.
+DIAGONAL_CASES = [("dense", (1_000_000, 100)), ("csr", (1_000_000, 100_000))]
+
+
+def _kernel_hessian_diagonal(X, coef, intercept):
+    """fastlogit's kernel on all Numba's threads, its inputs prepared as a fit prepares them."""
+    import numba
+
+    from fastlogit.data import as_matrix
+    from fastlogit.matrix import KernelCalls
+
+    Xm = as_matrix(X)
+    Xk = (Xm.data, Xm.indices, Xm.indptr) if sp.issparse(Xm) else Xm
+    calls = KernelCalls(Xm.shape[1], 2, numba.get_num_threads())
+    return functools.partial(calls.hessian_diagonal, Xk, None, coef, float(intercept))
+
+
+@pytest.mark.parametrize("which", list(IMPLEMENTATIONS))
+@pytest.mark.parametrize(
+    "layout, shape", DIAGONAL_CASES, ids=[f"{lay}-{s[0]}x{s[1]}" for lay, s in DIAGONAL_CASES]
+)
+def test_hessian_diagonal(benchmark, layout, shape, which):
+    X, y, coef, intercept = problem(shape, "float64", layout, 2)
+    if which == "fastlogit":
+        f = _kernel_hessian_diagonal(X, coef, intercept)
+    else:
+        f = functools.partial(reference.binary_hessian_diagonal, X, coef, intercept, reduction="sum")
+    expected = reference.binary_hessian_diagonal(X, coef, intercept, reduction="sum")
+    benchmark.group = f"binary hessian_diagonal {layout} {X.shape[0]}x{X.shape[1]} float64"
+    benchmark.extra_info["bytes_of_X"] = bytes_of(X)
+    out = benchmark(f)
+    np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-12 * np.abs(expected).max())

@@ -15,7 +15,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .blas import serial_blas
 from .data import (
     as_binary_labels,
     as_class_indices,
@@ -366,18 +365,18 @@ def binary_loss_grad_hessian(X, y, coef, intercept=0.0, sample_weight=None, redu
 
     Parameters as in :func:`binary_loss_grad`.  Returns ``(loss, grad_coef
     (d,), grad_intercept, hessian)`` with ``hessian`` the float64 (d + 1,
-    d + 1) matrix of :func:`binary_hessian`.  One read of X (each block of
-    rows is copied once into per-thread scratch, in cache, and its
-    contribution to the Hessian added by a BLAS product from there), where
-    :func:`binary_loss_grad` and :func:`binary_hessian` read it several
-    times.  Extra memory: O(n_threads * (ROW_BLOCK + d) * d), independent
-    of n; dense scratch rows, so for CSR data meant for small d.
+    d + 1) matrix of :func:`binary_hessian`.  One read of X (dense: each
+    block of rows is copied once, as columns, into per-thread scratch, and
+    the Hessian's upper triangle summed over it in tiles, from cache; CSR:
+    each row's nonzeros' outer product), where :func:`binary_loss_grad` and
+    :func:`binary_hessian` read it several times.  Extra memory:
+    O(n_threads * (ROW_BLOCK + d) * d), independent of n; dense scratch
+    rows, so for CSR data meant for small d.
     """
     X, w, b, sw, scale, T = _binary_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
     d = w.shape[0]
     y = as_binary_labels(y, X.shape[0])
-    with serial_blas():
-        loss, grad, H = KernelCalls(d, 2, T).loss_grad_hessian(kernel_view(X), y, sw, w, b)
+    loss, grad, H = KernelCalls(d, 2, T).loss_grad_hessian(kernel_view(X), y, sw, w, b)
     check_finite_results(X, grad, loss)
     grad = grad * scale
     return loss * scale, grad[:-1], float(grad[-1]), H * scale
@@ -393,8 +392,9 @@ def multinomial_loss_grad_hessian(
     float64 (K (d + 1), K (d + 1)) class-major matrix of
     :func:`multinomial_hessian`.  One read of X: each block of rows gives its
     loss and gradient, then its part of every block (k, l <= k) of the
-    Hessian from per-thread scratch in cache (dense: one BLAS product per
-    pair of classes; CSR: each row's nonzeros' outer products), where
+    Hessian from per-thread scratch in cache (dense: the block copied once as
+    columns, each pair of classes' tiles summed over it; CSR: each row's
+    nonzeros' outer products), where
     :func:`multinomial_loss_grad` and :func:`multinomial_hessian` read X
     twice.  Extra memory: O(n_threads * (ROW_BLOCK d + K^2 d^2)),
     independent of n.
@@ -402,8 +402,7 @@ def multinomial_loss_grad_hessian(
     X, W, b, sw, scale, T = _multinomial_inputs(X, coef, intercept, sample_weight, reduction, n_threads)
     K, d = W.shape
     y = as_class_indices(y, X.shape[0], K)
-    with serial_blas():
-        loss, grad, H = KernelCalls(d, K, T, binary=False).loss_grad_hessian(kernel_view(X), y, sw, W, b)
+    loss, grad, H = KernelCalls(d, K, T, binary=False).loss_grad_hessian(kernel_view(X), y, sw, W, b)
     check_finite_results(X, grad, loss)
     grad = grad * scale
     return loss * scale, grad[:, :d], grad[:, d], H * scale

@@ -155,6 +155,7 @@ class KernelCalls:
         self._binary_hessp_parts = np.empty((T, d + 1))
         self._binary_scratch = np.empty((T, 2, block))
         self._newton_scratch = self._hess_parts = None  # (allocated on first use)
+        self._diagonal_acc = None
         if not self.binary:
             K = self.n_classes
             self._parts = np.empty((T, K, d + 1))
@@ -231,8 +232,12 @@ class KernelCalls:
         (a new array; the intercept's last), laid out as the gradient."""
         T = self.n_threads
         parts = self._binary_hessp_parts
+        if self._diagonal_acc is None:
+            self._diagonal_acc = np.zeros((T, self.n_features))
         with numba_threads(T):
-            _binary.hessian_diagonal.on(T)(Xk, coef, intercept, sw, T, parts, self._binary_scratch)
+            _binary.hessian_diagonal.on(T)(
+                Xk, coef, intercept, sw, T, parts, self._binary_scratch, self._diagonal_acc
+            )
         return parts.sum(axis=0)
 
     def gram_matvec(self, Xk, sw, vec_coef, vec_intercept):

@@ -440,6 +440,24 @@ def test_hessian_diagonal_is_the_hessians_diagonal(layout, dtype, weighted, max_
     assert np.all(serial >= 0.0)
 
 
+def test_hessian_diagonal_of_csr_rows_with_repeated_columns():
+    # Non-canonical CSR (unsorted, a column stored twice or three times in a row):
+    # X[i, j] is the entries' sum, and its square is what the diagonal adds.
+    rng = np.random.default_rng(7)
+    n, d, per_row = 500, 9, 6
+    indices = rng.integers(0, d, n * per_row).astype(np.int32)
+    data = rng.standard_normal(n * per_row)
+    data[:per_row] = [1.0, -1.0, 2.0, 0.5, 0.5, 3.0]  # row 0: a sum that cancels, a repeated 0.5
+    indices[:per_row] = [4, 4, 1, 7, 7, 7]
+    X = scipy.sparse.csr_matrix((data, indices, np.arange(n + 1) * per_row), shape=(n, d))
+    assert not X.has_canonical_format
+    p = problem_for(X, None, weighted=True)
+    want = reference.binary_hessian_diagonal(X.toarray(), p.coef, p.intercept, p.sample_weight, "sum")
+    for n_threads in (1, 2):
+        assert_close(kernel_hessian_diagonal(p, n_threads), want, 1e-13, f"{n_threads} threads")
+        assert_close(kernel_hessian_diagonal(p, n_threads), want, 1e-13, "again: the accumulator left zeros")
+
+
 def test_hessian_diagonal_on_one_row_and_all_zero_weights():
     p = make_problem(1000, 13, None, "csr", np.float64, True)
     one = p.replace(X=p.X[:1], y=p.y[:1], sample_weight=np.array([2.5]))

@@ -154,12 +154,13 @@ def hessp(X, w, b, v, v_b, sw, n_threads, parts, scratch):
 
 
 @Threaded
-def hessian_diagonal(X, w, b, sw, n_threads, parts, scratch):
+def hessian_diagonal(X, w, b, sw, n_threads, parts, scratch, acc):
     """Per-thread sums of the binary Hessian's diagonal: ``sum_i s_i h_i x_ij^2``.
 
     ``h = sigmoid'(x.w + b)``; one pass (Newton-CG's Jacobi preconditioner).
     parts: (n_threads, d + 1), overwritten: row t holds thread t's sums, the
     intercept's (``sum s h``) in [d].  scratch: (n_threads, 2, ROW_BLOCK) float64.
+    acc: (n_threads, d) float64 zeros, left zeros (CSR rows' repeated columns).
     """
     n = n_rows(X)
     d = w.shape[0]
@@ -177,7 +178,7 @@ def hessian_diagonal(X, w, b, sw, n_threads, parts, scratch):
                 if sw is not None:
                     h *= sw[start + k]
                 h_sum += h
-                axpy_square_row(g, h, X, start + k)
+                axpy_square_row(g, h, X, start + k, acc[t])
         g[d] = h_sum
 
 

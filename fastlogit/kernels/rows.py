@@ -135,8 +135,12 @@ def _axpy_row(g, r, X, i):
     return lambda g, r, X, i: _axpy_dense(g, r, X, i)
 
 
-def axpy_square_row(g, r, X, i):
-    """g[j] += r * X[i, j] ** 2 for row i's entries (g float64 (>= d,)): the Hessian's diagonal."""
+def axpy_square_row(g, r, X, i, acc):
+    """g[j] += r * X[i, j] ** 2 for row i's columns (g float64 (>= d,)): the Hessian's diagonal.
+
+    CSR: a column stored more than once in the row counts as their sum, squared
+    (``acc``: float64 (d,) zeros, per thread, left zeros; dense: unused).
+    """
     raise NotImplementedError("only callable from Numba-compiled code")
 
 
@@ -148,17 +152,25 @@ def _axpy_square_dense(g, r, X, i):
 
 
 @overload(axpy_square_row, jit_options={"cache": True, "error_model": "numpy"})
-def _axpy_square_row(g, r, X, i):
+def _axpy_square_row(g, r, X, i, acc):
     if _is_csr(X):
 
-        def axpy_square_csr(g, r, X, i):
+        def axpy_square_csr(g, r, X, i, acc):
             data, indices, indptr = X
-            for k in range(indptr[i], indptr[i + 1]):
-                v = np.float64(data[k])
-                g[indices[k]] += r * (v * v)
+            lo, hi = indptr[i], indptr[i + 1]
+            for k in range(lo, hi):
+                acc[indices[k]] += np.float64(data[k])
+            for k in range(lo, hi):
+                j = indices[k]
+                v = acc[j]
+                # A repeated column's later entries find 0: its sum is added once
+                # (and a sum that cancels leaves its 0; NaN != 0 is reset too).
+                if v != 0.0:
+                    g[j] += r * (v * v)
+                    acc[j] = 0.0
 
         return axpy_square_csr
-    return lambda g, r, X, i: _axpy_square_dense(g, r, X, i)
+    return lambda g, r, X, i, acc: _axpy_square_dense(g, r, X, i)
 
 
 #: Doubles of padding after each row of a Hessian block's scratch (:func:`hessian_rows`):
