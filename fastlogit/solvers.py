@@ -276,7 +276,7 @@ def _jacobi(objective, x):
 
     On text (rare words: columns whose curvatures differ by hundreds) it cut
     CG's products from 112 to 19 (``text_like(200 000, 20 000, 30)``, C = 1:
-    6.8 s to 0.5 s) and from 153 to 30 (50 000 x 5 000, C = 10).  On evenly
+    2.7 s to 0.52 s) and from 153 to 30 (50 000 x 5 000, C = 10).  On evenly
     spread sparse columns it doubled them (24 to 47, the CSR problem of
     benchmarks/test_solvers.py, diagonal spread 1.8): it then scales the
     intercept, whose large curvature plain CG resolves in one product, down
