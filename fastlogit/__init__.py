@@ -1,40 +1,38 @@
 """fastlogit: fast, numerically exact logistic and softmax regression.
 
-Importing fastlogit compiles nothing and loads neither scikit-learn nor
-scipy.optimize: every Numba kernel compiles (or loads from its on-disk
-cache) on its first call, and :class:`LogisticRegression` (which needs
-scikit-learn) is imported on first access.
+Importing fastlogit compiles nothing and loads neither Numba, scikit-learn
+nor scipy.optimize: the kernel functions (:mod:`fastlogit.functions`, which
+loads Numba) and :class:`LogisticRegression` (which needs scikit-learn) are
+imported on first access, and every Numba kernel compiles (or loads from
+its on-disk cache) on its first call.
 """
 
-from .runtime import ensure_cache_dir as _ensure_cache_dir
-
-_ensure_cache_dir()  # before any kernel is defined: see fastlogit.runtime
-
-from . import functions as _functions  # noqa: E402
-from .functions import (  # noqa: E402
-    FoldLossGrad,
-    binary_hessian,
-    binary_hessp,
-    binary_loss_grad,
-    binary_loss_grad_hessian,
-    binary_predict_raw,
-    fold_hessp,
-    fold_loss_grad,
-    log1pexp,
-    log_sigmoid,
-    log_softmax,
-    logsumexp,
-    multinomial_hessian,
-    multinomial_hessp,
-    multinomial_loss_grad,
-    multinomial_loss_grad_hessian,
-    multinomial_predict_raw,
-    sigmoid,
-    softmax,
+# The kernel functions, served by fastlogit.functions on first access (see
+# _LAZY below); the list is fastlogit.functions.__all__, which a test checks.
+_FUNCTIONS = (
+    "sigmoid",
+    "log_sigmoid",
+    "log1pexp",
+    "logsumexp",
+    "softmax",
+    "log_softmax",
+    "binary_loss_grad",
+    "multinomial_loss_grad",
+    "binary_hessp",
+    "multinomial_hessp",
+    "binary_hessian",
+    "binary_loss_grad_hessian",
+    "multinomial_hessian",
+    "multinomial_loss_grad_hessian",
+    "binary_predict_raw",
+    "multinomial_predict_raw",
+    "FoldLossGrad",
+    "fold_loss_grad",
+    "fold_hessp",
 )
 
 __all__ = [
-    *_functions.__all__,
+    *_FUNCTIONS,
     "LogisticRegression",
     "LogisticRegressionCV",
     "logistic_path",
@@ -59,8 +57,11 @@ __version__ = _installed_version()
 del _installed_version
 
 # Names served by a submodule imported on first access (PEP 562), so that
-# `import fastlogit` stays as cheap as `import numba`.
+# `import fastlogit` imports neither Numba nor scikit-learn: a process that
+# needs only a part of the package (the bench's peer workers, which fit
+# scikit-learn or glum) does not pay for the rest.
 _LAZY = {
+    **dict.fromkeys(_FUNCTIONS, "fastlogit.functions"),
     "LogisticRegression": "fastlogit.model",
     "LogisticRegressionCV": "fastlogit.cv",
     "logistic_path": "fastlogit.cv",

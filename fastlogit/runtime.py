@@ -8,7 +8,7 @@ may have chosen already; a choice the user made is never overridden.
   code is written beside the source (``__pycache__``) or under the user's
   cache folder (``~/.cache/numba``).  In a container or on a locked-down
   server both can be read-only, and Numba then refuses to define a cached
-  function at all.  :func:`ensure_cache_dir` (run by ``import fastlogit``,
+  function at all.  :func:`ensure_cache_dir` (run by ``import fastlogit.kernels``,
   before any kernel is defined) finds that case and points Numba at a
   private folder under the temporary directory, with one warning.
 - **The thread pool.**  Numba's OpenMP threads spin-wait between parallel

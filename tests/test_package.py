@@ -42,6 +42,33 @@ def test_import_compiles_no_kernel_and_loads_no_heavy_module():
     assert out == "[] []"
 
 
+def test_import_loads_no_numba_until_a_kernel_function_is_used():
+    # The bench's peer workers import fastlogit.bench only to fit scikit-learn
+    # or glum: they must not pay for Numba (0.35 s a process).
+    out = run_python(
+        """
+        import sys
+        import fastlogit
+        import fastlogit.bench.ladder_worker
+        before = "numba" in sys.modules
+        fastlogit.sigmoid(0.0)
+        print(before, "numba" in sys.modules, "sigmoid" in dir(fastlogit))
+        """
+    )
+    assert out == "False True True"
+
+
+def test_the_lazy_function_names_are_the_functions_module_s():
+    import fastlogit
+    from fastlogit import functions
+
+    assert sorted(fastlogit._FUNCTIONS) == sorted(functions.__all__)
+    for name in functions.__all__:
+        assert getattr(fastlogit, name) is getattr(functions, name)
+    with pytest.raises(AttributeError, match="no attribute 'not_a_function'"):
+        fastlogit.not_a_function  # noqa: B018
+
+
 def test_public_functions_are_exported_at_top_level():
     import fastlogit
 

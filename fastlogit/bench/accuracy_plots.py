@@ -21,7 +21,7 @@ line, and the figure is saved with its legend (``bbox_inches="tight"``).
 import math
 
 from .ladder import FASTLOGIT_PREFIX, RTOL
-from .plots import pyplot
+from .plots import plain_log_axis, pyplot
 
 #: Where a gap of 0 (the best objective itself) is drawn on the log axis: a
 #: relative difference of objectives below float64's resolution (2.2e-16)
@@ -80,6 +80,8 @@ def convergence_plot(curves, path, *, title, rtol=RTOL, skipped=(), note=None):
     ax.axhline(rtol, color="grey", linestyle=":", linewidth=1, label=f"equal accuracy ({rtol:g})")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    plain_log_axis(ax.xaxis)
+    plain_log_axis(ax.yaxis)
     ax.set_xlabel("fit time (s, best of the repeats at each tolerance)")
     ax.set_ylabel(f"objective gap to the best reached (relative; 0 drawn at {GAP_FLOOR:g})")
     ax.set_title(title)
@@ -228,6 +230,8 @@ def calibration_learning_plot(curves, path, *, title, styles=None):
     ):
         ax.set_xscale("log")
         ax.set_yscale("log")
+        plain_log_axis(ax.xaxis)
+        plain_log_axis(ax.yaxis)
         ax.set_xlabel("training rows n")
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)

@@ -143,7 +143,8 @@ def run_bench(
     :func:`~fastlogit.bench.equal_accuracy.absent_libraries`).  Without,
     ``peers`` is ``{"skipped": why}``.  With ``calibration``,
     ``calibration`` holds :func:`run_calibration` (its peers skipped
-    without ``peers``).  ``sections_s`` is each
+    without ``peers``, fitted up to :data:`QUICK_PEER_CALIBRATION_MAX_ROWS`
+    rows with ``quick``).  ``sections_s`` is each
     part's wall time.
     """
     import numba
@@ -188,7 +189,7 @@ def run_bench(
                             "d": n_features,
                             "K": K,
                             "implementation": which,
-                            **measure(call, kernel_repeats),
+                            **measure(call, kernel_repeats, settle=which == "fastlogit"),
                         }
                     )
                 bar.update()
@@ -228,7 +229,12 @@ def run_bench(
     if calibration:
         section_started = time.perf_counter()
         with threadpool_limits(limits=threads):
-            calibrated = run_calibration(sizes, n_features, peers=peers)
+            calibrated = run_calibration(
+                sizes,
+                n_features,
+                peers=peers,
+                peer_max_rows=QUICK_PEER_CALIBRATION_MAX_ROWS if quick else PEER_CALIBRATION_MAX_ROWS,
+            )
         sections["calibration"] = time.perf_counter() - section_started
     else:
         calibrated = {"skipped": "skipped"}
@@ -321,9 +327,12 @@ def _one_thread(fit):
 #: objective as fastlogit (their probabilities agree to 1e-4 in log-loss), and
 #: scikit-learn's K = 10 lbfgs on one thread would add minutes at 10^6 rows.
 PEER_CALIBRATION_MAX_ROWS = 100_000
+#: The same in a ``--quick`` run: its peers' fits at 30 000 rows were 1.4 s of
+#: its 5 s calibration section (scikit-learn-intelex's K = 10 fit 0.7 s).
+QUICK_PEER_CALIBRATION_MAX_ROWS = 10_000
 
 
-def run_calibration(sizes, n_features, peers=True):
+def run_calibration(sizes, n_features, peers=True, peer_max_rows=PEER_CALIBRATION_MAX_ROWS):
     """The fitted probabilities of fastlogit's default model, and of each peer
     library's as a user fits it, against the Bayes posterior.
 
@@ -344,7 +353,7 @@ def run_calibration(sizes, n_features, peers=True):
     (``{library: curve}``, the peers that fit such data), ``models``
     (``{library: the call fitted}``), ``notes`` (``{library: remark}``) and
     ``skipped`` (``{library: why}``: not importable, ``--no-peers``, or a
-    fit that raised).
+    fit that raised).  The peers are fitted up to ``peer_max_rows`` rows.
     """
     from fastlogit import LogisticRegression
 
@@ -364,11 +373,7 @@ def run_calibration(sizes, n_features, peers=True):
         "estimator": f"fastlogit LogisticRegression() defaults (C = {C:g}, solver='auto')",
     }
     peer_curves = {}
-    capped = (
-        f"fitted up to {PEER_CALIBRATION_MAX_ROWS:,} rows"
-        if curve_sizes[-1] > PEER_CALIBRATION_MAX_ROWS
-        else ""
-    )
+    capped = f"fitted up to {peer_max_rows:,} rows" if curve_sizes[-1] > peer_max_rows else ""
     for key, n_classes, seed in (("binary", 2, SEED), ("multinomial", N_CLASSES, SEED + 1)):
         fits = {FASTLOGIT: estimator_fit(LogisticRegression())}
         for name, user in present.items():
@@ -383,7 +388,7 @@ def run_calibration(sizes, n_features, peers=True):
             n_test=N_TEST,
             seed=seed,
             failures=failures,
-            max_rows={name: PEER_CALIBRATION_MAX_ROWS for name in fits if name != FASTLOGIT},
+            max_rows={name: peer_max_rows for name in fits if name != FASTLOGIT},
         )
         if FASTLOGIT in failures:  # fastlogit's own failure is the bench's
             raise failures[FASTLOGIT][1]
@@ -414,7 +419,7 @@ def _time_fit(which, solver, X, y, repeats):
     def fit():
         fitted.append(fit_quietly(make_fit(which, solver), X, y))
 
-    return measure(fit, repeats, warm_up=False), fitted[-1]
+    return measure(fit, repeats, warm_up=False, settle=which == "fastlogit"), fitted[-1]
 
 
 def _fits(model, problem, n, d, repeats, bar):

@@ -9,12 +9,17 @@ import numpy as np
 #: A measurement shorter than this is dominated by timer and call overhead:
 #: such calls are repeated inside one measurement and the time divided.
 MIN_MEASUREMENT_S = 0.002
-#: Pause before each measurement.  A thread pool (OpenBLAS's, OpenMP's) keeps
-#: its threads spinning for a while after its last call; on a machine with
-#: as many cores as threads they take the CPU from the next implementation's
-#: threads (calls of a few ms were measured at ~8 ms right after a BLAS-heavy
-#: reference).  Waiting lets them go idle.
-SETTLE_S = 0.25
+#: Pause before a measurement of fastlogit.  OpenBLAS's threads keep spinning
+#: for about 0.1 s after its last call (2^28 cycles), and on a machine with as
+#: many cores as threads they take the CPU from fastlogit's threads: on a
+#: 2-core AMD EPYC, ``logsumexp`` of 10 000 x 10 timed right after the
+#: reference's K = 10 ``multinomial_hessp`` at 10 000 x 100 took 6.7 ms with no
+#: pause, 3.3 ms after 0.1 s and 1.1 ms after 0.15 s or more.  A baseline
+#: (the reference, scikit-learn) needs no pause: fastlogit's own thread pool
+#: sleeps between parallel regions (:func:`fastlogit.runtime.start_thread_pool`).
+#: Pausing only before fastlogit took 0.25 s x 51 = 13 s of sleep out of a
+#: 70 s ``fastlogit bench --quick`` down to about 5 s.
+SETTLE_S = 0.2
 #: A comparison is flagged unstable when either side's timings vary by more
 #: than this factor (max / min over the repeats): on a quiet machine repeats
 #: of one call agree within tens of percent, so 2x means something else took
@@ -53,14 +58,18 @@ def _timed(fn, number):
     return time.perf_counter() - start
 
 
-def measure(fn, repeats, warm_up=True):
+def measure(fn, repeats, warm_up=True, settle=True):
     """Time ``fn()`` ``repeats`` times; returns :func:`summarize` of seconds per call.
+
+    ``settle``: pause :data:`SETTLE_S` first (before measuring fastlogit, see
+    there; a baseline's measurement passes False).
 
     The warm-up call compiles (or loads from cache) every Numba kernel the
     call uses, so compilation is never inside a measurement.  Calls faster
     than :data:`MIN_MEASUREMENT_S` are looped within each measurement.
     """
-    time.sleep(SETTLE_S)
+    if settle:
+        time.sleep(SETTLE_S)
     if warm_up:
         fn()
     number = 1
