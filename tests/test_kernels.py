@@ -21,7 +21,7 @@ import pytest
 import scipy.sparse
 
 import fastlogit
-from fastlogit import reference
+from fastlogit import matrix, reference
 
 # float32 X holds ~7 digits; the kernels may accumulate in float32 where the
 # reference (upcasting X against float64 parameters) does not.
@@ -219,9 +219,18 @@ INPUTS = [
 ]
 
 
+@pytest.fixture(params=["small", "blocked"])
+def loss_grad_kernel(request, monkeypatch):
+    """Which dense one-thread loss/gradient kernel runs: the small kernels
+    (a row at a time) below ``matrix.SMALL_WORK``, the register-blocked ones
+    above; each test using this fixture runs with each."""
+    monkeypatch.setattr(matrix, "SMALL_WORK", 1 << 62 if request.param == "small" else 0)
+    return request.param
+
+
 @pytest.mark.parametrize("layout, dtype, weighted", INPUTS)
 @pytest.mark.parametrize("n, d, K", CASES)
-def test_loss_and_gradient_agree_with_reference(n, d, K, layout, dtype, weighted):
+def test_loss_and_gradient_agree_with_reference(n, d, K, layout, dtype, weighted, loss_grad_kernel):
     p = make_problem(n, d, K, layout, dtype, weighted)
     assert_loss_grad_close(p.loss_grad(fastlogit), p.loss_grad(reference), RTOL[dtype])
 
@@ -250,7 +259,7 @@ def test_predict_raw_is_x_times_coef_plus_intercept(n, d, K, layout, dtype, weig
     "layout, dtype", [("dense", np.float64), ("dense", np.float32), ("csr", np.float64), ("csr", np.float32)]
 )
 @pytest.mark.parametrize("K", [None, 3, 10])
-def test_logits_up_to_1e4_give_finite_results_that_agree_with_reference(K, layout, dtype):
+def test_logits_up_to_1e4_give_finite_results_that_agree_with_reference(K, layout, dtype, loss_grad_kernel):
     # exp(1e4) overflows any float: only the stable forms survive this.
     p = make_problem(1000, 13, K, layout, dtype, weighted=True, max_logit=1e4)
     z = p.predict_raw(reference)
@@ -318,7 +327,7 @@ MODULES = [pytest.param(fastlogit, id="fastlogit"), pytest.param(reference, id="
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("K", [None, 3], ids=["binary", "K3"])
 @pytest.mark.parametrize("mod", MODULES)
-def test_gradient_is_the_derivative_of_the_loss(mod, K, weighted, reduction):
+def test_gradient_is_the_derivative_of_the_loss(mod, K, weighted, reduction, loss_grad_kernel):
     p = make_problem(50, 5, K, weighted=weighted, seed=3)
     theta = full_vector(p.coef, p.intercept)
 

@@ -69,6 +69,32 @@ def test_the_lazy_function_names_are_the_functions_module_s():
         fastlogit.not_a_function  # noqa: B018
 
 
+def test_a_first_small_fit_compiles_only_the_small_kernels():
+    # The cold-start contract (a first binary and K = 3 fit on 10 000 x 20 in a
+    # new process: a few seconds of compiling, not eight) holds when such
+    # fits compile the small loss/gradient kernels and not the register-blocked
+    # ones: check the cause, not a clock.
+    out = run_python(
+        """
+        import numpy as np
+        from fastlogit import LogisticRegression
+        from fastlogit.kernels import binary, multinomial
+
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((10_000, 20))
+        LogisticRegression().fit(X, (X[:, 0] + rng.standard_normal(10_000) > 0).astype(int))
+        LogisticRegression().fit(X, np.digitize(X[:, 1] + rng.standard_normal(10_000), [-0.5, 0.5]))
+        print(
+            bool(binary.loss_grad_small.signatures),
+            bool(multinomial.loss_grad_small.signatures),
+            bool(binary.loss_grad.serial.signatures or binary.loss_grad.parallel.signatures),
+            bool(multinomial.loss_grad.serial.signatures or multinomial.loss_grad.parallel.signatures),
+        )
+        """
+    )
+    assert out == "True True False False"
+
+
 def test_public_functions_are_exported_at_top_level():
     import fastlogit
 

@@ -91,7 +91,8 @@ def _n_rows(X):
 
 
 @njit(cache=True, fastmath=REDUCTION_FLAGS, error_model="numpy")
-def _dot_dense(X, i, w):
+def dense_dot_row(X, i, w):
+    """``dot_row`` of a dense X (called directly by the small kernels)."""
     acc = 0.0
     for j in range(X.shape[1]):
         acc += X[i, j] * w[j]
@@ -112,11 +113,12 @@ def _dot_row(X, i, w):
             return acc
 
         return dot_csr
-    return lambda X, i, w: _dot_dense(X, i, w)
+    return lambda X, i, w: dense_dot_row(X, i, w)
 
 
 @njit(cache=True, fastmath=REDUCTION_FLAGS, error_model="numpy")
-def _axpy_dense(g, r, X, i):
+def dense_axpy_row(g, r, X, i):
+    """``axpy_row`` of a dense X (called directly by the small kernels)."""
     for j in range(X.shape[1]):
         g[j] += r * X[i, j]
 
@@ -132,7 +134,7 @@ def _axpy_row(g, r, X, i):
                 g[indices[k]] += r * data[k]
 
         return axpy_csr
-    return lambda g, r, X, i: _axpy_dense(g, r, X, i)
+    return lambda g, r, X, i: dense_axpy_row(g, r, X, i)
 
 
 def axpy_square_row(g, r, X, i, acc):
@@ -621,7 +623,16 @@ def _dense_model_scores(X, i, m, W, b, Zt):
             Zt[j, r + 1] = a1 + b[j]
             Zt[j, r + 2] = a2 + b[j]
             Zt[j, r + 3] = a3 + b[j]
-    for r in range(done, m):
+    dense_scores_from(X, i, done, m, W, b, Zt)
+
+
+@njit(cache=True, fastmath=REDUCTION_FLAGS, error_model="numpy")
+def dense_scores_from(X, i, r0, m, W, b, Zt):
+    """``Zt[j, r] = X[i + r] . W[j] + b[j]`` for ``r0 <= r < m``, a row and a model
+    at a time: the rows :func:`_dense_model_scores` leaves after its groups of
+    4, and the whole block of the small kernels (:data:`fastlogit.matrix.SMALL_WORK`)."""
+    k, d = W.shape
+    for r in range(r0, m):
         for j in range(k):
             a = 0.0
             for c in range(d):
@@ -693,7 +704,17 @@ def _dense_model_add_outer(G, Rt, X, i, m, ahead, hi):
             g = G[j]
             for c in range(d):
                 g[c] += (a0 * X[x, c] + a1 * X[x + 1, c]) + (a2 * X[x + 2, c] + a3 * X[x + 3, c])
-    for r in range(done, m):
+    dense_add_outer_from(G, Rt, X, i, done, m)
+
+
+@njit(cache=True, fastmath=REDUCTION_FLAGS, error_model="numpy")
+def dense_add_outer_from(G, Rt, X, i, r0, m):
+    """``G[j, :d] += Rt[j, r] X[i + r]`` for ``r0 <= r < m``, a row and a model at a
+    time: the rows :func:`_dense_model_add_outer` leaves after its groups of
+    4, and the whole block of the small kernels (:data:`fastlogit.matrix.SMALL_WORK`)."""
+    k = G.shape[0]
+    d = X.shape[1]
+    for r in range(r0, m):
         for j in range(k):
             a = Rt[j, r]
             g = G[j]
