@@ -416,8 +416,8 @@ def newton(objective, x0, *, max_iter=100, tol=1e-4, callback=None, use_cholesky
     # The BLAS limit is entered and left at every step (25 us each time, 1.1 ms
     # of a 6.4 ms fit on wine, 178 x 13, K = 3) unless held for the whole
     # loop: held, except where a large exact Hessian keeps BLAS's threads.
-    blas_threads = use_cholesky and not objective.fused_newton and (
-        objective.hessian_flops >= PARALLEL_HESSIAN_FLOPS
+    blas_threads = (
+        use_cholesky and not objective.fused_newton and (objective.hessian_flops >= PARALLEL_HESSIAN_FLOPS)
     )
     with nullcontext() if blas_threads else serial_blas():
         return _newton_steps(objective, x0, evaluate, use_cholesky, structured, max_iter, tol, callback)
