@@ -85,10 +85,32 @@ def _bits_to_float64(typingctx, bits):
     return sig, codegen
 
 
+@intrinsic
+def _float64_to_bits(typingctx, x):
+    """Reinterpret the bits of a float64 as an int64 (vectorizes to nothing)."""
+    sig = types.int64(types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.int64))
+
+    return sig, codegen
+
+
+# 1.5 * 2**52 and its bits: an integer m with 0 <= m < 2**51 added to it is
+# exact, and the sum's bits are these bits plus m.
+_SHIFT = 6755399441055744.0
+_SHIFT_BITS = 0x4338000000000000
+
+
 @njit(cache=True, error_model="numpy", inline="always")
 def _pow2(k):
-    """2.0**k for integer -1022 <= k <= 1023, built from its bits."""
-    return _bits_to_float64((k + 1023) << 52)
+    """2.0**k for an integer-valued float64 -1022 <= k <= 1023, built from its bits.
+
+    ``k + 1023`` is read from the bits of ``k + 1023 + 1.5 * 2**52``, not
+    converted by a float-to-int64 instruction: AVX2 has none for vectors, and
+    with one the loops calling :func:`exp_nonpos` ran a row at a time there.
+    """
+    return _bits_to_float64((_float64_to_bits(k + (1023.0 + _SHIFT)) - _SHIFT_BITS) << 52)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -105,7 +127,7 @@ def exp_nonpos(hi, lo):
     business (the result is then meaningless, not a trap).
     """
     x = hi if hi > EXP_CLAMP else EXP_CLAMP
-    k = math.floor(x * LOG2E + 0.5)
+    k = np.floor(x * LOG2E + 0.5)  # (a float: math.floor returns an int64 in Numba)
     r = (x - k * LN2_HI) - (k * LN2_LO - lo)
     # expm1(r) as r + r*r*q(r), then 1 + it: the only large rounding is the
     # final addition (half an ulp).
@@ -125,10 +147,9 @@ def exp_nonpos(hi, lo):
     p_lo = e - (p - 1.0)  # exact error of 1 + e (|e| < 1: Fast2Sum)
     # Scale by 2**k in two exact halves, so that -1076 <= k <= 0 never
     # leaves the normal exponent range before the final (single) rounding.
-    ki = np.int64(k)
-    k1 = ki >> 1
+    k1 = np.floor(0.5 * k)  # k's two halves, integers as doubles
     s1 = _pow2(k1)
-    s2 = _pow2(ki - k1)
+    s2 = _pow2(k - k1)
     return p * s1 * s2, p_lo * s1 * s2
 
 
