@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _FUNCTIONS
 from .data import (
     as_binary_labels,
     as_class_indices,
@@ -45,27 +46,8 @@ from .matrix import (
     threads_for,
 )
 
-__all__ = [
-    "sigmoid",
-    "log_sigmoid",
-    "log1pexp",
-    "logsumexp",
-    "softmax",
-    "log_softmax",
-    "binary_loss_grad",
-    "multinomial_loss_grad",
-    "binary_hessp",
-    "multinomial_hessp",
-    "binary_hessian",
-    "binary_loss_grad_hessian",
-    "multinomial_loss_grad_hessian",
-    "multinomial_hessian",
-    "binary_predict_raw",
-    "multinomial_predict_raw",
-    "fold_loss_grad",
-    "fold_hessp",
-    "FoldLossGrad",
-]
+# The names are listed once, in the package (which serves them lazily).
+__all__ = list(_FUNCTIONS)
 
 
 def _elementwise(op, x):

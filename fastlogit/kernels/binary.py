@@ -28,7 +28,7 @@ from .rows import (
     n_rows,
     thread_rows,
 )
-from .special import binary_loss_residual, sigmoid_slope
+from .special import binary_block_residuals, binary_loss_residual, sigmoid_slope
 
 
 @Threaded
@@ -52,16 +52,7 @@ def loss_grad(X, y, w, b, sw, n_threads, parts, scratch):
         for start in range(lo, hi, ROW_BLOCK):
             m = min(ROW_BLOCK, hi - start)
             dot_rows(X, start, m, w, zbuf)
-            for k in range(m):
-                li, ri = binary_loss_residual(zbuf[k] + b, float(y[start + k]))
-                if sw is not None:
-                    li *= sw[start + k]
-                    ri *= sw[start + k]
-                lbuf[k] = li
-                zbuf[k] = ri
-            for k in range(m):
-                loss += lbuf[k]
-                g_b += zbuf[k]
+            loss, g_b = binary_block_residuals(zbuf, lbuf, y, sw, start, m, b, loss, g_b)
             axpy_rows(g, zbuf, X, start, m, start + ROW_BLOCK, hi)
         g[d] = g_b
         g[d + 1] = loss
@@ -89,16 +80,7 @@ def loss_grad_small(X, y, w, b, sw, parts, scratch):
         m = min(ROW_BLOCK, n - start)
         for k in range(m):
             zbuf[k] = dense_dot_row(X, start + k, w)
-        for k in range(m):
-            li, ri = binary_loss_residual(zbuf[k] + b, float(y[start + k]))
-            if sw is not None:
-                li *= sw[start + k]
-                ri *= sw[start + k]
-            lbuf[k] = li
-            zbuf[k] = ri
-        for k in range(m):
-            loss += lbuf[k]
-            g_b += zbuf[k]
+        loss, g_b = binary_block_residuals(zbuf, lbuf, y, sw, start, m, b, loss, g_b)
         for k in range(m):
             dense_axpy_row(g, zbuf[k], X, start + k)
     g[d] = g_b

@@ -222,6 +222,26 @@ def binary_loss_residual(z, y):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def binary_block_residuals(zbuf, lbuf, y, sw, start, m, b, loss, g_b):
+    """A block of m rows (X's rows start .. start + m - 1) whose scores less
+    ``b`` are in ``zbuf[:m]``: their weighted residuals ``sw (sigmoid(z) - y)``
+    into ``zbuf`` (``lbuf`` receives the losses), and ``(loss, g_b)`` with the
+    block's losses and residuals added, in row order.  The per-row loop has no
+    sum in it, so it vectorizes; the sums follow in their own loop."""
+    for k in range(m):
+        li, ri = binary_loss_residual(zbuf[k] + b, float(y[start + k]))
+        if sw is not None:
+            li *= sw[start + k]
+            ri *= sw[start + k]
+        lbuf[k] = li
+        zbuf[k] = ri
+    for k in range(m):
+        loss += lbuf[k]
+        g_b += zbuf[k]
+    return loss, g_b
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def sigmoid_slope(z):
     """sigmoid(z) * sigmoid(-z) = t / (1 + t)**2, t = exp(-|z|): no 1 - p cancellation."""
     t, _ = exp_nonpos(-abs(z), 0.0)

@@ -60,6 +60,7 @@ from .rows import (
 )
 from .special import (
     SOFTMAX_BLOCK_ROWS,
+    binary_block_residuals,
     binary_loss_residual,
     sigmoid_slope,
     softmax_block,
@@ -196,16 +197,7 @@ def binary_loss_grad(X, codes, offsets, y, w, b, sw, n_threads, parts, scratch):
         for start in range(lo, hi, ROW_BLOCK):
             m = min(ROW_BLOCK, hi - start)
             _block_scores(X, codes, offsets, start, m, w, b, zbuf)
-            for k in range(m):
-                li, ri = binary_loss_residual(zbuf[k], float(y[start + k]))
-                if sw is not None:
-                    li *= sw[start + k]
-                    ri *= sw[start + k]
-                lbuf[k] = li
-                zbuf[k] = ri
-            for k in range(m):
-                loss += lbuf[k]
-                g_b += zbuf[k]
+            loss, g_b = binary_block_residuals(zbuf, lbuf, y, sw, start, m, 0.0, loss, g_b)
             _block_add_rows(g, zbuf, X, codes, offsets, start, m)
         g[d] = g_b
         g[d + 1] = loss
