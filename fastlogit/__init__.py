@@ -8,7 +8,8 @@ its on-disk cache) on its first call.
 """
 
 # The kernel functions, served by fastlogit.functions on first access (see
-# _LAZY below); fastlogit.functions.__all__ is this list.
+# _LAZY below); the list is fastlogit.functions.__all__, which a test checks
+# (that module cannot import this one: it sits in a lower layer).
 _FUNCTIONS = (
     "sigmoid",
     "log_sigmoid",

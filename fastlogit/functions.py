@@ -15,7 +15,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _FUNCTIONS
 from .data import (
     as_binary_labels,
     as_class_indices,
@@ -46,8 +45,29 @@ from .matrix import (
     threads_for,
 )
 
-# The names are listed once, in the package (which serves them lazily).
-__all__ = list(_FUNCTIONS)
+# The package lists these names too (fastlogit._FUNCTIONS, served lazily without
+# importing this module); a test checks the two lists agree.
+__all__ = [
+    "sigmoid",
+    "log_sigmoid",
+    "log1pexp",
+    "logsumexp",
+    "softmax",
+    "log_softmax",
+    "binary_loss_grad",
+    "multinomial_loss_grad",
+    "binary_hessp",
+    "multinomial_hessp",
+    "binary_hessian",
+    "binary_loss_grad_hessian",
+    "multinomial_loss_grad_hessian",
+    "multinomial_hessian",
+    "binary_predict_raw",
+    "multinomial_predict_raw",
+    "fold_loss_grad",
+    "fold_hessp",
+    "FoldLossGrad",
+]
 
 
 def _elementwise(op, x):
