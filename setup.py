@@ -5,11 +5,17 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-# GCC, Clang and MinGW: -fopenmp-simd honours the "omp simd" reductions of
-# _rows.h (no OpenMP runtime is linked).  MSVC (and clang-cl) takes none:
-# setuptools already optimizes with /Ox, and the headers leave the pragmas
-# out for it (see _rows.h).
-GNU_COMPILE_ARGS = ["-O3", "-fopenmp-simd"]
+# GCC, Clang and MinGW: -fopenmp-simd honours the "omp simd" loops of
+# _rows.h (no OpenMP runtime is linked); -ffp-contract=off keeps
+# multiplications and additions separate (no FMA), as Numba computes them, so
+# that the formulas of _stable.h equal their Numba twins to the bit in the
+# AVX2/AVX-512 clones too; -fno-trapping-math lets a loop compute both sides
+# of a select (``big ? 0.5 * u : u``), the same values (no floating-point
+# exception is ever trapped), so that the formulas' loops vectorize.
+# MSVC (and clang-cl) takes none:
+# setuptools already optimizes with /Ox (MSVC contracts only under
+# /fp:fast or /fp:contract), and the headers leave the pragmas out for it.
+GNU_COMPILE_ARGS = ["-O3", "-fopenmp-simd", "-ffp-contract=off", "-fno-trapping-math"]
 
 
 class BuildExt(build_ext):
@@ -30,7 +36,7 @@ extensions = [
         ["fastlogit/_sgd.pyx"],
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        depends=["fastlogit/_stable.h", "fastlogit/_rows.h", "fastlogit/_random.h"],
+        depends=["fastlogit/_stable.h", "fastlogit/_rows.h", "fastlogit/_random.h", "fastlogit/_team.h"],
     )
 ]
 

@@ -21,7 +21,9 @@ on the 2-core reference machine:
 - ``sgd epoch through the estimator binary dense 1000000x100``: the same
   epoch as a user runs it, ``LogisticRegression(solver="sgd", max_iter=1,
   tol=None).fit`` against ``SGDClassifier(...).fit``, both validating their
-  input: fastlogit >= 5x faster (no separate finiteness scan of X);
+  input: fastlogit >= 5x faster (no separate finiteness scan of X); also
+  with ``n_threads=2`` (the minibatches' columns split over two threads,
+  which the default does not do: see ``fastlogit.sgd.sgd_threads``);
 - ``sgd epoch binary csr 1000000x100000 density=0.0005``: fastlogit >= 3x
   faster;
 - ``sgd epoch softmax K=10 vs binary dense 1000000x100``: fastlogit's softmax
@@ -50,6 +52,7 @@ is a quick smoke test.
 import functools
 import warnings
 
+import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -181,15 +184,24 @@ def test_epoch(benchmark, group, layout, shape, K, which, average):
         assert model.coef_.shape == ((1 if K == 2 else K), d)
 
 
-@pytest.mark.parametrize("which", ["fastlogit", "sklearn"])
+@pytest.mark.parametrize("which", ["fastlogit", "fastlogit-2-threads", "sklearn"])
 def test_epoch_through_the_estimator(benchmark, which):
     """One epoch as a user runs it: ``LogisticRegression(solver="sgd")`` against
-    ``SGDClassifier``, both with their input validation (no ``assume_finite``)."""
+    ``SGDClassifier``, both with their input validation (no ``assume_finite``).
+    ``fastlogit-2-threads`` asks for ``n_threads=2`` (the default runs SGD on
+    one thread)."""
     X, labels = problem("dense", DENSE)
     y = labels[2]
     benchmark.group = f"sgd epoch through the estimator binary dense {X.shape[0]}x{X.shape[1]}"
-    if which == "fastlogit":
-        model = fastlogit.LogisticRegression(solver="sgd", max_iter=1, tol=None, random_state=0)
+    if which.startswith("fastlogit"):
+        threads = None
+        if which == "fastlogit-2-threads":
+            if numba.config.NUMBA_NUM_THREADS < 2:
+                pytest.skip("one CPU")
+            threads = 2
+        model = fastlogit.LogisticRegression(
+            solver="sgd", max_iter=1, tol=None, random_state=0, n_threads=threads
+        )
     else:
         model = SGDClassifier(loss="log_loss", max_iter=1, tol=None, random_state=0)
     with warnings.catch_warnings():

@@ -22,11 +22,10 @@
  * on a grid including +-1e4.
  *
  * The formulas must not be contracted into FMAs (Numba does not fuse them
- * either): they are compiled for the baseline x86-64 target, which has no
- * FMA.  Only fl_softmax_residuals here (and the row loops of _rows.h) is
- * cloned for wider targets, where FMAs may change its last bit; the tests
- * allow it 1 ulp.  A build with -march=native may fuse the others too and
- * break their bit-for-bit tests.
+ * either): setup.py compiles with -ffp-contract=off, so that they stay
+ * equal to the bit in the AVX2/AVX-512 clones of fl_softmax_residuals here
+ * and of fl_binary_residuals in _rows.h too (the tests allow the softmax
+ * residuals 1 ulp, from when they were contracted).
  *
  * Portable C99: builds with GCC, Clang and MSVC.  The only compiler-specific
  * piece is FL_CLONES (GCC's target_clones, x86-64 Linux), empty elsewhere or
@@ -91,11 +90,21 @@
 #define FL_BINARY_CURVATURE_BOUND 0.25
 #define FL_MULTINOMIAL_CURVATURE_BOUND 0.5
 
-static inline double fl_pow2(int64_t k)
+/* 1.5 * 2**52: an integer m with 0 <= m < 2**51 added to it is exact, and the
+ * sum's bits are its bits plus m. */
+#define FL__SHIFT 6755399441055744.0
+
+static inline double fl_pow2(double k)
 {
-    /* 2.0**k for -1022 <= k <= 1023, built from its bits. */
-    uint64_t bits = (uint64_t)(k + 1023) << 52;
-    double out;
+    /* 2.0**k for an integer-valued -1022 <= k <= 1023, built from its bits:
+     * k + 1023 read from the bits of k + 1023 + 1.5 * 2**52, not converted
+     * (AVX2 has no vector float-to-int64 conversion, so a loop with one
+     * does not vectorize). */
+    double shifted = k + (1023.0 + FL__SHIFT), shift = FL__SHIFT, out;
+    uint64_t bits, shift_bits;
+    memcpy(&bits, &shifted, sizeof bits);
+    memcpy(&shift_bits, &shift, sizeof shift_bits);
+    bits = (bits - shift_bits) << 52;
     memcpy(&out, &bits, sizeof out);
     return out;
 }
@@ -120,10 +129,9 @@ static inline double fl_exp_nonpos(double hi, double lo, double *e_lo)
     double e = r + r * r * q;
     double p = 1.0 + e;
     double p_lo = e - (p - 1.0);
-    int64_t ki = (int64_t)k;
-    int64_t k1 = ki >> 1;
+    double k1 = floor(0.5 * k);
     double s1 = fl_pow2(k1);
-    double s2 = fl_pow2(ki - k1);
+    double s2 = fl_pow2(k - k1);
     *e_lo = p_lo * s1 * s2;
     return p * s1 * s2;
 }
@@ -244,9 +252,8 @@ static inline double fl_softmax_row(const double *z, int64_t K, double *p, doubl
  * Softmax residuals of a minibatch: Z[r] <- s_r * (softmax(Z[r]) - onehot(y_r)),
  * returns sum_r s_r * loss_r.  fl_softmax_row inlined into a function cloned
  * for AVX2/AVX-512: the exponentials stay scalar (GCC does not vectorize
- * them), but with FMAs and fewer instructions (a softmax epoch ran 0.30 s ->
- * 0.24 s).  Fused multiply-adds can change the last bit against
- * fl_softmax_row compiled alone (and Numba); the tests allow 1 ulp.
+ * them), but with fewer instructions (a softmax epoch ran 0.30 s -> 0.24 s,
+ * then with FMAs).
  * scratch: 2 * K doubles.
  */
 FL_CLONES double fl_softmax_residuals(double *Z, int64_t m, int64_t K, const int64_t *y,

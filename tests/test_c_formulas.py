@@ -44,8 +44,7 @@ NOT_FORMULA_CONSTANTS = {
     "OP_LOG_SIGMOID": "an op code of elementwise_into's dispatch, not a number of a formula",
     "OP_LOG1PEXP": "an op code of elementwise_into's dispatch, not a number of a formula",
     "SOFTMAX_BLOCK_ROWS": "scratch rows of softmax_block's per-row buffers, a layout, not a formula",
-    "_SHIFT": "how _pow2 reads an integer float64's bits (AVX2: no vector float-to-int64); C converts",
-    "_SHIFT_BITS": "the bits of _SHIFT, for _pow2; the C twin converts instead",
+    "_SHIFT_BITS": "the bits of _SHIFT, for _pow2; the C twin reads them from FL__SHIFT",
 }
 C_PREFIX = "FL_"
 
@@ -269,7 +268,7 @@ int main(void)
 
 CC = os.environ.get("CC", "cc")
 # As setup.py compiles the extension with GCC or Clang.
-FAST_FLAGS = ["-O3", "-fopenmp-simd"]
+FAST_FLAGS = ["-O3", "-fopenmp-simd", "-ffp-contract=off", "-fno-trapping-math"]
 MASK64 = (1 << 64) - 1
 
 

@@ -113,10 +113,10 @@ class _RecordingSGD:
     def __getattr__(self, name):
         return getattr(self._module, name)
 
-    def epoch_dense(self, X, y, sw, rows, *args):
+    def epoch_dense(self, X, y, sw, rows, *args, **kwargs):
         start = time.perf_counter()
         try:
-            return self._module.epoch_dense(X, y, sw, rows, *args)
+            return self._module.epoch_dense(X, y, sw, rows, *args, **kwargs)
         finally:
             self.calls.append((start, time.perf_counter(), rows.shape[0]))
 
