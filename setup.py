@@ -36,7 +36,7 @@ extensions = [
         ["fastlogit/_sgd.pyx"],
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        depends=["fastlogit/_stable.h", "fastlogit/_rows.h", "fastlogit/_random.h", "fastlogit/_team.h"],
+        depends=["fastlogit/_stable.h", "fastlogit/_rows.h", "fastlogit/_random.h", "fastlogit/_ahead.h"],
     )
 ]
 

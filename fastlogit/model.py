@@ -131,11 +131,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         Start from the previous fit's coefficients (same classes and features).
     n_threads : int or None, default None
         Threads of the fused kernels (None: all of Numba's).  The same count
-        gives bit-identical results.  ``solver="sgd"`` on dense X runs on
-        one thread unless ``n_threads`` is given: its threads split each
-        minibatch's columns and meet once per minibatch, which on a quiet
-        machine makes an epoch of 10^6 x 100 about 1.5x faster on two
-        threads, but beside another busy process about 2x slower.
+        gives bit-identical results.  ``solver="sgd"`` computes on one
+        thread; with two or more, a second thread reads dense rows ahead of
+        it (the same results, whatever the count).
     verbose : int, default 0
         > 0 shows a progress bar (tqdm) over iterations with the current loss.
     formula : str or None, default None
@@ -653,9 +651,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             state=state,
             verbose=self.verbose,
             check_finite=rows.check_finite,
-            # Only threads the user asked for: the loop's threads meet at every
-            # minibatch, and beside a busy process two took twice one's time.
-            n_threads=1 if self.n_threads is None else rows.requested_threads,
+            n_threads=rows.requested_threads,
         )
 
     def _store_sgd(self, res, accumulate):
