@@ -541,6 +541,15 @@ cdef int _epoch(const floating *data, const index_t *indices, const index_t *ind
     return status
 
 
+# Rows the read-ahead thread stays ahead of the loop: from two batches on (the
+# loop itself prefetches the next one), over READ_AHEAD_BYTES of rows.  On the
+# 2-core reference machine an epoch of 10^6 x 100 (batches of 256) took
+# 111-118 ms with it against 161-166 ms without (min of 4); starting one batch
+# on, 128-132 ms; with 1 or 2 MB of rows, 121-131 ms; with 256 KB, 177 ms.
+cdef int64_t READ_AHEAD_BYTES = 1 << 19
+cdef int64_t READ_AHEAD_GIVE_UP = 3
+
+
 cdef class _ReadAhead:
     """What the read-ahead thread reads: rows[p + lo:p + hi] of a dense X
     (``row_bytes`` each) while the loop is at row p of rows[:n]."""
@@ -554,14 +563,23 @@ cdef class _ReadAhead:
 
 
 def _read_ahead(_ReadAhead job):
-    """The read-ahead thread: keeps rows[p + lo:p + hi] in cache until stopped."""
-    cdef int64_t h = 0, p
+    """The read-ahead thread: keeps rows[p + lo:p + hi] in cache until stopped.
+
+    A helper that finds the loop a whole window past it READ_AHEAD_GIVE_UP
+    times has been losing its core (a busy machine): it ends, leaving the
+    core to others.
+    """
+    cdef int64_t h = 0, p, behind = 0
     cdef double sink = 0.0
     with nogil:
         while fl_ahead_read(job.flags + FL_AHEAD_STRIDE) == 0:
             p = fl_ahead_read(job.flags)
             if h < p + job.lo:
-                h = p + job.lo  # fell behind (lost its core): skip to where it helps
+                if h > 0 and p + job.lo - h > job.hi - job.lo:
+                    behind += 1
+                    if behind >= READ_AHEAD_GIVE_UP:
+                        break
+                h = p + job.lo
             if h >= job.n:
                 break
             if h >= p + job.hi:
@@ -577,12 +595,6 @@ def read_ahead_available():
     return FL_AHEAD_THREADS != 0
 
 
-# Rows the read-ahead thread stays ahead of the loop: from two batches on (the
-# loop itself prefetches the next one), over READ_AHEAD_BYTES of rows.  On the
-# 2-core reference machine an epoch of 10^6 x 100 (batches of 256) took
-# 111-118 ms with it against 161-166 ms without (min of 4); starting one batch
-# on, 128-132 ms; with 1 or 2 MB of rows, 121-131 ms; with 256 KB, 177 ms.
-cdef int64_t READ_AHEAD_BYTES = 1 << 19
 
 
 cdef dict _run(const floating *data, const index_t *indices, const index_t *indptr, bint sparse,

@@ -58,8 +58,9 @@ def sgd_read_ahead(n_threads, n_rows, row_bytes, sparse):
     helper reads those the loop will reach next (from the next minibatch on,
     512 KB of them).  It computes nothing: the results are the same, to the
     bit, with or without it, and the loop never waits for it.  On the 2-core
-    reference machine an epoch of 10^6 x 100 (binary) took 1.4-1.6x less
-    time with it; beside a busy process, about the same as without.
+    reference machine an epoch of 10^6 x 100 (binary) took 1.2-1.4x less
+    time with it.  A helper that keeps losing its core (a busy machine)
+    ends early: beside a busy process the epoch took one thread's time.
     """
     return (
         n_threads >= 2
