@@ -371,7 +371,7 @@ cdef int _batch(const floating *data, const index_t *indices, const index_t *ind
     """
     cdef int64_t K = cfg.n_w
     cdef int64_t r, i, k, j, jj, col
-    cdef double si, loss = 0.0, eta, factor, c, gk
+    cdef double loss = 0.0, eta, factor, c, gk
     cdef bint averaging
 
     # Scores and residuals, all with the weights before the step.
@@ -593,8 +593,6 @@ def _read_ahead(_ReadAhead job):
 def read_ahead_available():
     """True where this build can run the read-ahead thread (GCC, Clang, MSVC)."""
     return FL_AHEAD_THREADS != 0
-
-
 
 
 cdef dict _run(const floating *data, const index_t *indices, const index_t *indptr, bint sparse,
