@@ -559,7 +559,7 @@ cdef class _ReadAhead:
     cdef int64_t n, lo, hi
     cdef int64_t *flags       # [0]: rows done (the loop's); [FL_AHEAD_STRIDE]: stop
     cdef object keep
-    cdef public double sink   # the bytes read, summed: the loads are not optimized away
+    cdef double sink          # the bytes read, summed: the loads are not optimized away
 
 
 def _read_ahead(_ReadAhead job):
@@ -837,4 +837,18 @@ def softmax_residual_values(double[:, ::1] z, const int64_t[::1] y):
     cdef double total
     with nogil:
         total = fl_softmax_residuals(&z[0, 0], n, z.shape[1], &y[0], &rows[0], NULL, 1.0, &scratch[0])
+    return total
+
+
+def binary_residual_values(double[::1] z, const int64_t[::1] y, const double[::1] sw, double sw_scale):
+    """z[i] <- s_i * (sigmoid(z[i]) - y[i]), s_i = sw[i] * sw_scale (1 with sw empty);
+    returns the sum of s_i * loss_i in row order.
+
+    The minibatch path: fl_binary_residuals, the AVX2/AVX-512 clone where there is one.
+    """
+    cdef int64_t n = z.shape[0]
+    cdef int64_t[::1] rows = np.arange(n, dtype=np.int64)
+    cdef double total
+    with nogil:
+        total = fl_binary_residuals(&z[0], n, &y[0], &rows[0], &sw[0] if sw.shape[0] else NULL, sw_scale)
     return total

@@ -55,12 +55,14 @@ def sgd_read_ahead(n_threads, n_rows, row_bytes, sparse):
     gets a second thread that reads the rows ahead of it (dense X only).
 
     The rows come in a shuffled order, so each is a wait for memory; the
-    helper reads those the loop will reach next (from the next minibatch on,
-    512 KB of them).  It computes nothing: the results are the same, to the
-    bit, with or without it, and the loop never waits for it.  On the 2-core
-    reference machine an epoch of 10^6 x 100 (binary) took 1.2-1.4x less
-    time with it.  A helper that keeps losing its core (a busy machine)
-    ends early: beside a busy process the epoch took one thread's time.
+    helper reads those the loop will reach after the next minibatch (which
+    the loop prefetches itself), 512 KB of them.  It computes nothing: the
+    results are the same, to the bit, with or without it, and the loop never
+    waits for it.  On the 2-core reference machine an epoch of 10^6 x 100
+    (binary) through the estimator took 1.0-1.6x less time with it (five
+    runs of ``benchmarks/test_sgd.py -k through``; the machine's load moved
+    it).  A helper that keeps losing its core (a busy machine) ends early:
+    beside a busy process the epoch took about one thread's time.
     """
     return (
         n_threads >= 2

@@ -141,6 +141,30 @@ def test_c_binary_loss_and_residual_equal_numba_bit_for_bit():
             np.testing.assert_array_equal(out, residual)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_c_minibatch_binary_residuals_equal_numba_bit_for_bit(weighted):
+    # fl_binary_residuals, the vectorized (AVX2/AVX-512 clone) path of the loop,
+    # over blocks of 64 rows and a partial last one.
+    x = GRID[np.isfinite(GRID)]
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, x.shape[0]).astype(np.int64)
+    sw = rng.uniform(0.1, 3.0, x.shape[0]) if weighted else np.zeros(0)
+    scale = 0.7 if weighted else 1.0
+    loss, residual = np.empty_like(x), np.empty_like(x)
+    for label in (0, 1):
+        lo, re = np.empty_like(x), np.empty_like(x)
+        _numba_loss_residual(x, float(label), lo, re)
+        loss[y == label], residual[y == label] = lo[y == label], re[y == label]
+    s = sw * scale if weighted else np.ones_like(x)
+    z = x.copy()
+    total = _sgd.binary_residual_values(z, y, sw, scale)
+    np.testing.assert_array_equal(z, s * residual)
+    expected = 0.0
+    for v in s * loss:  # in row order, as the loop sums
+        expected += v
+    assert total == expected
+
+
 @pytest.mark.parametrize("K", [2, 3, 10, 37])
 def test_c_softmax_row_equals_numba(K):
     rng = np.random.default_rng(K)
