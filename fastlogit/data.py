@@ -109,8 +109,11 @@ def all_finite(*arrays):
     or an overflow of finite values) is looked at entry by entry.
     """
     total = 0.0
-    for a in arrays:
-        total += float(a.sum()) if isinstance(a, np.ndarray) else float(a)
+    # inf + -inf in the sum is NaN, as it should be here: not a warning (or,
+    # under np.errstate(all="raise"), a FloatingPointError) for the caller.
+    with np.errstate(invalid="ignore", over="ignore"):
+        for a in arrays:
+            total += float(a.sum()) if isinstance(a, np.ndarray) else float(a)
     return math.isfinite(total) or all(np.isfinite(a).all() for a in arrays)
 
 

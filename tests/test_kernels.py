@@ -22,6 +22,7 @@ import scipy.sparse
 
 import fastlogit
 from fastlogit import matrix, reference
+from fastlogit.data import all_finite
 
 # float32 X holds ~7 digits; the kernels may accumulate in float32 where the
 # reference (upcasting X against float64 parameters) does not.
@@ -240,6 +241,16 @@ def test_loss_and_gradient_agree_with_reference(n, d, K, layout, dtype, weighted
 def test_hessian_vector_product_agrees_with_reference(n, d, K, layout, dtype, weighted):
     p = make_problem(n, d, K, layout, dtype, weighted)
     assert_hessp_close(p.hessp(fastlogit), p.hessp(reference), RTOL[dtype])
+
+
+def test_scores_of_inf_and_minus_inf_are_a_value_error_not_a_floating_point_error():
+    # A row with +inf and -inf scores: their sum in the finiteness check is NaN,
+    # which must raise the ValueError, with no floating-point warning first
+    # (hypothesis found it through multinomial_predict_raw).
+    X = np.array([[np.inf]])
+    with pytest.raises(ValueError, match="finite"):
+        fastlogit.multinomial_predict_raw(X, np.array([[1.0], [-1.0]]), np.zeros(2))
+    assert not all_finite(np.array([np.inf, -np.inf]))
 
 
 @pytest.mark.parametrize("layout, dtype, weighted", INPUTS[::2])  # weights do not apply
