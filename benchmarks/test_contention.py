@@ -201,7 +201,8 @@ def test_grid_search_joblib_workers(benchmark, which):
     X, y = gaussian_classes(max(_scaled(100_000), 60), 50)
     benchmark.group = f"GridSearchCV(C: 4 values, cv=3, n_jobs=2) {X.shape[0]}x50"
     if which == SEARCH_FLOOR:
-        model, grid = DummyClassifier(), {"strategy": ["most_frequent", "prior", "stratified", "uniform"]}
+        strategies = ["most_frequent", "prior", "stratified", "uniform"]
+        model, grid = DummyClassifier(random_state=0), {"strategy": strategies}
     else:
         model, grid = estimator(which), {"C": [0.01, 0.1, 1, 10]}
 
@@ -209,7 +210,9 @@ def test_grid_search_joblib_workers(benchmark, which):
         return GridSearchCV(model, grid, cv=3, n_jobs=2).fit(X, y)
 
     result = benchmark.pedantic(search, rounds=3, iterations=1, warmup_rounds=1)
-    assert result.best_score_ > (0.4 if which == SEARCH_FLOOR else 0.5)
+    assert len(result.cv_results_["params"]) == 4
+    if which != SEARCH_FLOOR:  # (the dummy's accuracy is a coin's)
+        assert result.best_score_ > 0.5
 
 
 STARTUP_FITS = textwrap.dedent(
