@@ -77,9 +77,14 @@ NEIGHBOUR = textwrap.dedent(
 )
 
 
-@pytest.fixture(scope="module", params=["fastlogit", "busy-loop"])
+@pytest.fixture(scope="class", params=["fastlogit", "busy-loop"])
 def neighbours(request):
-    """Two other processes working beside the benchmark: its kind (a string)."""
+    """Two other processes working beside the benchmark: its kind (a string).
+
+    Class-scoped, used only by :class:`TestBesideNeighbours`: the processes
+    stop when that class's tests end.  (Module-scoped, the last kind kept
+    running through every later group of the module, the grid search and
+    the start-up fits included.)"""
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", NEIGHBOUR, request.param, str(NEIGHBOUR_SECONDS)],
@@ -154,14 +159,6 @@ def test_threads_crossover(benchmark, which, threads, K, d, n):
     )
 
 
-@pytest.mark.parametrize("which", ["fastlogit", "reference"])
-@pytest.mark.parametrize("n", [2_000, 20_000, 200_000])
-def test_loss_grad_beside_neighbours(benchmark, neighbours, n, which):
-    n = _scaled(n)
-    benchmark.group = f"binary_loss_grad beside two {neighbours} processes {n}x100"
-    time_loss_grad(benchmark, which, n, 100, rounds_for(n * 100))
-
-
 @functools.lru_cache(maxsize=1)
 def gaussian_classes(n, d, seed=11):
     """Two Gaussian classes with a shared covariance (the bench's problem family)."""
@@ -179,11 +176,21 @@ def estimator(which):
     return LogisticRegression()
 
 
-@pytest.mark.parametrize("which", ["fastlogit", "sklearn"])
-def test_default_fit_beside_neighbours(benchmark, neighbours, which):
-    X, y = gaussian_classes(max(_scaled(20_000), 60), 20)
-    benchmark.group = f"default fit beside two {neighbours} processes {X.shape[0]}x20"
-    benchmark.pedantic(lambda: estimator(which).fit(X, y), rounds=10, iterations=1, warmup_rounds=1)
+class TestBesideNeighbours:
+    """The groups timed while two other processes run (the ``neighbours`` fixture)."""
+
+    @pytest.mark.parametrize("which", ["fastlogit", "reference"])
+    @pytest.mark.parametrize("n", [2_000, 20_000, 200_000])
+    def test_loss_grad_beside_neighbours(self, benchmark, neighbours, n, which):
+        n = _scaled(n)
+        benchmark.group = f"binary_loss_grad beside two {neighbours} processes {n}x100"
+        time_loss_grad(benchmark, which, n, 100, rounds_for(n * 100))
+
+    @pytest.mark.parametrize("which", ["fastlogit", "sklearn"])
+    def test_default_fit_beside_neighbours(self, benchmark, neighbours, which):
+        X, y = gaussian_classes(max(_scaled(20_000), 60), 20)
+        benchmark.group = f"default fit beside two {neighbours} processes {X.shape[0]}x20"
+        benchmark.pedantic(lambda: estimator(which).fit(X, y), rounds=10, iterations=1, warmup_rounds=1)
 
 
 #: The grid search's member that fits nothing: the same 12 fits and scores of
