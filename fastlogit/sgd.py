@@ -59,8 +59,8 @@ def sgd_read_ahead(n_threads, n_rows, row_bytes, sparse):
     the loop prefetches itself), 512 KB of them.  It computes nothing: the
     results are the same, to the bit, with or without it, and the loop never
     waits for it.  On the 2-core reference machine an epoch of 10^6 x 100
-    (binary) through the estimator took 1.0-1.6x less time with it in eight
-    of eleven runs of ``benchmarks/test_sgd.py -k through``, and 1.04-1.1x
+    (binary) through the estimator took 1.0-1.6x less time with it in nine
+    of twelve runs of ``benchmarks/test_sgd.py -k through``, and 1.04-1.1x
     more in three (the machine's other work moved it).  A helper that keeps losing
     its core (a busy machine) ends early: beside a busy process the epoch
     took about one thread's time.
