@@ -548,6 +548,13 @@ cdef int _epoch(const floating *data, const index_t *indices, const index_t *ind
 # on, 128-132 ms; with 1 or 2 MB of rows, 121-131 ms; with 256 KB, 177 ms.
 cdef int64_t READ_AHEAD_BYTES = 1 << 19
 cdef int64_t READ_AHEAD_GIVE_UP = 3
+# Rows past the one it reads that the read-ahead thread asks for meanwhile:
+# reading a row at a time, it waits for each row's lines in turn and fell
+# behind the loop (it read 70-80% of the rows; the rest the loop reached
+# first).  Asking 32 rows on, it reads 95-97% of them, and an epoch of
+# 10^6 x 100 took 1.09x less time (median of 20 paired epochs; 16 and 64
+# rows on: 1.09x and 1.10x, 8: 1.05x).
+cdef int64_t READ_AHEAD_PREFETCH = 32
 
 
 cdef class _ReadAhead:
@@ -585,6 +592,8 @@ def _read_ahead(_ReadAhead job):
             if h >= p + job.hi:
                 fl_ahead_yield()
                 continue
+            if h + READ_AHEAD_PREFETCH < job.n:
+                fl_prefetch(job.data + job.rows[h + READ_AHEAD_PREFETCH] * job.row_bytes, job.row_bytes)
             sink += fl_ahead_touch(job.data + job.rows[h] * job.row_bytes, job.row_bytes)
             h += 1
     job.sink = sink
