@@ -60,8 +60,8 @@ def sgd_read_ahead(n_threads, n_rows, row_bytes, sparse):
     before it reads it.  It computes nothing: the results are the same, to
     the bit, with or without it, and the loop never waits for it.  On the
     2-core reference machine an epoch of 10^6 x 100 (binary) through the
-    estimator took 1.34-1.38x less time with it in three runs of
-    ``benchmarks/test_sgd.py -k through`` (5.04-5.05x ``SGDClassifier``'s);
+    estimator took 1.26-1.38x less time with it in five runs of
+    ``benchmarks/test_sgd.py -k through`` (4.17-5.33x ``SGDClassifier``'s);
     before the helper asked ahead, 1.0-1.6x less in nine of twelve runs and
     1.04-1.1x more in three (the machine's other work moved it).  A helper that keeps losing
     its core (a busy machine) ends early: beside a busy process the epoch
